@@ -1,0 +1,16 @@
+# One image for web, worker and beat (docker-compose.yml picks the command).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PAPERPOST_VAR_DIR=/app/var
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY paperpost ./paperpost
+COPY digest ./digest
+COPY subscribers ./subscribers
+RUN pip install --no-cache-dir .
+COPY . .
+RUN SECRET_KEY=build-only python manage.py collectstatic --noinput \
+    && useradd --system --home /app paperpost && mkdir -p /app/var && chown -R paperpost /app/var
+USER paperpost
+EXPOSE 8000
+CMD ["gunicorn", "paperpost.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -1,0 +1,42 @@
+# Paperpost entry points: make install | run | test | bench  (see README.md)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+SAMPLE ?= samples/daily-papers-page.txt
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast bench system-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Embedded defaults: SQLite in var/, tasks in-process, emails as .eml files in var/outbox/.
+# With REDIS_URL set, scripts/run.sh also starts a Celery worker and beat.
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ingest $(SAMPLE)
+	$(PY) manage.py publish
+	PORT=$(PORT) PY=$(PY) scripts/run.sh
+
+system-deps:
+	scripts/system-deps.sh
+
+# The whole suite, real services included (they are started by the tests themselves).
+test: install system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Unit tests only: no Redis, worker, SMTP server or browser.
+test-fast: install
+	$(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
+
+bench: install system-deps
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf var/outbox var/cache var/static var/*.sqlite3* var/test-*.sqlite3*

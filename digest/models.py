@@ -1,0 +1,200 @@
+"""Papers, the daily batches they are announced in, curated topics and feed sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+class Paper(models.Model):
+    # One row per arXiv id; papers without one (the daily-papers page text) are keyed by
+    # their normalised title, so that a later source with the id can be matched by title.
+    key = models.CharField(max_length=300, unique=True, editable=False)
+    arxiv_id = models.CharField("arXiv id", max_length=40, blank=True, db_index=True)
+    # Normalised title: lets a source with ids enrich a paper first seen without one.
+    title_key = models.CharField(max_length=300, db_index=True, editable=False, default="")
+    version = models.PositiveSmallIntegerField(null=True, blank=True)
+    title = models.TextField()
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True, help_text="Ordered list of names")
+    affiliations = models.JSONField(default=dict, blank=True, help_text="Name -> list of affiliations")
+    categories = models.JSONField(default=list, blank=True)
+    primary_category = models.CharField(max_length=40, blank=True)
+    abs_url = models.URLField("abstract page", max_length=500, blank=True)
+    pdf_url = models.URLField("PDF", max_length=500, blank=True)
+    code_url = models.URLField("code", max_length=500, blank=True)
+    project_url = models.URLField("project page", max_length=500, blank=True)
+    doi = models.CharField("DOI", max_length=200, blank=True)
+    journal_ref = models.CharField("journal reference", max_length=500, blank=True)
+    comment = models.TextField(blank=True)
+    rights = models.CharField(max_length=300, blank=True)
+    published = models.DateField(null=True, blank=True)
+    upvotes = models.PositiveIntegerField(null=True, blank=True)
+    stars = models.PositiveIntegerField("GitHub stars", null=True, blank=True)
+    num_comments = models.PositiveIntegerField(null=True, blank=True)
+    submitter = models.CharField(max_length=200, blank=True)
+    ai_keywords = models.JSONField("AI keywords", default=list, blank=True)
+    ai_summary = models.TextField("AI summary", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title[:120]
+
+    def get_absolute_url(self) -> str:
+        return reverse("paper", args=[self.identifier])
+
+    @property
+    def identifier(self) -> str:
+        """The arXiv id, or for papers without one "title:" and the title's words joined
+        by hyphens (normalised titles hold no hyphens, so this maps back to the key)."""
+        if self.arxiv_id:
+            return self.arxiv_id
+        return self.key.replace(" ", "-")
+
+    @property
+    def author_line(self) -> str:
+        names = self.authors or []
+        if len(names) > 6:
+            return ", ".join(names[:5]) + f", and {len(names) - 5} more"
+        return ", ".join(names)
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    date = models.DateField(unique=True, help_text="The announce date of the papers")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True)
+    papers = models.ManyToManyField(Paper, through="BatchEntry", related_name="batches")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"{self.date:%a %d %b %Y} ({self.get_status_display().lower()})"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    def publish(self) -> bool:
+        """Publish the batch; returns False if it already was (publishing is idempotent)."""
+        updated = Batch.objects.filter(pk=self.pk, status=self.Status.DRAFT).update(
+            status=self.Status.PUBLISHED, published_at=timezone.now()
+        )
+        self.refresh_from_db(fields=["status", "published_at"])
+        return bool(updated)
+
+    def visible_entries(self):
+        return (
+            self.entries.filter(hidden=False)
+            .select_related("paper")
+            .order_by("-featured", "position", "pk")
+        )
+
+    @classmethod
+    def latest_published(cls) -> Batch | None:
+        return cls.objects.filter(status=cls.Status.PUBLISHED).order_by("-date").first()
+
+
+class BatchEntry(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="entries")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="entries")
+    position = models.PositiveIntegerField(default=0, help_text="Order on the page (1 = first)")
+    featured = models.BooleanField(default=False)
+    hidden = models.BooleanField(default=False)
+    note = models.TextField("curator note", blank=True)
+    announce_type = models.CharField(max_length=20, blank=True)
+    source = models.ForeignKey("Source", null=True, blank=True, on_delete=models.SET_NULL)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "position"]
+        verbose_name_plural = "batch entries"
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "paper"], name="batchentry_unique_paper"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.paper}"
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    query = models.TextField(
+        help_text=(
+            "Keywords and phrases, separated by commas or new lines. A paper matches when its "
+            "title or abstract holds one of them as whole words (case-insensitive, plurals and "
+            "verb forms included). Start a term with - to exclude papers holding it."
+        )
+    )
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(self.name)[:100]
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("topic", args=[self.slug])
+
+
+class Source(models.Model):
+    class Format(models.TextChoices):
+        AUTO = "auto", "Detect from content"
+        ARXIV_RSS = "arxiv_rss", "arXiv RSS 2.0"
+        ARXIV_RDF = "arxiv_rdf", "arXiv RSS 1.0 (RDF)"
+        ARXIV_API = "arxiv_api", "arXiv API Atom"
+        HF_DAILY = "hf_daily", "Hugging Face daily papers JSON"
+        PAGE_TEXT = "page_text", "Daily-papers page text"
+
+    name = models.CharField(max_length=100, unique=True)
+    format = models.CharField(max_length=20, choices=Format.choices, default=Format.AUTO)
+    url = models.CharField("URL or path", max_length=1000)
+    enabled = models.BooleanField(default=True)
+    interval_minutes = models.PositiveIntegerField(
+        default=60, help_text="How often the beat task fetches this source"
+    )
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_counts = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_due(self, now: dt.datetime | None = None) -> bool:
+        if not self.enabled:
+            return False
+        if self.last_checked_at is None:
+            return True
+        now = now or timezone.now()
+        return now - self.last_checked_at >= dt.timedelta(minutes=self.interval_minutes)

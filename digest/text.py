@@ -1,0 +1,71 @@
+"""Words and stems for matching: a light inflectional stemmer and a tokenizer.
+
+The stemmer only folds inflections (plurals, -ed, -ing, a final -e, doubled consonants),
+so "pruning", "prune", "pruned" and "prunes" meet, but "optimal", "optimizer" and
+"optimization" stay apart: a derivational stemmer such as Porter's folds those together and
+a subscriber who asked for optimizers would get every paper that says "optimal"."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Letters and digits; hyphens, slashes, apostrophes and punctuation separate words.
+_WORD = re.compile(r"[^\W_]+")
+# A hyphenated (or slashed) compound such as "fine-tuning" or "Text-to-Image".
+_COMPOUND = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)+")
+_VOWELS = set("aeiouy")
+_NO_UNDOUBLE = set("aeious")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """Fold one lower-case word to its inflectional stem."""
+    w = word
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("ied") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith(("ches", "shes", "xes", "zes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    elif w.endswith("ing") and len(w) >= 6 and _VOWELS & set(w[:-3]):
+        w = w[:-3]
+    elif w.endswith("ed") and len(w) >= 5 and _VOWELS & set(w[:-2]):
+        w = w[:-2]
+    if len(w) >= 4 and w.endswith("e") and w[-2] not in _VOWELS:
+        w = w[:-1]
+    if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in _NO_UNDOUBLE:
+        w = w[:-1]
+    return w
+
+
+def normalize(text: str) -> str:
+    # NFKC folds ligatures and full-width forms; casefold handles the German sharp s.
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(normalize(text))
+
+
+def stems(text: str) -> list[str]:
+    return [stem(w) for w in words(text)]
+
+
+def compounds(text: str) -> list[str]:
+    """Stems of compounds written solid: "fine-tuning" and "fine tuning" also give
+    "finetun", so either meets "finetuning"; "Text-to-Image" gives "texttoimag"."""
+    found = words(text)
+    out = [stem(a + b) for a, b in zip(found, found[1:])]
+    for match in _COMPOUND.finditer(normalize(text)):
+        parts = _WORD.findall(match.group(0))
+        if len(parts) > 2:
+            out.append(stem("".join(parts)))
+    return out

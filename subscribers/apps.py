@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SubscribersConfig(AppConfig):
+    name = "subscribers"
+    verbose_name = "Subscribers and deliveries"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,360 @@
+"""Building editions and sending their deliveries.
+
+build_edition() creates the Edition and one Delivery row per due subscriber in one
+transaction and queues chunk tasks on commit. send_chunk() is what a worker runs: it claims
+its rows with one conditional UPDATE (so two workers never send the same row), matches,
+renders and sends each over one SMTP connection, and records the outcome of every row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from digest.matching import Interests, Match, PaperDoc, PaperIndex, match
+from digest.models import Batch, BatchEntry
+
+from .emails import PaperView, digest_message, message_id_for
+from .models import Delivery, Edition, Frequency, Subscriber
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+class NothingToSend(Exception):
+    pass
+
+
+def edition_period(day: dt.date, frequency: str) -> tuple[dt.date, dt.date]:
+    if frequency == Frequency.WEEKLY:
+        return day - dt.timedelta(days=6), day
+    return day, day
+
+
+def build_edition(batch: Batch, frequency: str = Frequency.DAILY) -> tuple[Edition, int]:
+    """Create (or complete) the edition of `batch` for `frequency`: one Delivery row per
+    deliverable subscriber of that frequency who has none yet. Returns (edition, rows added).
+    Chunk tasks are queued when the transaction commits; a rollback queues nothing."""
+    if not batch.is_published:
+        raise NothingToSend(f"the batch of {batch.date} is not published")
+    start, end = edition_period(batch.date, frequency)
+    with transaction.atomic():
+        edition, _ = Edition.objects.get_or_create(
+            frequency=frequency, end_date=end, defaults={"start_date": start}
+        )
+        already = Delivery.objects.filter(edition=edition).values("subscriber_id")
+        candidates = (
+            Subscriber.objects.deliverable()
+            .filter(frequency=frequency)
+            .exclude(pk__in=already)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        added = 0
+        rows: list[Delivery] = []
+        # Stream ids: never hold every subscriber in memory at once.
+        for subscriber_id in candidates.iterator(chunk_size=2000):
+            rows.append(Delivery(edition=edition, subscriber_id=subscriber_id))
+            if len(rows) >= 1000:
+                Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+                added += len(rows)
+                rows = []
+        if rows:
+            Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+            added += len(rows)
+        if edition.status == Edition.Status.DONE and added:
+            Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.SENDING, finished_at=None)
+        edition_id = edition.pk
+        transaction.on_commit(lambda: queue_pending(edition_id))
+    edition.refresh_from_db()
+    return edition, added
+
+
+def queue_pending(edition_id: int) -> int:
+    """Queue one task per chunk of pending rows, as id ranges. Returns the chunk count."""
+    from .tasks import send_chunk
+
+    size = settings.DIGEST_CHUNK_SIZE
+    pending = (
+        Delivery.objects.filter(edition_id=edition_id, status=Delivery.Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    chunks = 0
+    first = last = None
+    count = 0
+    for pk in pending.iterator(chunk_size=5000):
+        if first is None:
+            first = pk
+        last = pk
+        count += 1
+        if count == size:
+            send_chunk.delay(edition_id, first, last)
+            chunks += 1
+            first, count = None, 0
+    if first is not None:
+        send_chunk.delay(edition_id, first, last)
+        chunks += 1
+    return chunks
+
+
+# --- What an edition contains -----------------------------------------------------------
+
+
+class EditionContent:
+    """The papers of one edition, indexed for matching, with their rendered blocks.
+    Built once per process per edition and reused by every chunk it sends."""
+
+    def __init__(self, edition: Edition):
+        self.edition_id = edition.pk
+        entries = (
+            BatchEntry.objects.filter(
+                batch__date__range=(edition.start_date, edition.end_date),
+                batch__status=Batch.Status.PUBLISHED,
+                hidden=False,
+            )
+            .select_related("paper", "batch")
+            .order_by("batch__date", "-featured", "position", "pk")
+        )
+        self.papers = {}
+        docs = []
+        for order, entry in enumerate(entries):
+            paper = entry.paper
+            if paper.pk in self.papers:
+                continue
+            self.papers[paper.pk] = paper
+            docs.append(
+                PaperDoc(
+                    id=paper.pk,
+                    title=paper.title,
+                    abstract=paper.abstract,
+                    authors=tuple(paper.authors or ()),
+                    categories=tuple(paper.categories or ()),
+                    order=order,
+                )
+            )
+        self.index = PaperIndex(docs)
+        self._views: dict[int, PaperView] = {}
+        self._matches: dict[Interests, list[Match]] = {}
+
+    def view(self, paper_id: int) -> PaperView:
+        view = self._views.get(paper_id)
+        if view is None:
+            view = self._views[paper_id] = PaperView.of(self.papers[paper_id])
+        return view
+
+    def match(self, interests: Interests) -> list[Match]:
+        found = self._matches.get(interests)
+        if found is None:
+            found = self._matches[interests] = match(interests, self.index)
+        return found
+
+
+_content_cache: OrderedDict[tuple, tuple[float, EditionContent]] = OrderedDict()
+CONTENT_TTL = 600
+
+
+def edition_content(edition: Edition) -> EditionContent:
+    now = time.monotonic()
+    key = (edition.pk, edition.created_at)
+    cached = _content_cache.get(key)
+    if cached and now - cached[0] < CONTENT_TTL:
+        return cached[1]
+    content = EditionContent(edition)
+    _content_cache[key] = (now, content)
+    while len(_content_cache) > 4:
+        _content_cache.popitem(last=False)
+    return content
+
+
+# --- Sending ------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkResult:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retry: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"claimed={self.claimed} sent={self.sent} skipped={self.skipped} "
+            f"failed={self.failed} retry={self.retry}"
+        )
+
+
+def _is_permanent(exc: Exception) -> bool:
+    """5xx replies are permanent; 4xx, timeouts and dropped connections are not."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+            for addr, (code, msg) in exc.recipients.items()
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        msg = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        return f"{exc.smtp_code} {msg}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _finish(pk: int, owner: uuid.UUID, **fields) -> bool:
+    """Record an outcome, only if the claim `owner` still holds the row."""
+    return bool(
+        Delivery.objects.filter(pk=pk, claim=owner, status=Delivery.Status.SENDING).update(**fields)
+    )
+
+
+class _Mailer:
+    """One SMTP connection per chunk, opened on first use and reopened after an error."""
+
+    def __init__(self):
+        self.connection = None
+
+    def send(self, message) -> None:
+        if self.connection is None:
+            self.connection = get_connection(fail_silently=False)
+            self.connection.open()
+        if self.connection.send_messages([message]) != 1:
+            raise smtplib.SMTPException("the mail backend accepted no message")
+
+    def reset(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # closing a dead connection must not hide the real outcome
+                pass
+        self.connection = None
+
+
+def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
+    result = ChunkResult()
+    edition = Edition.objects.filter(pk=edition_id).first()
+    if edition is None or edition.status == Edition.Status.PAUSED:
+        return result
+    claim = uuid.uuid4()
+    result.claimed = Delivery.objects.filter(
+        edition_id=edition_id,
+        pk__gte=first_id,
+        pk__lte=last_id,
+        status=Delivery.Status.PENDING,
+    ).update(
+        status=Delivery.Status.SENDING,
+        claim=claim,
+        claimed_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+    if not result.claimed:
+        return result
+    rows = (
+        Delivery.objects.filter(claim=claim, status=Delivery.Status.SENDING)
+        .select_related("subscriber")
+        .prefetch_related("subscriber__topics")
+        .order_by("pk")
+    )
+    content = edition_content(edition)
+    mailer = _Mailer()
+    try:
+        for row in rows:
+            outcome = _send_one(row, claim, edition, content, mailer)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            if outcome in ("failed", "retry"):
+                result.errors.append(row.last_error)
+    finally:
+        mailer.reset()
+    _maybe_finish_edition(edition_id)
+    log.info("edition=%s chunk=%s-%s %s", edition_id, first_id, last_id, result.line())
+    return result
+
+
+def _send_one(row: Delivery, claim, edition, content: EditionContent, mailer: _Mailer) -> str:
+    subscriber = row.subscriber
+    # Status is read again right before sending: an unsubscribe that arrived after the
+    # edition was built must win.
+    current = Subscriber.objects.filter(pk=subscriber.pk).values_list("status", "paused_until").first()
+    status, paused_until = current or ("deleted", None)
+    if status != Subscriber.Status.ACTIVE or (paused_until and paused_until > timezone.localdate()):
+        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
+        return "skipped"
+    matches = content.match(subscriber.interests())
+    if not matches:
+        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason="nothing matched")
+        return "skipped"
+    cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
+    chosen = [(content.view(m.paper_id), m) for m in matches[:cap]]
+    message = digest_message(
+        subscriber=subscriber,
+        edition=edition,
+        delivery_id=row.pk,
+        chosen=chosen,
+        more_count=max(0, len(matches) - cap),
+    )
+    papers = [
+        {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
+        for _, m in chosen
+    ]
+    Delivery.objects.filter(pk=row.pk, claim=claim).update(started_at=timezone.now())
+    try:
+        mailer.send(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        row.last_error = _describe(exc)
+        mailer.reset()  # the connection may be unusable after an error
+        if _is_permanent(exc) or row.attempts >= MAX_ATTEMPTS:
+            _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error, papers=papers)
+            log.warning("delivery=%s failed: %s", row.pk, row.last_error)
+            return "failed"
+        _finish(row.pk, claim, status=Delivery.Status.PENDING, last_error=row.last_error, claim=None)
+        log.info("delivery=%s will be retried: %s", row.pk, row.last_error)
+        return "retry"
+    _finish(
+        row.pk,
+        claim,
+        status=Delivery.Status.SENT,
+        sent_at=timezone.now(),
+        message_id=message_id_for(edition.pk, row.pk),
+        papers=papers,
+        last_error="",
+    )
+    return "sent"
+
+
+def _maybe_finish_edition(edition_id: int) -> None:
+    open_rows = Delivery.objects.filter(
+        edition_id=edition_id, status__in=[Delivery.Status.PENDING, Delivery.Status.SENDING]
+    ).exists()
+    if not open_rows:
+        Edition.objects.filter(pk=edition_id, status=Edition.Status.SENDING).update(
+            status=Edition.Status.DONE, finished_at=timezone.now()
+        )
+
+
+def max_attempt(edition_id: int, first_id: int, last_id: int) -> int:
+    from django.db.models import Max
+
+    return (
+        Delivery.objects.filter(
+            edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING
+        ).aggregate(m=Max("attempts"))["m"]
+        or 0
+    )

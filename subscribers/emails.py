@@ -1,0 +1,235 @@
+"""Every email Paperpost sends is built here.
+
+make_message() renders one message kind from templates/emails/<name>.mjml (compiled once per
+process with mjml-python, then filled per recipient as a Django template) or <name>.html,
+plus <name>.txt for the text/plain part, which every message has. The digest adds its
+list headers and per-paper blocks; a paper's block is rendered once per process and reused
+for every subscriber who gets that paper."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections import Counter
+from dataclasses import dataclass
+from email.utils import parseaddr
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template import engines
+from django.template.loader import get_template
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from mjml import mjml2html
+
+from digest.matching import Match
+from digest.models import Paper
+
+from .tokens import make_token
+
+TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
+WHY_SLOT = "\x00why\x00"
+# Lines over 998 bytes force quoted-printable (RFC 5322 line limit); breaking the compiled
+# boilerplate after closing tags keeps every line short so bodies go out as plain 8bit.
+_BREAK_AFTER = re.compile(r"(</(?:td|tr|table|tbody|div|p|style|head)>|<!\[endif\]-->|<br ?/?>)")
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def _wrap_lines(html: str) -> str:
+    return _BREAK_AFTER.sub(lambda m: m.group(0) + "\n", html).replace("\n\n", "\n")
+
+
+@lru_cache(maxsize=None)
+def compiled_mjml(name: str):
+    """The Django template made from emails/<name>.mjml; compiled once per process."""
+    source = (TEMPLATE_DIR / f"{name}.mjml").read_text(encoding="utf-8")
+    html = mjml2html(source, disable_comments=True)
+    return engines["django"].from_string(_wrap_lines(html))
+
+
+def render_html(name: str, context: dict) -> str:
+    if (TEMPLATE_DIR / f"{name}.mjml").exists():
+        return compiled_mjml(name).render(context)
+    return get_template(f"emails/{name}.html").render(context)
+
+
+def make_message(
+    name: str,
+    to: str,
+    subject: str,
+    context: dict,
+    headers: dict[str, str] | None = None,
+) -> EmailMultiAlternatives:
+    context = {**context, "subject": subject}
+    text = get_template(f"emails/{name}.txt").render(context)
+    html = render_html(name, context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),  # never a CR/LF in a header
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers=headers or {},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+# --- The digest -----------------------------------------------------------------------
+
+
+def trim(text: str, limit: int) -> str:
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit * 0.6 else limit].rstrip(" ,.;:") + "…"
+
+
+def paper_url(paper: Paper) -> str:
+    return paper.abs_url or absolute(paper.get_absolute_url())
+
+
+def paper_links(paper: Paper) -> list[tuple[str, str]]:
+    links = []
+    if paper.pdf_url:
+        links.append(("PDF", paper.pdf_url))
+    if paper.code_url:
+        links.append(("Code", paper.code_url))
+    if paper.project_url:
+        links.append(("Project", paper.project_url))
+    return links
+
+
+@dataclass
+class PaperView:
+    """What an email shows of one paper; the same for every subscriber."""
+
+    id: int
+    title: str
+    url: str
+    authors: str
+    abstract: str
+    links: list[tuple[str, str]]
+    head: SafeString
+    tail: SafeString
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperView:
+        view = {
+            "title": " ".join(paper.title.split()),
+            "url": paper_url(paper),
+            "authors": paper.author_line,
+            "abstract": trim(paper.abstract, settings.DIGEST_ABSTRACT_CHARS),
+            "links": paper_links(paper),
+        }
+        block = get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT})
+        head, _, tail = block.partition(WHY_SLOT)
+        return cls(id=paper.pk, head=mark_safe(head), tail=mark_safe(tail), **view)
+
+
+def message_id_for(edition_id: int, delivery_id: int) -> str:
+    """The same Message-ID every time a delivery is (re)tried, so that a resend after an
+    unknown outcome is recognised by the receiving side as the same message."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    tag = hmac.new(settings.SECRET_KEY.encode(), f"{edition_id}.{delivery_id}".encode(), hashlib.sha256)
+    return f"<digest.{edition_id}.{delivery_id}.{tag.hexdigest()[:12]}@{domain}>"
+
+
+def top_labels(matches: list[Match], limit: int = 2) -> list[str]:
+    counts: Counter[str] = Counter()
+    for m in matches:
+        for r in m.reasons:
+            counts[r.label] += 1
+    return [label for label, _ in counts.most_common(limit)]
+
+
+def digest_subject(count: int, labels: list[str], extra_labels: int, date: dt.date) -> str:
+    """E.g. "7 papers on Diffusion models, LoRA & PEFT +2 · Thu 19 Mar"."""
+    noun = "paper" if count == 1 else "papers"
+    on = ""
+    if labels:
+        on = " on " + ", ".join(labels)
+        if extra_labels > 0:
+            on += f" +{extra_labels}"
+    return f"{count} {noun}{on} · {date:%a %-d %b}"
+
+
+def interests_line(subscriber) -> str:
+    parts = [t.name for t in subscriber.topics.all()]
+    parts += [k.strip() for k in subscriber.keywords.split(",") if k.strip() and not k.strip().startswith("-")]
+    parts += [c.strip() for c in subscriber.categories.split(",") if c.strip()]
+    if len(parts) > 6:
+        parts = parts[:6] + ["more"]
+    return ", ".join(parts)
+
+
+def digest_message(
+    *,
+    subscriber,
+    edition,
+    delivery_id: int,
+    chosen: list[tuple[PaperView, Match]],
+    more_count: int = 0,
+) -> EmailMultiAlternatives:
+    date = edition.end_date
+    unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
+    manage_url = absolute(reverse("manage", args=[make_token(subscriber, "manage")]))
+    matches = [m for _, m in chosen]
+    all_labels = top_labels(matches, limit=100)
+    subject = digest_subject(len(chosen), all_labels[:2], len(all_labels) - 2, date)
+    papers = []
+    for rank, (view, m) in enumerate(chosen, start=1):
+        why = m.explain()
+        papers.append(
+            {
+                "rank": rank,
+                "title": view.title,
+                "url": view.url,
+                "authors": view.authors,
+                "abstract_text": view.abstract,
+                "links": view.links,
+                "why": why,
+                "head": view.head,
+                "tail": view.tail,
+                "why_html": format_html(
+                    '<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {}</div>', why
+                ),
+            }
+        )
+    if edition.frequency == "weekly":
+        date_label = f"week ending {date:%A %-d %B %Y}"
+        heading = f"Your week in papers: {len(chosen)} picked for you"
+    else:
+        date_label = f"{date:%A %-d %B %Y}"
+        heading = f"{len(chosen)} paper{'s' if len(chosen) != 1 else ''} picked for you"
+    context = {
+        "heading": heading,
+        "date_label": date_label,
+        "intro": "Matched to your interests: " + (", ".join(all_labels[:6]) or "your topics") + ".",
+        "preheader": " · ".join(v.title for v, _ in chosen[:3])[:140],
+        "papers": papers,
+        "more_count": more_count,
+        "more_url": absolute(reverse("manage", args=[make_token(subscriber, "manage")])),
+        "email": subscriber.email,
+        "interests_line": interests_line(subscriber),
+        "manage_url": manage_url,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": settings.LIST_ID,
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "OOF, AutoReply",
+        "Precedence": "bulk",
+        "Message-ID": message_id_for(edition.pk, delivery_id),
+    }
+    return make_message("digest", subscriber.email, subject, context, headers)

@@ -1,0 +1,165 @@
+"""Subscribers, editions (one send of a batch to a frequency group) and deliveries (the
+ledger of what each subscriber was sent)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from digest.matching import Interests
+
+
+class Frequency(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def deliverable(self, today=None):
+        """Active subscribers who are not paused on `today`."""
+        today = today or timezone.localdate()
+        return self.filter(status=Subscriber.Status.ACTIVE).exclude(paused_until__gt=today)
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+
+    # Random, never shown in full anywhere but signed links; rotating it voids old links.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.PENDING, db_index=True)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.DAILY)
+    topics = models.ManyToManyField("digest.Topic", blank=True, related_name="subscribers")
+    keywords = models.TextField(
+        blank=True,
+        help_text='Keywords and phrases, separated by commas; start one with - to exclude it',
+    )
+    categories = models.TextField(blank=True, help_text="arXiv categories, e.g. cs.CL, cs.*")
+    authors = models.TextField(blank=True, help_text="Followed authors, separated by commas")
+    max_papers = models.PositiveSmallIntegerField(default=10, help_text="Papers per email at most")
+    paused_until = models.DateField(null=True, blank=True)
+    # Consent record (GDPR art. 7: be able to show when and how consent was given).
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_ip = models.GenericIPAddressField(null=True, blank=True)
+    consent_source = models.CharField(max_length=100, blank=True, help_text="Form version or import")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    def interests(self) -> Interests:
+        """The plain-data view of this subscriber's interests that matching works on."""
+        topic_queries = tuple(
+            (t.name, t.query) for t in self.topics.all() if t.active
+        )
+        return Interests.build(
+            topics=topic_queries,
+            keywords=self.keywords,
+            categories=self.categories,
+            authors=self.authors,
+        )
+
+    @property
+    def is_deliverable(self) -> bool:
+        if self.status != self.Status.ACTIVE:
+            return False
+        return not (self.paused_until and self.paused_until > timezone.localdate())
+
+
+def normalize_email(address: str) -> str:
+    """Lower-case the domain (case-insensitive by RFC 5321) and, since nearly every mailbox
+    provider treats it so, the local part too: one subscriber per address however typed."""
+    return (address or "").strip().lower()
+
+
+class Edition(models.Model):
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        DONE = "done", "Done"
+
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.DAILY)
+    start_date = models.DateField(help_text="First batch date covered")
+    end_date = models.DateField(help_text="Last batch date covered")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-end_date", "frequency"]
+        constraints = [
+            models.UniqueConstraint(fields=["frequency", "end_date"], name="edition_unique_period"),
+        ]
+
+    def __str__(self) -> str:
+        if self.start_date == self.end_date:
+            return f"{self.get_frequency_display()} {self.end_date:%Y-%m-%d}"
+        return f"{self.get_frequency_display()} {self.start_date:%Y-%m-%d}..{self.end_date:%Y-%m-%d}"
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {status: 0 for status in Delivery.Status.values}
+        for row in self.deliveries.values("status").annotate(n=models.Count("id")):
+            counts[row["status"]] = row["n"]
+        return counts
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (connection lost after data)"
+
+    edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The papers chosen, in order, with why: [{"paper": id, "score": s, "reasons": [...]}].
+    papers = models.JSONField(default=list, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    skip_reason = models.CharField(max_length=100, blank=True)
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set right before the SMTP transaction of an attempt: a row claimed but never started
+    # can be sent again safely; one started without an outcome may have been delivered.
+    started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["edition", "id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["edition", "subscriber"], name="delivery_unique_recipient"),
+        ]
+        indexes = [models.Index(fields=["edition", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.edition} -> {self.subscriber_id} ({self.status})"

@@ -1,0 +1,40 @@
+"""Signed, purpose-bound tokens for links in emails.
+
+A token is the subscriber's random uid signed with a salt naming its purpose, so that a
+confirmation token cannot unsubscribe and the other way round. django.core.signing compares
+signatures in constant time. Links that must keep working in old emails (unsubscribe,
+preferences) do not expire; confirmation links do."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core import signing
+
+PURPOSES = {"confirm", "manage", "unsubscribe", "feed", "feedback", "email-change"}
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+
+
+def make_token(subscriber, purpose: str) -> str:
+    assert purpose in PURPOSES, purpose
+    signer = signing.TimestampSigner(salt=f"paperpost.{purpose}")
+    return signer.sign(subscriber.uid.hex)
+
+
+def read_token(token: str, purpose: str, max_age: int | None = None) -> uuid.UUID | None:
+    """The uid a token was made for, or None for any invalid, expired or foreign token."""
+    signer = signing.TimestampSigner(salt=f"paperpost.{purpose}")
+    try:
+        value = signer.unsign(token, max_age=max_age)
+        return uuid.UUID(hex=value)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+
+
+def subscriber_for(token: str, purpose: str, max_age: int | None = None):
+    from .models import Subscriber
+
+    uid = read_token(token, purpose, max_age=max_age)
+    if uid is None:
+        return None
+    return Subscriber.objects.filter(uid=uid).first()

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+
+from tests.services import (
+    RedisServer,
+    SMTPServer,
+    WorkerFactory,
+    database_url_for_children,
+    point_celery_at,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("PAPERPOST_DATA", ROOT.parent / "shared" / "data"))
+PAGE = DATA / "daily-papers-page.txt"
+PAGE_DATE = dt.date(2026, 3, 19)
+
+
+@pytest.fixture(autouse=True)
+def _starter_topics(request):
+    """Transactional tests flush the database, data migrations included: put the starter
+    topics back for every test that uses the database."""
+    if "django_db_setup" in request.fixturenames:
+        request.getfixturevalue("django_db_blocker")
+        from digest.models import Topic
+        from digest.starter_topics import load_starter_topics
+
+        load_starter_topics(Topic)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def page_bytes() -> bytes:
+    return PAGE.read_bytes()
+
+
+@pytest.fixture
+def batch(db, page_bytes):
+    """The daily-papers page ingested and published."""
+    from digest.ingest.pipeline import ingest_bytes
+    from digest.models import Batch
+
+    ingest_bytes(page_bytes, date=PAGE_DATE)
+    found = Batch.objects.get(date=PAGE_DATE)
+    found.publish()
+    return found
+
+
+@pytest.fixture
+def make_subscriber(db):
+    from digest.models import Topic
+    from subscribers.models import Subscriber
+
+    def make(email="reader@example.org", topics=(), keywords="", categories="", authors="",
+             status=Subscriber.Status.ACTIVE, **fields):
+        subscriber = Subscriber.objects.create(
+            email=email, status=status, keywords=keywords, categories=categories, authors=authors, **fields
+        )
+        subscriber.topics.set(Topic.objects.filter(slug__in=topics))
+        return subscriber
+
+    return make
+
+
+# --- Real services -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workers(redis_server, smtp_server, settings, tmp_path):
+    """Start Celery worker processes against the test database, the Redis server and the
+    SMTP server, and make this process queue tasks on that Redis."""
+    redis_server_client_flush(redis_server)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_children(),
+        "REDIS_URL": redis_server.url,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_TIMEOUT": "10",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "SITE_URL": settings.SITE_URL,
+        "PAPERPOST_VAR_DIR": str(tmp_path / "worker-var"),
+        "DEBUG": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    factory = WorkerFactory(env=env, logdir=tmp_path)
+    point_celery_at(redis_server.url)
+    yield factory
+    factory.stop_all()
+    point_celery_at(None)
+
+
+def redis_server_client_flush(server: RedisServer) -> None:
+    import redis
+
+    redis.Redis.from_url(server.url).flushall()

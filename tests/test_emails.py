@@ -1,0 +1,160 @@
+"""The digest email: parsed with Python's email package, as a mail client would."""
+
+import email
+from email import policy
+
+import pytest
+from django.core import mail
+
+from subscribers.delivery import EditionContent, build_edition
+from subscribers.emails import compiled_mjml, digest_message, digest_subject, message_id_for
+from subscribers.models import Delivery, Edition
+
+GMAIL_CLIP_BYTES = 102 * 1024
+
+
+def parse(message):
+    return email.message_from_bytes(message.message().as_bytes(), policy=policy.default)
+
+
+def build(subscriber, batch, cap=10):
+    edition = Edition.objects.create(start_date=batch.date, end_date=batch.date)
+    content = EditionContent(edition)
+    matches = content.match(subscriber.interests())
+    chosen = [(content.view(m.paper_id), m) for m in matches[:cap]]
+    return edition, matches, digest_message(
+        subscriber=subscriber, edition=edition, delivery_id=7, chosen=chosen,
+        more_count=max(0, len(matches) - cap),
+    )
+
+
+@pytest.mark.django_db
+def test_the_digest_is_multipart_alternative_with_both_parts(batch, make_subscriber):
+    subscriber = make_subscriber(topics=["lora-peft"])
+    _, matches, message = build(subscriber, batch)
+    parsed = parse(message)
+    assert parsed.get_content_type() == "multipart/alternative"
+    text = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    assert text.strip() and html.strip()
+    assert "LoLDU: Low-Rank Adaptation" in text and "LoLDU: Low-Rank Adaptation" in html
+    assert "<" not in text.replace("<http", "")  # the text part is text, not markup
+    assert "{%" not in html and "{{" not in html
+
+
+@pytest.mark.django_db
+def test_every_list_header_is_present_once(batch, make_subscriber, settings):
+    subscriber = make_subscriber(topics=["lora-peft"])
+    edition, _, message = build(subscriber, batch)
+    parsed = parse(message)
+    for name in ("List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Auto-Submitted", "Message-ID", "Subject", "Date", "From", "To"):
+        assert len(parsed.get_all(name) or []) == 1, name
+    unsubscribe = parsed["List-Unsubscribe"].strip()  # long values are folded onto a new line
+    assert unsubscribe.startswith("<" + settings.SITE_URL) and unsubscribe.endswith("/unsubscribe/>")
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["Message-ID"] == message_id_for(edition.pk, 7)
+
+
+@pytest.mark.django_db
+def test_list_unsubscribe_is_https_in_production(batch, make_subscriber, settings):
+    settings.SITE_URL = "https://papers.example.org"
+    subscriber = make_subscriber(topics=["lora-peft"])
+    _, _, message = build(subscriber, batch)
+    assert parse(message)["List-Unsubscribe"].strip().startswith("<https://papers.example.org/u/")
+
+
+@pytest.mark.django_db
+def test_the_message_id_is_stable_across_retries(batch):
+    assert message_id_for(3, 42) == message_id_for(3, 42)
+    assert message_id_for(3, 42) != message_id_for(3, 43)
+
+
+@pytest.mark.django_db
+def test_the_subject_names_count_topics_and_date(batch, make_subscriber):
+    subscriber = make_subscriber(topics=["lora-peft", "unlearning"])
+    _, matches, message = build(subscriber, batch)
+    subject = parse(message)["Subject"].strip()  # long non-ASCII subjects fold onto a new line
+    assert subject.startswith(f"{min(10, len(matches))} papers on ")
+    assert "LoRA & parameter-efficient fine-tuning" in subject
+    assert subject.endswith("Thu 19 Mar")
+    assert digest_subject(1, ["Graphs"], 0, batch.date) == "1 paper on Graphs · Thu 19 Mar"
+
+
+@pytest.mark.django_db
+def test_each_paper_shows_title_link_abstract_code_and_why(batch, make_subscriber):
+    subscriber = make_subscriber(topics=["lora-peft"])
+    _, _, message = build(subscriber, batch)
+    parsed = parse(message)
+    html = parsed.get_body(("html",)).get_content()
+    text = parsed.get_body(("plain",)).get_content()
+    assert 'href="https://github.com/SKDDJ/LoLDU"' in html
+    assert "Code: https://github.com/SKDDJ/LoLDU" in text
+    assert html.count("Why: LoRA &amp; parameter-efficient fine-tuning") >= 1
+    assert "Why: LoRA & parameter-efficient fine-tuning (" in text
+    assert "/paper/title:loldu-low-rank-adaptation" in html
+
+
+@pytest.mark.django_db
+def test_authors_show_when_known(batch, make_subscriber):
+    from digest.models import Paper
+
+    paper = Paper.objects.get(title__startswith="LoLDU")
+    paper.authors = ["Yiming Shi", "Jiwei Wei"]
+    paper.save()
+    _, _, message = build(make_subscriber(topics=["lora-peft"]), batch)
+    assert "Yiming Shi, Jiwei Wei" in parse(message).get_body(("plain",)).get_content()
+
+
+@pytest.mark.django_db
+def test_html_stays_under_gmail_clipping_for_50_papers(batch, make_subscriber):
+    subscriber = make_subscriber(keywords="model, learning, training, data, language", max_papers=50)
+    _, matches, message = build(subscriber, batch, cap=50)
+    assert len(matches) >= 50
+    html = parse(message).get_body(("html",)).get_content()
+    assert html.count("Why: ") == 50
+    assert len(html.encode()) < GMAIL_CLIP_BYTES
+
+
+@pytest.mark.django_db
+def test_hostile_titles_are_escaped(batch, make_subscriber):
+    from digest.models import Paper
+
+    paper = Paper.objects.get(title__startswith="LoLDU")
+    paper.title = 'LoLDU <script>alert(1)</script> "quoted" & more'
+    paper.save()
+    _, _, message = build(make_subscriber(topics=["lora-peft"]), batch)
+    html = parse(message).get_body(("html",)).get_content()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_the_mjml_template_is_compiled_once():
+    compiled_mjml.cache_clear()
+    compiled_mjml("digest")
+    compiled_mjml("digest")
+    assert compiled_mjml.cache_info().misses == 1
+    assert compiled_mjml.cache_info().hits == 1
+
+
+@pytest.mark.django_db
+def test_lines_stay_short_so_bodies_go_out_8bit(batch, make_subscriber):
+    _, _, message = build(make_subscriber(topics=["lora-peft"]), batch)
+    raw = message.message().as_bytes()
+    assert b"quoted-printable" not in raw
+    assert max(len(line) for line in raw.split(b"\n")) <= 998
+
+
+@pytest.mark.django_db
+def test_sending_in_process_delivers_to_the_locmem_outbox(batch, make_subscriber, django_capture_on_commit_callbacks):
+    """Unit-level wiring check (in-process tasks); the real worker path is in test_integration."""
+    make_subscriber("a@example.org", topics=["lora-peft"])
+    make_subscriber("nobody@example.org", keywords="quantum chromodynamics")
+    with django_capture_on_commit_callbacks(execute=True):
+        edition, added = build_edition(batch)
+    assert added == 2
+    assert [m.to for m in mail.outbox] == [["a@example.org"]]
+    statuses = dict(Delivery.objects.values_list("subscriber__email", "status"))
+    assert statuses == {"a@example.org": "sent", "nobody@example.org": "skipped"}
+    edition.refresh_from_db()
+    assert edition.status == Edition.Status.DONE
