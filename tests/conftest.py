@@ -16,9 +16,19 @@ from tests.services import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# The shared real-world inputs live beside the checkout (../shared/data); PAPERPOST_DATA
+# points elsewhere. The seed page is also in samples/ for `make run`.
 DATA = Path(os.environ.get("PAPERPOST_DATA", ROOT.parent / "shared" / "data"))
-PAGE = DATA / "daily-papers-page.txt"
+PAGE = ROOT / "samples" / "daily-papers-page.txt"
 PAGE_DATE = dt.date(2026, 3, 19)
+
+
+def data_file(relative: str) -> Path:
+    path = DATA / relative
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the shared data set belongs at ../shared/data "
+                    "(or set PAPERPOST_DATA)", pytrace=False)
+    return path
 
 
 @pytest.fixture(autouse=True)
