@@ -86,8 +86,24 @@ class TopicAdmin(admin.ModelAdmin):
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "format", "enabled", "interval_minutes", "last_success_at", "error_flag")
+    list_display = ("name", "format", "enabled", "interval_minutes", "last_checked_at", "last_success_at", "counts", "error_flag")
     list_filter = ("enabled", "format")
+    actions = ["run_now"]
+
+    @admin.display(description="last run")
+    def counts(self, obj):
+        c = obj.last_counts or {}
+        if not c:
+            return "-"
+        return f"{c.get('total', 0)} papers: {c.get('new', 0)} new, {c.get('updated', 0)} updated, {c.get('errors', 0)} errors"
+
+    @admin.action(description="Run now (fetch and ingest)")
+    def run_now(self, request, queryset):
+        from .tasks import ingest_source_task
+
+        for source in queryset:
+            ingest_source_task.delay(source.pk)
+        self.message_user(request, f"Queued {queryset.count()} source(s); see Last run and Last error.", messages.SUCCESS)
     readonly_fields = ("etag", "last_modified", "last_checked_at", "last_success_at", "last_error", "last_counts", "created_at")
 
     @admin.display(description="last error")

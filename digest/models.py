@@ -172,7 +172,7 @@ class Source(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     format = models.CharField(max_length=20, choices=Format.choices, default=Format.AUTO)
-    url = models.CharField("URL or path", max_length=1000)
+    url = models.URLField("URL", max_length=1000, help_text="http or https only")
     enabled = models.BooleanField(default=True)
     interval_minutes = models.PositiveIntegerField(
         default=60, help_text="How often the beat task fetches this source"
@@ -190,6 +190,14 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        from urllib.parse import urlsplit
+
+        from django.core.exceptions import ValidationError
+
+        if urlsplit(self.url).scheme.lower() not in ("http", "https"):
+            raise ValidationError({"url": "Only http and https URLs can be fetched."})
 
     def is_due(self, now: dt.datetime | None = None) -> bool:
         if not self.enabled:

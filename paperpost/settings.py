@@ -273,3 +273,15 @@ LOGGING = {
 # --- Ingest --------------------------------------------------------------------------------
 # arXiv "replace" announcements update the paper; with this on they also join that day's batch.
 INGEST_REPLACEMENTS_JOIN_BATCH = envbool("INGEST_REPLACEMENTS_JOIN_BATCH", False)
+# Fetching sources: hosts exempt from the public-address check (comma-separated; for
+# tests and intranet mirrors), a timeout and a size cap on bodies.
+INGEST_ALLOWED_HOSTS = envlist("INGEST_ALLOWED_HOSTS", "")
+INGEST_TIMEOUT = envfloat("INGEST_TIMEOUT", 30.0)
+INGEST_MAX_BYTES = envint("INGEST_MAX_BYTES", 20_000_000)
+
+CELERY_BEAT_SCHEDULE = {
+    "ingest-due-sources": {
+        "task": "digest.tasks.ingest_due_sources",
+        "schedule": envint("INGEST_BEAT_SECONDS", 300),
+    },
+}

@@ -93,10 +93,14 @@ def test_an_older_version_does_not_overwrite_a_newer_one():
 def test_a_failure_half_way_stores_nothing(monkeypatch, page_bytes):
     from digest.ingest import store as store_module
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("disk full")
+    real_insert = store_module.insert_rows
 
-    monkeypatch.setattr(store_module.BatchEntry.objects, "bulk_create", boom)
+    def boom(model, objs, **kwargs):
+        if model is store_module.BatchEntry:
+            raise RuntimeError("disk full")
+        return real_insert(model, objs, **kwargs)
+
+    monkeypatch.setattr(store_module, "insert_rows", boom)
     with pytest.raises(RuntimeError):
         ingest_bytes(page_bytes, date=PAGE_DATE)
     assert Paper.objects.count() == 0 and Batch.objects.count() == 0

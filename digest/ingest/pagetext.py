@@ -56,7 +56,7 @@ def looks_like(data: bytes) -> bool:
     return any(_DATE_LINE.match(line.strip()) for line in text.splitlines()[:40])
 
 
-def parse(data: bytes, today: dt.date | None = None) -> ParseResult:
+def parse(data: bytes, today: dt.date | None = None, base_url: str = "") -> ParseResult:
     today = today or dt.date.today()
     try:
         text = data.decode("utf-8-sig")

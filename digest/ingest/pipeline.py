@@ -1,4 +1,6 @@
-"""Ingest one input end to end: read or fetch the bytes, parse, store, record on the Source."""
+"""Ingest one input end to end: read or fetch the bytes, parse, store, and record the
+outcome on the Source. Fetching and parsing are separate from storing, and each store is
+one transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from .fetch import FetchError, fetch
 from .formats import parse
 from .records import ParseError
 from .store import StoreSummary, store
@@ -27,12 +30,15 @@ def ingest_bytes(
     date: dt.date | None = None,
     dry_run: bool = False,
     label: str = "input",
+    base_url: str = "",
+    status: int = 200,
+    progress=None,
 ) -> StoreSummary:
     try:
-        result = parse(data, fmt=fmt, today=timezone.localdate())
+        result = parse(data, fmt=fmt, today=timezone.localdate(), base_url=base_url, status=status)
     except ParseError as exc:
         raise IngestError(f"{label}: {exc}") from None
-    summary = store(result, source=source, date=date, dry_run=dry_run)
+    summary = store(result, source=source, date=date, dry_run=dry_run, progress=progress)
     for message in summary.messages:
         log.warning("%s: %s", label, message)
     log.info("%s (%s): %s", label, result.format, summary.line())
@@ -46,3 +52,52 @@ def ingest_path(path: str | Path, **kwargs) -> StoreSummary:
     except OSError as exc:
         raise IngestError(f"{path}: cannot read: {exc.strerror}") from None
     return ingest_bytes(data, label=str(path), **kwargs)
+
+
+def ingest_url(url: str, **kwargs) -> StoreSummary:
+    try:
+        fetched = fetch(url)
+    except FetchError as exc:
+        raise IngestError(f"{url}: {exc}") from None
+    return ingest_bytes(fetched.body, label=url, base_url=fetched.url, status=fetched.status, **kwargs)
+
+
+def ingest_source(source, *, date: dt.date | None = None, dry_run: bool = False, force: bool = False,
+                  progress=None) -> StoreSummary:
+    """Fetch a Source (conditionally, unless `force`) and store what it holds. The outcome,
+    good or bad, is written to the Source; errors are raised as IngestError."""
+    from ..models import Source
+
+    now = timezone.now()
+    label = f"source {source.name}"
+    try:
+        fetched = fetch(source.url, "" if force else source.etag, "" if force else source.last_modified)
+        if fetched.not_modified:
+            summary = StoreSummary()
+            summary.messages.append("not modified since the last fetch")
+        else:
+            fmt = source.format if source.format != Source.Format.AUTO else "auto"
+            summary = ingest_bytes(
+                fetched.body, fmt=fmt, source=source, date=date, dry_run=dry_run, label=label,
+                base_url=fetched.url, status=fetched.status, progress=progress,
+            )
+    except (FetchError, IngestError) as exc:
+        message = str(exc) if isinstance(exc, IngestError) else f"{label}: {exc}"
+        if not dry_run:
+            Source.objects.filter(pk=source.pk).update(last_checked_at=now, last_error=message)
+        log.error("%s", message)
+        raise IngestError(message) from None
+    if not dry_run:
+        fields = {
+            "last_checked_at": now,
+            "last_success_at": now,
+            "last_error": "\n".join(summary.messages)[:5000],
+            "last_counts": summary.as_dict(),
+        }
+        if not fetched.not_modified:
+            # Validators are kept only once the body is stored, so a failed store is retried.
+            fields.update(etag=fetched.etag, last_modified=fetched.last_modified)
+        Source.objects.filter(pk=source.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(source, name, value)
+    return summary

@@ -51,6 +51,8 @@ class ParseResult:
     records: list[PaperRecord]
     # Per-item problems: the item was dropped, the rest of the feed still lands.
     errors: list[str] = field(default_factory=list)
+    # Problems with the feed as a whole that did not stop it (malformed XML read leniently).
+    warnings: list[str] = field(default_factory=list)
     # The day the feed announces (arXiv pubDate, the page's "Mar 19"), if it says.
     date: dt.date | None = None
     title: str = ""

@@ -15,6 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ..models import Batch, BatchEntry, Paper
+from .bulk import insert_rows
 from .records import PaperRecord, ParseResult, normalize_title
 
 log = logging.getLogger(__name__)
@@ -129,9 +130,11 @@ def store(
     source=None,
     date: dt.date | None = None,
     dry_run: bool = False,
+    progress=None,
 ) -> StoreSummary:
-    """Upsert the records of one parsed input. `date` overrides every announce date."""
-    summary = StoreSummary(errors=len(result.errors), messages=list(result.errors))
+    """Upsert the records of one parsed input. `date` overrides every announce date.
+    `progress(n)` is called as records are processed (for a progress bar)."""
+    summary = StoreSummary(errors=len(result.errors), messages=list(result.warnings) + list(result.errors))
     records = _dedupe(result.records)
     summary.total = len(records) + len(result.errors)
     if not records:
@@ -140,7 +143,7 @@ def store(
     add_replacements = settings.INGEST_REPLACEMENTS_JOIN_BATCH
     try:
         with transaction.atomic():
-            _store(records, result, summary, source, date, today, add_replacements)
+            _store(records, result, summary, source, date, today, add_replacements, progress)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -148,7 +151,7 @@ def store(
     return summary
 
 
-def _store(records, result, summary, source, date, today, add_replacements) -> None:
+def _store(records, result, summary, source, date, today, add_replacements, progress) -> None:
     # 1. Find the papers already known, by key and (for a first id) by normalised title.
     keys = [r.key for r in records]
     by_key: dict[str, Paper] = {}
@@ -192,16 +195,21 @@ def _store(records, result, summary, source, date, today, add_replacements) -> N
             else:
                 summary.unchanged += 1
         paper_for[rec.key] = paper
+        if progress is not None and len(paper_for) % CHUNK == 0:
+            progress(CHUNK)
+    if progress is not None:
+        progress(len(paper_for) % CHUNK)
 
     now = timezone.now()
     for paper in to_create:
         paper.created_at = paper.updated_at = now
-    Paper.objects.bulk_create(to_create, batch_size=CHUNK)
-    if to_create and to_create[0].pk is None:
-        # Backends without RETURNING for bulk inserts: read the ids back by key.
-        ids = dict(Paper.objects.filter(key__in=[p.key for p in to_create]).values_list("key", "id"))
-        for paper in to_create:
-            paper.pk = ids[paper.key]
+    insert_rows(Paper, to_create, batch_size=CHUNK)
+    new_keys = [p.key for p in to_create]
+    ids: dict[str, int] = {}
+    for chunk in _chunks(new_keys):
+        ids.update(Paper.objects.filter(key__in=chunk).values_list("key", "id"))
+    for paper in to_create:
+        paper.pk = ids[paper.key]
     if to_update:
         for paper in to_update.values():
             paper.updated_at = now
@@ -236,6 +244,6 @@ def _store(records, result, summary, source, date, today, add_replacements) -> N
                     source=source,
                 )
             )
-        BatchEntry.objects.bulk_create(entries, batch_size=CHUNK)
+        insert_rows(BatchEntry, entries, batch_size=CHUNK)
         summary.entries_added += len(entries)
         summary.batches.append(day)
