@@ -32,8 +32,11 @@ def insert_rows(model: type[models.Model], objs: list[models.Model], batch_size:
                 f.pre_save(obj, add=True)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
+    # Several rows per statement (one round trip each), within the backend's parameter limit.
+    max_params = connection.features.max_query_params or 65535
+    rows_per_statement = max(1, min(batch_size, (max_params - 1) // len(fields)))
     getters = []
     for f in fields:
         if isinstance(f, models.DateTimeField):
@@ -51,7 +54,15 @@ def insert_rows(model: type[models.Model], objs: list[models.Model], batch_size:
             getters.append(lambda obj, f=f: f.get_db_prep_save(getattr(obj, f.attname), connection))
         else:
             getters.append(lambda obj, a=f.attname: getattr(obj, a))
+    if connection.vendor == "postgresql":
+        # COPY streams every row in one command: no per-statement parsing of 16k placeholders.
+        copy_sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+            for obj in objs:
+                copy.write_row(tuple(get(obj) for get in getters))
+        return
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), batch_size):
-            chunk = objs[start : start + batch_size]
-            cursor.executemany(sql, [tuple(get(obj) for get in getters) for obj in chunk])
+        for start in range(0, len(objs), rows_per_statement):
+            chunk = objs[start : start + rows_per_statement]
+            params = [get(obj) for obj in chunk for get in getters]
+            cursor.execute(head + ", ".join([row] * len(chunk)), params)
