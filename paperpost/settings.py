@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "anymail",
     "digest",
     "subscribers",
 ]
@@ -284,4 +285,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "digest.tasks.ingest_due_sources",
         "schedule": envint("INGEST_BEAT_SECONDS", 300),
     },
+}
+
+# --- Subscriptions ---------------------------------------------------------------------------
+# Subscribe-form posts allowed per client IP ("count/seconds"); past it the form answers 429.
+SUBSCRIBE_RATE_PER_IP = os.environ.get("SUBSCRIBE_RATE_PER_IP", "10/600")
+# At most one confirmation (or "manage your subscription") email per address per this many seconds.
+CONFIRM_EMAIL_INTERVAL = envint("CONFIRM_EMAIL_INTERVAL", 3600)
+CONFIRM_MAX_AGE_DAYS = envint("CONFIRM_MAX_AGE_DAYS", 7)
+SUBSCRIBE_FORM_VERSION = "web form v1"
+
+# django-anymail: bounce and complaint webhooks from an ESP (POST /anymail/<esp>/tracking/).
+ANYMAIL = {
+    "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "") or None,
 }

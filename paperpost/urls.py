@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from digest import views as digest_views
 from subscribers import views as subscriber_views
@@ -26,7 +26,13 @@ urlpatterns = [
     path("topics/<slug:slug>/", digest_views.topic, name="topic"),
     path("healthz", digest_views.healthz, name="healthz"),
     path("subscribe/", subscriber_views.subscribe, name="subscribe"),
+    path("confirm/<str:token>/", subscriber_views.confirm, name="confirm"),
     path("u/<str:token>/", subscriber_views.manage, name="manage"),
     path("u/<str:token>/unsubscribe/", subscriber_views.unsubscribe, name="unsubscribe"),
+    path("u/<str:token>/email/", subscriber_views.change_email, name="change_email"),
+    path("u/<str:token>/export/", subscriber_views.export, name="export"),
+    path("u/<str:token>/delete/", subscriber_views.delete, name="delete"),
+    path("email/<str:token>/", subscriber_views.email_change, name="email_change"),
+    path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,3 +5,6 @@ class SubscribersConfig(AppConfig):
     name = "subscribers"
     verbose_name = "Subscribers and deliveries"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (connects the bounce/complaint receiver)

@@ -112,15 +112,14 @@ def queue_pending(edition_id: int) -> int:
 # --- What an edition contains -----------------------------------------------------------
 
 
-class EditionContent:
-    """The papers of one edition, indexed for matching, with their rendered blocks.
-    Built once per process per edition and reused by every chunk it sends."""
+class PeriodContent:
+    """The published papers of a span of days, indexed for matching, with their rendered
+    email blocks. An edition builds it once per process and reuses it for every chunk."""
 
-    def __init__(self, edition: Edition):
-        self.edition_id = edition.pk
+    def __init__(self, start_date: dt.date, end_date: dt.date):
         entries = (
             BatchEntry.objects.filter(
-                batch__date__range=(edition.start_date, edition.end_date),
+                batch__date__range=(start_date, end_date),
                 batch__status=Batch.Status.PUBLISHED,
                 hidden=False,
             )
@@ -161,17 +160,21 @@ class EditionContent:
         return found
 
 
-_content_cache: OrderedDict[tuple, tuple[float, EditionContent]] = OrderedDict()
+def content_for(edition: Edition) -> PeriodContent:
+    return PeriodContent(edition.start_date, edition.end_date)
+
+
+_content_cache: OrderedDict[tuple, tuple[float, PeriodContent]] = OrderedDict()
 CONTENT_TTL = 600
 
 
-def edition_content(edition: Edition) -> EditionContent:
+def edition_content(edition: Edition) -> PeriodContent:
     now = time.monotonic()
     key = (edition.pk, edition.created_at)
     cached = _content_cache.get(key)
     if cached and now - cached[0] < CONTENT_TTL:
         return cached[1]
-    content = EditionContent(edition)
+    content = content_for(edition)
     _content_cache[key] = (now, content)
     while len(_content_cache) > 4:
         _content_cache.popitem(last=False)
@@ -288,7 +291,7 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     return result
 
 
-def _send_one(row: Delivery, claim, edition, content: EditionContent, mailer: _Mailer) -> str:
+def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Mailer) -> str:
     subscriber = row.subscriber
     # Status is read again right before sending: an unsubscribe that arrived after the
     # edition was built must win.

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from digest.matching import parse_terms
 from digest.models import Topic
 
-from .models import Frequency
+from .models import Frequency, Subscriber
 from .services import clean_categories
+
+
+def clean_keywords(value: str) -> str:
+    terms = parse_terms(value or "")
+    if len(terms) > 50:
+        raise ValidationError("At most 50 keywords and phrases, please.")
+    return ", ".join(("-" if t.exclude else "") + (f'"{t.text}"' if "," in t.text else t.text) for t in terms)
 
 
 class SubscribeForm(forms.Form):
@@ -22,8 +32,65 @@ class SubscribeForm(forms.Form):
     # Honeypot: hidden from people by CSS, filled in by naive bots.
     website = forms.CharField(required=False, label="Leave this empty")
 
+    def clean_keywords(self):
+        return clean_keywords(self.cleaned_data.get("keywords", ""))
+
     def clean(self):
         data = super().clean()
         if not data.get("topics") and not (data.get("keywords") or "").strip():
             raise forms.ValidationError("Pick at least one topic or type a keyword, so we know what to send you.")
         return data
+
+
+class PreferencesForm(forms.ModelForm):
+    topics = forms.ModelMultipleChoiceField(
+        queryset=Topic.objects.filter(active=True), required=False, widget=forms.CheckboxSelectMultiple,
+    )
+    max_papers = forms.IntegerField(min_value=1, max_value=50, label="Papers per email")
+    paused_until = forms.DateField(
+        required=False, label="Pause until", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="No digests until this day. Leave empty to receive them.",
+    )
+
+    class Meta:
+        model = Subscriber
+        fields = ["topics", "keywords", "categories", "authors", "frequency", "max_papers", "paused_until"]
+        widgets = {
+            "keywords": forms.Textarea(attrs={"rows": 2}),
+            "categories": forms.TextInput(attrs={"placeholder": "cs.CL, cs.LG, stat.*"}),
+            "authors": forms.TextInput(attrs={"placeholder": "Geoffrey Hinton, Yann LeCun"}),
+        }
+        help_texts = {
+            "keywords": 'Separate by commas; quote phrases ("knowledge distillation"); start with - to exclude (-survey).',
+            "categories": "arXiv categories; cs.* means every computer-science category.",
+        }
+
+    def clean_keywords(self):
+        return clean_keywords(self.cleaned_data.get("keywords", ""))
+
+    def clean_categories(self):
+        return clean_categories(self.cleaned_data.get("categories", ""))
+
+    def clean_authors(self):
+        names = [n.strip() for n in (self.cleaned_data.get("authors") or "").split(",") if n.strip()]
+        if len(names) > 50:
+            raise ValidationError("At most 50 authors, please.")
+        return ", ".join(dict.fromkeys(names))
+
+    def clean_paused_until(self):
+        value = self.cleaned_data.get("paused_until")
+        if value and value <= timezone.localdate():
+            raise ValidationError("Pick a day in the future, or leave it empty.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        has_interest = data.get("topics") or [t for t in parse_terms(data.get("keywords") or "") if not t.exclude] \
+            or data.get("categories") or data.get("authors")
+        if not self.errors and not has_interest:
+            raise ValidationError("Keep at least one topic, keyword, category or author, or unsubscribe instead.")
+        return data
+
+
+class EmailChangeForm(forms.Form):
+    new_email = forms.EmailField(max_length=254, label="New address")

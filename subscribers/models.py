@@ -163,3 +163,35 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.edition} -> {self.subscriber_id} ({self.status})"
+
+
+def email_hash(address: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(normalize_email(address).encode()).hexdigest()
+
+
+class Suppression(models.Model):
+    """Addresses that must not be mailed again without a new confirmation. Only a hash of
+    the address is kept, so deleting a subscriber really deletes their address."""
+
+    class Reason(models.TextChoices):
+        DELETED = "deleted", "Deleted at their request"
+        BOUNCED = "bounced", "Hard bounce"
+        COMPLAINED = "complained", "Spam complaint"
+        MANUAL = "manual", "Suppressed by an operator"
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email_hash[:12]}… ({self.reason})"
+
+    @classmethod
+    def reason_for(cls, address: str) -> str | None:
+        return cls.objects.filter(email_hash=email_hash(address)).values_list("reason", flat=True).first()

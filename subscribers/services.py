@@ -13,7 +13,7 @@ from django.utils import timezone
 from digest.matching import parse_terms
 from digest.models import Topic
 
-from .models import Frequency, Subscriber, normalize_email
+from .models import Frequency, Subscriber, Suppression, normalize_email
 
 @dataclass
 class SubscriberInput:
@@ -50,6 +50,11 @@ def resolve_topics(value: str) -> list[Topic]:
 def upsert_confirmed(data: SubscriberInput, source: str) -> tuple[Subscriber, bool]:
     email = normalize_email(data.email)
     validate_email(email)
+    reason = Suppression.reason_for(email)
+    if reason:
+        # Deleted, bounced or complained: only a new confirmation through the site may
+        # bring the address back, not an operator's import.
+        raise ValidationError(f"{email} is suppressed ({reason}); it can only come back by confirming on the site")
     if data.frequency not in Frequency.values:
         raise ValidationError(f"frequency must be one of {', '.join(Frequency.values)}")
     topics = resolve_topics(data.topics)

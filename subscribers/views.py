@@ -1,93 +1,200 @@
+"""Subscribe, confirm, preference centre, address change, export, delete, unsubscribe.
+Views are thin: the rules live in subscribers.lifecycle."""
+
 from __future__ import annotations
 
 import logging
 
-from django.http import Http404, HttpResponse
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import render
-from django.utils import timezone
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import SubscribeForm
-from .models import Subscriber, normalize_email
+from paperpost.ratelimit import allow, parse_rate
+
+from . import lifecycle
+from .forms import EmailChangeForm, PreferencesForm, SubscribeForm
 from .tokens import make_token, subscriber_for
 
 log = logging.getLogger(__name__)
 
 
 def _not_found():
-    # One answer for unknown, invalid and foreign tokens alike.
+    # One answer for unknown, invalid, expired and foreign tokens alike.
     raise Http404("This link is not valid.")
+
+
+def client_ip(request) -> str:
+    if settings.SECURE_PROXY_SSL_HEADER and request.META.get("HTTP_X_FORWARDED_FOR"):
+        # Behind our own proxy, the last address it appended is the client's.
+        return request.META["HTTP_X_FORWARDED_FOR"].split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _home_with(request, form, status):
+    from digest.models import Batch
+    from digest.views import _batch_context
+
+    context = _batch_context(Batch.latest_published())
+    context["form"] = form
+    return render(request, "digest/home.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 def subscribe(request):
-    from digest.views import home
-
     if request.method == "GET":
-        return home(request)
+        return redirect("home")
+    limit, window = parse_rate(settings.SUBSCRIBE_RATE_PER_IP)
+    ip = client_ip(request)
+    if not allow("subscribe-ip", ip, limit, window):
+        log.warning("subscribe: rate limit for %s", ip)
+        response = render(request, "subscribers/too_many.html", {"minutes": max(1, window // 60)}, status=429)
+        response["Retry-After"] = str(window)
+        return response
     form = SubscribeForm(request.POST)
     if not form.is_valid():
-        from digest.models import Batch
-        from digest.views import _batch_context
-
-        context = _batch_context(Batch.latest_published())
-        context["form"] = form
-        return render(request, "digest/home.html", context, status=400)
+        return _home_with(request, form, status=400)
     data = form.cleaned_data
     if data.get("website"):
-        log.info("subscribe: honeypot filled, ignored")
-        return render(request, "subscribers/check_inbox.html")
-    email = normalize_email(data["email"])
-    subscriber = Subscriber.objects.filter(email__iexact=email).first()
-    if subscriber is None:
-        subscriber = Subscriber.objects.create(
-            email=email,
-            status=Subscriber.Status.PENDING,
-            keywords=data.get("keywords", ""),
-            frequency=data["frequency"],
-            consent_at=timezone.now(),
-            consent_ip=request.META.get("REMOTE_ADDR"),
-            consent_source="web form v1",
+        log.info("subscribe: honeypot filled by %s; ignored", ip)
+    else:
+        outcome = lifecycle.request_subscription(
+            lifecycle.SubscribeRequest(
+                email=data["email"], topics=list(data.get("topics") or []),
+                keywords=data.get("keywords", ""), frequency=data["frequency"], ip=ip or None,
+            )
         )
-        subscriber.topics.set(data.get("topics") or [])
-    # The same page whether the address was new, pending or active.
+        log.info("subscribe: %s", outcome)
+    # The same page whatever happened: nobody can learn who is subscribed from it.
     return render(request, "subscribers/check_inbox.html")
 
 
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request, token: str):
+    subscriber = subscriber_for(token, "confirm", max_age=settings.CONFIRM_MAX_AGE_DAYS * 86400)
+    if subscriber is None:
+        _not_found()
+    if request.method == "GET":
+        # Mail scanners and link prefetchers follow links: GET only asks.
+        return render(request, "subscribers/confirm.html", {"subscriber": subscriber})
+    if subscriber.status not in (subscriber.Status.PENDING, subscriber.Status.ACTIVE):
+        _not_found()
+    lifecycle.confirm(subscriber)
+    return render(request, "subscribers/confirmed.html", {
+        "subscriber": subscriber, "manage_token": make_token(subscriber, "manage"),
+    })
+
+
+def _preview(subscriber):
+    from digest.models import Batch
+
+    from .delivery import PeriodContent
+
+    batch = Batch.latest_published()
+    if batch is None:
+        return None
+    content = PeriodContent(batch.date, batch.date)
+    matches = content.match(subscriber.interests())
+    cap = subscriber.max_papers
+    return {
+        "batch": batch,
+        "papers": [(content.papers[m.paper_id], m) for m in matches[:cap]],
+        "more": max(0, len(matches) - cap),
+    }
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
 def manage(request, token: str):
     subscriber = subscriber_for(token, "manage")
     if subscriber is None:
         _not_found()
-    return render(
-        request,
-        "subscribers/manage.html",
-        {
-            "subscriber": subscriber,
-            "unsubscribe_token": make_token(subscriber, "unsubscribe"),
-        },
-    )
+    if request.method == "POST":
+        form = PreferencesForm(request.POST, instance=subscriber)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Your preferences are saved. The preview below uses them.")
+            return redirect("manage", token=token)
+        status = 400
+    else:
+        form = PreferencesForm(instance=subscriber)
+        status = 200
+    return render(request, "subscribers/manage.html", {
+        "subscriber": subscriber,
+        "form": form,
+        "email_form": EmailChangeForm(),
+        "token": token,
+        "unsubscribe_token": make_token(subscriber, "unsubscribe"),
+        "preview": _preview(subscriber),
+    }, status=status)
 
 
-def unsubscribe_subscriber(subscriber: Subscriber) -> bool:
-    """Idempotent; returns True if this call changed the status."""
-    changed = Subscriber.objects.filter(pk=subscriber.pk).exclude(
-        status=Subscriber.Status.UNSUBSCRIBED
-    ).update(status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now())
-    if changed:
-        log.info("subscriber=%s unsubscribed", subscriber.pk)
-    return bool(changed)
+@require_POST
+def change_email(request, token: str):
+    subscriber = subscriber_for(token, "manage")
+    if subscriber is None:
+        _not_found()
+    form = EmailChangeForm(request.POST)
+    if form.is_valid():
+        lifecycle.request_email_change(subscriber, form.cleaned_data["new_email"])
+        messages.info(request, "If that address can receive email, a confirmation link is on its way to it. "
+                               "Your address changes when you open it.")
+    else:
+        messages.error(request, "Enter a valid email address.")
+    return redirect("manage", token=token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_change(request, token: str):
+    found = lifecycle.read_email_change(token)
+    if found is None:
+        _not_found()
+    subscriber, new_email = found
+    if request.method == "GET":
+        return render(request, "subscribers/email_change.html", {"new_email": new_email})
+    if not lifecycle.apply_email_change(subscriber, new_email):
+        return render(request, "subscribers/email_change.html", {"new_email": new_email, "taken": True}, status=409)
+    return render(request, "subscribers/email_changed.html", {
+        "new_email": new_email, "manage_token": make_token(subscriber, "manage"),
+    })
+
+
+@never_cache
+def export(request, token: str):
+    subscriber = subscriber_for(token, "manage")
+    if subscriber is None:
+        _not_found()
+    response = JsonResponse(lifecycle.export_data(subscriber), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="paperpost-my-data.json"'
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def delete(request, token: str):
+    subscriber = subscriber_for(token, "manage")
+    if subscriber is None:
+        _not_found()
+    if request.method == "GET":
+        return render(request, "subscribers/delete.html", {"subscriber": subscriber})
+    lifecycle.delete_subscriber(subscriber)
+    return render(request, "subscribers/deleted.html")
 
 
 @csrf_exempt
+@never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
     subscriber = subscriber_for(token, "unsubscribe")
     if subscriber is None:
         _not_found()
     if request.method == "GET":
-        # Mail scanners and link prefetchers follow links: GET only asks.
         return render(request, "subscribers/unsubscribe.html", {"subscriber": subscriber, "token": token})
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     if not one_click:
@@ -95,7 +202,10 @@ def unsubscribe(request, token: str):
         rejection = CsrfViewMiddleware(lambda req: None).process_view(request, None, (), {})
         if rejection is not None:
             return rejection
-    unsubscribe_subscriber(subscriber)
+    lifecycle.unsubscribe(subscriber)
     if one_click:
+        # RFC 8058: a plain 200, no redirect, nothing that needs a browser.
         return HttpResponse("You are unsubscribed.\n", content_type="text/plain; charset=utf-8")
-    return render(request, "subscribers/unsubscribed.html", {"subscriber": subscriber})
+    return render(request, "subscribers/unsubscribed.html", {
+        "subscriber": subscriber, "manage_token": make_token(subscriber, "manage"),
+    })

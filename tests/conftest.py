@@ -120,6 +120,7 @@ def workers(redis_server, smtp_server, settings, tmp_path):
         "DEBUG": "0",
         "PYTHONUNBUFFERED": "1",
     }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     factory = WorkerFactory(env=env, logdir=tmp_path)
     point_celery_at(redis_server.url)
     yield factory
@@ -131,3 +132,52 @@ def redis_server_client_flush(server: RedisServer) -> None:
     import redis
 
     redis.Redis.from_url(server.url).flushall()
+
+
+# --- A real browser -------------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("PAPERPOST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (its own browser download is not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` "
+                    "(scripts/system-deps.sh does)", pytrace=False)
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between page steps are still synchronous, so Django's async-safety check is lifted.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield instance
+    instance.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def site(live_server, settings, smtp_server):
+    """The live server, with links in emails pointing at it and mail going to the real
+    SMTP test server."""
+    settings.SITE_URL = live_server.url
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_TIMEOUT = 10
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return live_server

@@ -6,7 +6,7 @@ from email import policy
 import pytest
 from django.core import mail
 
-from subscribers.delivery import EditionContent, build_edition
+from subscribers.delivery import content_for, build_edition
 from subscribers.emails import compiled_mjml, digest_message, digest_subject, message_id_for
 from subscribers.models import Delivery, Edition
 
@@ -19,7 +19,7 @@ def parse(message):
 
 def build(subscriber, batch, cap=10):
     edition = Edition.objects.create(start_date=batch.date, end_date=batch.date)
-    content = EditionContent(edition)
+    content = content_for(edition)
     matches = content.match(subscriber.interests())
     chosen = [(content.view(m.paper_id), m) for m in matches[:cap]]
     return edition, matches, digest_message(

@@ -1,0 +1,256 @@
+"""The life of a subscriber: subscribe (double opt-in), confirm, change address, leave,
+export, delete, bounce. Views and commands are thin wrappers around these functions.
+
+Rules that hold here, whatever the caller:
+- Nothing but the confirmation is ever mailed to a pending address.
+- The web answer is the same whether an address is new, pending, active or suppressed.
+- At most one confirmation (or "manage your subscription") email per address per
+  CONFIRM_EMAIL_INTERVAL, however often the form is posted.
+- No text the visitor typed is put into those emails: only our own words and signed links.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from paperpost.ratelimit import once
+
+from .emails import absolute, make_message
+from .models import Frequency, Subscriber, Suppression, email_hash, normalize_email
+from .tokens import make_token
+
+log = logging.getLogger(__name__)
+
+EMAIL_CHANGE_SALT = "paperpost.email-change"
+EMAIL_CHANGE_MAX_AGE = 2 * 24 * 3600
+
+
+@dataclass
+class SubscribeRequest:
+    email: str
+    topics: list
+    keywords: str = ""
+    frequency: str = Frequency.DAILY
+    ip: str | None = None
+
+
+# The texts of the short emails; every one is the same "notice" template with a button.
+NOTICES = {
+    "confirm": {
+        "subject": "Confirm your Paperpost subscription",
+        "heading": "Confirm your subscription",
+        "intro": "Someone, hopefully you, asked for Paperpost's research-paper digests at this address.",
+        "button_label": "Confirm my subscription",
+        "after": "The link works for {days} days. If you did not ask for this, ignore this email: "
+                 "nothing will be sent unless the button is pressed.",
+    },
+    "welcome": {
+        "subject": "Welcome to Paperpost",
+        "heading": "You are subscribed",
+        "intro": "Your first digest arrives with the next day's papers. You can change your topics, "
+                 "keywords, frequency and the number of papers per email at any time.",
+        "button_label": "Open my preferences",
+        "after": "Every digest has a one-click unsubscribe link at the bottom.",
+    },
+    "manage_link": {
+        "subject": "Your Paperpost subscription",
+        "heading": "You are already subscribed",
+        "intro": "Someone asked to subscribe this address, which already gets Paperpost's digests. "
+                 "Nothing has changed.",
+        "button_label": "Manage my subscription",
+        "after": "If you did not ask for this, you can ignore this email.",
+    },
+    "email_change": {
+        "subject": "Confirm your new Paperpost address",
+        "heading": "Confirm your new address",
+        "intro": "A Paperpost subscriber asked to receive their digests at this address instead.",
+        "button_label": "Use this address",
+        "after": "The link works for 2 days. If you did not ask for this, ignore this email: "
+                 "nothing changes unless the button is pressed.",
+    },
+}
+FOOTER = "Paperpost sends daily research-paper digests. This is an automatic message."
+
+
+def _send(kind: str, to: str, button_url: str, **fmt) -> None:
+    texts = NOTICES[kind]
+    context = {k: v.format(**fmt) for k, v in texts.items() if k != "subject"}
+    context.update(button_url=button_url, footer=FOOTER)
+    message = make_message("notice", to, texts["subject"], context,
+                           headers={"Auto-Submitted": "auto-generated"})
+    message.send(fail_silently=False)
+
+
+def request_subscription(req: SubscribeRequest) -> str:
+    """Handle one post of the subscribe form. Returns what happened, for logs and tests
+    (never shown to the visitor, who always sees the same page)."""
+    email = normalize_email(req.email)
+    reason = Suppression.reason_for(email)
+    if reason in (Suppression.Reason.BOUNCED, Suppression.Reason.COMPLAINED):
+        log.info("subscribe: %s is suppressed (%s); nothing sent", email_hash(email)[:12], reason)
+        return "suppressed"
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
+        if subscriber is not None and subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+            outcome = "active"
+        else:
+            outcome = "pending"
+            if subscriber is None:
+                subscriber = Subscriber(email=email)
+            # A pending (or former) subscriber's choices are replaced by the latest post;
+            # nothing changes for them until the address owner confirms.
+            subscriber.status = Subscriber.Status.PENDING
+            subscriber.keywords = req.keywords or ""
+            subscriber.frequency = req.frequency
+            subscriber.consent_at = timezone.now()
+            subscriber.consent_ip = req.ip
+            subscriber.consent_source = settings.SUBSCRIBE_FORM_VERSION
+            subscriber.confirmed_at = None
+            subscriber.save()
+            subscriber.topics.set(req.topics or [])
+    if not once("confirm-mail", email, settings.CONFIRM_EMAIL_INTERVAL):
+        log.info("subscribe: a mail went to %s within the hour; nothing sent", email_hash(email)[:12])
+        return f"{outcome}-throttled"
+    if outcome == "active":
+        _send("manage_link", email, absolute(reverse("manage", args=[make_token(subscriber, "manage")])))
+    else:
+        _send("confirm", email, absolute(reverse("confirm", args=[make_token(subscriber, "confirm")])),
+              days=settings.CONFIRM_MAX_AGE_DAYS)
+    return outcome
+
+
+def confirm(subscriber: Subscriber) -> bool:
+    """Activate a pending subscriber and send the welcome email. Idempotent."""
+    with transaction.atomic():
+        changed = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.PENDING).update(
+            status=Subscriber.Status.ACTIVE, confirmed_at=timezone.now(), unsubscribed_at=None
+        )
+        if changed:
+            # A new confirmation lifts an earlier deletion's suppression.
+            Suppression.objects.filter(email_hash=email_hash(subscriber.email)).delete()
+    subscriber.refresh_from_db()
+    if changed:
+        _send("welcome", subscriber.email, absolute(reverse("manage", args=[make_token(subscriber, "manage")])))
+        log.info("subscriber=%s confirmed", subscriber.pk)
+    return bool(changed)
+
+
+def unsubscribe(subscriber: Subscriber) -> bool:
+    """Idempotent; True if this call changed the status. The delivery engine reads the
+    status again right before each send, so an edition already under way skips them too."""
+    changed = Subscriber.objects.filter(pk=subscriber.pk).exclude(
+        status=Subscriber.Status.UNSUBSCRIBED
+    ).update(status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now())
+    if changed:
+        log.info("subscriber=%s unsubscribed", subscriber.pk)
+    return bool(changed)
+
+
+def suppress(address: str, reason: str, detail: str = "") -> Subscriber | None:
+    """Stop all mail to an address (hard bounce, complaint, operator). Returns its subscriber."""
+    status = {
+        Suppression.Reason.BOUNCED: Subscriber.Status.BOUNCED,
+        Suppression.Reason.COMPLAINED: Subscriber.Status.COMPLAINED,
+    }.get(reason, Subscriber.Status.UNSUBSCRIBED)
+    with transaction.atomic():
+        Suppression.objects.update_or_create(
+            email_hash=email_hash(address), defaults={"reason": reason, "detail": detail[:300]}
+        )
+        subscriber = Subscriber.objects.filter(email__iexact=normalize_email(address)).first()
+        if subscriber is not None:
+            Subscriber.objects.filter(pk=subscriber.pk).update(status=status)
+            subscriber.status = status
+    log.info("suppressed %s: %s %s", email_hash(address)[:12], reason, detail)
+    return subscriber
+
+
+def delete_subscriber(subscriber: Subscriber) -> None:
+    """Erase the subscriber and their deliveries; keep only a hash of the address."""
+    with transaction.atomic():
+        Suppression.objects.update_or_create(
+            email_hash=email_hash(subscriber.email), defaults={"reason": Suppression.Reason.DELETED}
+        )
+        subscriber.delete()  # deliveries go with it (on_delete=CASCADE)
+    log.info("a subscriber deleted their data")
+
+
+def export_data(subscriber: Subscriber) -> dict:
+    """Everything stored about the address (GDPR art. 15 and 20)."""
+    deliveries = [
+        {
+            "edition": str(d.edition),
+            "status": d.status,
+            "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+            "message_id": d.message_id,
+            "papers": d.papers,
+            "attempts": d.attempts,
+            "skip_reason": d.skip_reason,
+        }
+        for d in subscriber.deliveries.select_related("edition").order_by("created_at")
+    ]
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "email": subscriber.email,
+        "status": subscriber.status,
+        "frequency": subscriber.frequency,
+        "topics": [t.name for t in subscriber.topics.all()],
+        "keywords": subscriber.keywords,
+        "categories": subscriber.categories,
+        "authors": subscriber.authors,
+        "max_papers": subscriber.max_papers,
+        "paused_until": iso(subscriber.paused_until),
+        "consent": {
+            "given_at": iso(subscriber.consent_at),
+            "ip": subscriber.consent_ip,
+            "source": subscriber.consent_source,
+            "confirmed_at": iso(subscriber.confirmed_at),
+        },
+        "unsubscribed_at": iso(subscriber.unsubscribed_at),
+        "created_at": iso(subscriber.created_at),
+        "updated_at": iso(subscriber.updated_at),
+        "deliveries": deliveries,
+    }
+
+
+def request_email_change(subscriber: Subscriber, new_email: str) -> str:
+    """Mail a confirmation link to the new address; nothing changes until it is used."""
+    new_email = normalize_email(new_email)
+    if new_email == subscriber.email:
+        return "same"
+    if not once("email-change-mail", new_email, settings.CONFIRM_EMAIL_INTERVAL):
+        return "throttled"
+    token = signing.dumps({"u": subscriber.uid.hex, "e": new_email}, salt=EMAIL_CHANGE_SALT, compress=True)
+    _send("email_change", new_email, absolute(reverse("email_change", args=[token])))
+    return "sent"
+
+
+def read_email_change(token: str) -> tuple[Subscriber, str] | None:
+    try:
+        data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
+        subscriber = Subscriber.objects.filter(uid=data["u"]).first()
+        new_email = normalize_email(data["e"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if subscriber is None:
+        return None
+    return subscriber, new_email
+
+
+def apply_email_change(subscriber: Subscriber, new_email: str) -> bool:
+    """False if another subscriber already has the address."""
+    with transaction.atomic():
+        if Subscriber.objects.filter(email__iexact=new_email).exclude(pk=subscriber.pk).exists():
+            return False
+        subscriber.email = new_email
+        subscriber.save(update_fields=["email", "updated_at"])
+    log.info("subscriber=%s changed address", subscriber.pk)
+    return True
