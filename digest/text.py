@@ -60,12 +60,24 @@ def stems(text: str) -> list[str]:
 
 
 def compounds(text: str) -> list[str]:
-    """Stems of compounds written solid: "fine-tuning" and "fine tuning" also give
-    "finetun", so either meets "finetuning"; "Text-to-Image" gives "texttoimag"."""
-    found = words(text)
-    out = [stem(a + b) for a, b in zip(found, found[1:])]
-    for match in _COMPOUND.finditer(normalize(text)):
-        parts = _WORD.findall(match.group(0))
-        if len(parts) > 2:
-            out.append(stem("".join(parts)))
+    """Stems of hyphenated compounds written solid: "fine-tuning" also gives "finetun", so
+    that it meets a search for "finetuning"; "Text-to-Image" gives "texttoimag". (A term
+    written with a hyphen or a space matches the solid form from the query side.)"""
+    return _compounds(normalize(text))
+
+
+def _compounds(norm: str) -> list[str]:
+    if "-" not in norm and "\u2010" not in norm and "\u2011" not in norm:
+        return []
+    out = []
+    # Only the white-space separated tokens holding a hyphen go through the regex.
+    for token in norm.split():
+        if "-" in token or "\u2010" in token or "\u2011" in token:
+            out.extend(stem("".join(_WORD.findall(m))) for m in _COMPOUND.findall(token))
     return out
+
+
+def analyse(text: str) -> tuple[list[str], list[str]]:
+    """(stems in order, stems of hyphenated compounds), normalising the text once."""
+    norm = normalize(text)
+    return [stem(w) for w in _WORD.findall(norm)], _compounds(norm)

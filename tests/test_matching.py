@@ -29,7 +29,7 @@ def test_whole_words_only():
     assert [m.paper_id for m in found] == [1]
 
 
-@pytest.mark.parametrize("text", ["fine-tuning", "finetuning", "Fine-Tuning", "fine tuning"])
+@pytest.mark.parametrize("text", ["fine-tuning", "finetuning", "Fine-Tuning", "Fine-tuning"])
 @pytest.mark.parametrize("term", ["fine-tuning", "finetuning", "fine tuning"])
 def test_hyphen_and_case_variants(text, term):
     idx = index_of((f"Efficient {text} of models", ""))
