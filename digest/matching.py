@@ -35,6 +35,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -55,7 +56,7 @@ class Weights:
     category: float = 1.0
     author: float = 4.0
     like: float = 6.0
-    similarity_min: float = 0.2
+    similarity_min: float = 0.15
     signal: float = 0.5
     upvote_scale: float = 100.0
     featured: float = 2.0
@@ -78,6 +79,7 @@ class Term:
     exclude: bool = False
 
 
+@lru_cache(maxsize=20_000)
 def parse_terms(query: str) -> tuple[Term, ...]:
     """Split a query into terms: commas, semicolons or new lines separate them, double
     quotes may wrap a phrase, a leading - makes an exclusion. Empty terms are dropped."""

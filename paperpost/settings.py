@@ -299,3 +299,16 @@ SUBSCRIBE_FORM_VERSION = "web form v1"
 ANYMAIL = {
     "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "") or None,
 }
+
+# --- Matching and ranking (see digest/matching.py for the formula) ---------------------------
+MATCH_WEIGHTS = {
+    "title": envfloat("MATCH_TITLE_WEIGHT", 3.0),
+    "abstract": envfloat("MATCH_ABSTRACT_WEIGHT", 1.0),
+    "category": envfloat("MATCH_CATEGORY_WEIGHT", 1.0),
+    "author": envfloat("MATCH_AUTHOR_WEIGHT", 4.0),
+    "like": envfloat("MATCH_LIKE_WEIGHT", 6.0),
+    "similarity_min": envfloat("MATCH_SIMILARITY_MIN", 0.15),
+    "signal": envfloat("MATCH_SIGNAL_WEIGHT", 0.5),
+    "upvote_scale": envfloat("MATCH_UPVOTE_SCALE", 100.0),
+    "featured": envfloat("MATCH_FEATURED_BONUS", 2.0),
+}

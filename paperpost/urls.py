@@ -32,6 +32,8 @@ urlpatterns = [
     path("u/<str:token>/email/", subscriber_views.change_email, name="change_email"),
     path("u/<str:token>/export/", subscriber_views.export, name="export"),
     path("u/<str:token>/delete/", subscriber_views.delete, name="delete"),
+    path("u/<str:token>/edition/<int:edition_id>/", subscriber_views.edition_matches, name="edition_matches"),
+    path("f/<str:token>/<str:action>/<int:target>/", subscriber_views.feedback, name="feedback"),
     path("email/<str:token>/", subscriber_views.email_change, name="email_change"),
     path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),

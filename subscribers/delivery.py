@@ -21,11 +21,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from digest.matching import Interests, Match, PaperDoc, PaperIndex, match
-from digest.models import Batch, BatchEntry
+from digest.matching import Interests, Match, PaperDoc, PaperIndex, Ranking, Weights, explain, match_many
+from digest.models import Batch, BatchEntry, Paper
 
-from .emails import PaperView, digest_message, message_id_for
-from .models import Delivery, Edition, Frequency, Subscriber
+from .emails import SHORT_ABSTRACTS_AFTER, PaperView, digest_message, message_id_for
+from .models import Delivery, Edition, Frequency, SentPaper, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -116,48 +116,75 @@ class PeriodContent:
     """The published papers of a span of days, indexed for matching, with their rendered
     email blocks. An edition builds it once per process and reuses it for every chunk."""
 
-    def __init__(self, start_date: dt.date, end_date: dt.date):
+    def __init__(self, start_date: dt.date, end_date: dt.date, weights: Weights | None = None):
         entries = (
             BatchEntry.objects.filter(
                 batch__date__range=(start_date, end_date),
                 batch__status=Batch.Status.PUBLISHED,
                 hidden=False,
             )
-            .select_related("paper", "batch")
+            .select_related("paper")
             .order_by("batch__date", "-featured", "position", "pk")
         )
-        self.papers = {}
+        self.papers: dict[int, Paper] = {}
         docs = []
         for order, entry in enumerate(entries):
             paper = entry.paper
             if paper.pk in self.papers:
                 continue
             self.papers[paper.pk] = paper
-            docs.append(
-                PaperDoc(
-                    id=paper.pk,
-                    title=paper.title,
-                    abstract=paper.abstract,
-                    authors=tuple(paper.authors or ()),
-                    categories=tuple(paper.categories or ()),
-                    order=order,
-                )
-            )
-        self.index = PaperIndex(docs)
-        self._views: dict[int, PaperView] = {}
-        self._matches: dict[Interests, list[Match]] = {}
+            docs.append(doc_of(paper, order=order, featured=entry.featured))
+        self.index = PaperIndex(docs, weights or Weights.from_settings())
+        self._views: dict[tuple[int, bool], PaperView] = {}
+        self._rankings: dict[Interests, Ranking] = {}
 
-    def view(self, paper_id: int) -> PaperView:
-        view = self._views.get(paper_id)
+    def view(self, paper_id: int, short: bool = False) -> PaperView:
+        view = self._views.get((paper_id, short))
         if view is None:
-            view = self._views[paper_id] = PaperView.of(self.papers[paper_id])
+            view = self._views[(paper_id, short)] = PaperView.of(self.papers[paper_id], short=short)
         return view
 
+    def add_external(self, papers) -> None:
+        """Liked and disliked papers from earlier days, so that similarity can use them."""
+        self.index.add_external(doc_of(p) for p in papers if p.pk not in self.papers)
+
+    def rank_many(self, interests_list) -> dict:
+        todo = [i for i in interests_list if i not in self._rankings]
+        if todo:
+            rankings = match_many(todo, self.index, workers=1)
+            for interests in todo:
+                self._rankings[interests] = rankings[interests]
+        return {i: self._rankings[i] for i in interests_list}
+
+    def rank(self, interests: Interests) -> Ranking:
+        return self.rank_many([interests])[interests]
+
+    def select(self, interests: Interests, cap: int, already: set[int] = frozenset()) -> tuple[list[Match], int]:
+        """The `cap` best papers not sent before, with why, and how many more matched."""
+        ranking = self.rank(interests)
+        fresh = [(p, s) for p, s in ranking.pairs() if self.index.papers[p].id not in already]
+        chosen = [
+            Match(self.index.papers[p].id, s, self.index.papers[p].order, explain(interests, self.index, p))
+            for p, s in fresh[:cap]
+        ]
+        return chosen, max(0, len(fresh) - cap)
+
     def match(self, interests: Interests) -> list[Match]:
-        found = self._matches.get(interests)
-        if found is None:
-            found = self._matches[interests] = match(interests, self.index)
-        return found
+        """Every match, with why (for the preview and the personal edition page)."""
+        return self.select(interests, cap=self.index.size)[0]
+
+
+def doc_of(paper: Paper, order: int = 0, featured: bool = False) -> PaperDoc:
+    return PaperDoc(
+        id=paper.pk,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=tuple(paper.authors or ()),
+        categories=tuple(paper.categories or ()),
+        order=order,
+        upvotes=paper.upvotes or 0,
+        featured=featured,
+    )
 
 
 def content_for(edition: Edition) -> PeriodContent:
@@ -270,17 +297,28 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     )
     if not result.claimed:
         return result
-    rows = (
+    rows = list(
         Delivery.objects.filter(claim=claim, status=Delivery.Status.SENDING)
         .select_related("subscriber")
-        .prefetch_related("subscriber__topics")
+        .prefetch_related("subscriber__topics", "subscriber__liked_papers", "subscriber__disliked_papers")
         .order_by("pk")
     )
     content = edition_content(edition)
+    content.add_external(
+        p for row in rows for p in (*row.subscriber.liked_papers.all(), *row.subscriber.disliked_papers.all())
+    )
+    interests = {row.pk: row.subscriber.interests() for row in rows}
+    content.rank_many(list(interests.values()))  # the whole chunk in one matrix product
+    already: dict[int, set[int]] = {}
+    for subscriber_id, paper_id in SentPaper.objects.filter(
+        subscriber_id__in=[row.subscriber_id for row in rows], paper_id__in=list(content.papers)
+    ).values_list("subscriber_id", "paper_id"):
+        already.setdefault(subscriber_id, set()).add(paper_id)
     mailer = _Mailer()
     try:
         for row in rows:
-            outcome = _send_one(row, claim, edition, content, mailer)
+            outcome = _send_one(row, claim, edition, content, mailer, interests[row.pk],
+                                already.get(row.subscriber_id, set()))
             setattr(result, outcome, getattr(result, outcome) + 1)
             if outcome in ("failed", "retry"):
                 result.errors.append(row.last_error)
@@ -291,7 +329,8 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     return result
 
 
-def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Mailer) -> str:
+def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Mailer,
+              interests: Interests, already: set[int]) -> str:
     subscriber = row.subscriber
     # Status is read again right before sending: an unsubscribe that arrived after the
     # edition was built must win.
@@ -300,18 +339,20 @@ def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Ma
     if status != Subscriber.Status.ACTIVE or (paused_until and paused_until > timezone.localdate()):
         _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
         return "skipped"
-    matches = content.match(subscriber.interests())
-    if not matches:
-        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason="nothing matched")
-        return "skipped"
     cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
-    chosen = [(content.view(m.paper_id), m) for m in matches[:cap]]
+    matches, more = content.select(interests, cap, already)
+    if not matches:
+        reason = "nothing new matched" if already else "nothing matched"
+        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=reason)
+        return "skipped"
+    short = len(matches) > SHORT_ABSTRACTS_AFTER
+    chosen = [(content.view(m.paper_id, short), m) for m in matches]
     message = digest_message(
         subscriber=subscriber,
         edition=edition,
         delivery_id=row.pk,
         chosen=chosen,
-        more_count=max(0, len(matches) - cap),
+        more_count=more,
     )
     papers = [
         {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
@@ -330,15 +371,21 @@ def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Ma
         _finish(row.pk, claim, status=Delivery.Status.PENDING, last_error=row.last_error, claim=None)
         log.info("delivery=%s will be retried: %s", row.pk, row.last_error)
         return "retry"
-    _finish(
-        row.pk,
-        claim,
-        status=Delivery.Status.SENT,
-        sent_at=timezone.now(),
-        message_id=message_id_for(edition.pk, row.pk),
-        papers=papers,
-        last_error="",
-    )
+    with transaction.atomic():
+        recorded = _finish(
+            row.pk,
+            claim,
+            status=Delivery.Status.SENT,
+            sent_at=timezone.now(),
+            message_id=message_id_for(edition.pk, row.pk),
+            papers=papers,
+            last_error="",
+        )
+        if recorded:
+            SentPaper.objects.bulk_create(
+                [SentPaper(subscriber_id=subscriber.pk, paper_id=m.paper_id, delivery_id=row.pk) for m in matches],
+                ignore_conflicts=True,
+            )
     return "sent"
 
 

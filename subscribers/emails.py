@@ -23,7 +23,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import engines
 from django.template.loader import get_template
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from mjml import mjml2html
 
@@ -34,6 +34,8 @@ from .tokens import make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
 WHY_SLOT = "\x00why\x00"
+# Digests with more papers than this show half-length abstracts.
+SHORT_ABSTRACTS_AFTER = 20
 # Lines over 998 bytes force quoted-printable (RFC 5322 line limit); breaking the compiled
 # boilerplate after closing tags keeps every line short so bodies go out as plain 8bit.
 _BREAK_AFTER = re.compile(r"(</(?:td|tr|table|tbody|div|p|style|head)>|<!\[endif\]-->|<br ?/?>)")
@@ -122,12 +124,14 @@ class PaperView:
     tail: SafeString
 
     @classmethod
-    def of(cls, paper: Paper) -> PaperView:
+    def of(cls, paper: Paper, short: bool = False) -> PaperView:
+        # Long digests get shorter abstracts, so that 50 papers stay under Gmail's 102 KB.
+        limit = settings.DIGEST_ABSTRACT_CHARS // 2 if short else settings.DIGEST_ABSTRACT_CHARS
         view = {
             "title": " ".join(paper.title.split()),
             "url": paper_url(paper),
             "authors": paper.author_line,
-            "abstract": trim(paper.abstract, settings.DIGEST_ABSTRACT_CHARS),
+            "abstract": trim(paper.abstract, limit),
             "links": paper_links(paper),
         }
         block = get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT})
@@ -185,9 +189,19 @@ def digest_message(
     matches = [m for _, m in chosen]
     all_labels = top_labels(matches, limit=100)
     subject = digest_subject(len(chosen), all_labels[:2], len(all_labels) - 2, date)
+    feedback = make_token(subscriber, "feedback")
+    topic_ids = {t.name: t.pk for t in subscriber.topics.all()}
     papers = []
     for rank, (view, m) in enumerate(chosen, start=1):
         why = m.explain()
+        actions = [
+            ("More like this", absolute(reverse("feedback", args=[feedback, "more", view.id]))),
+            ("Fewer like this", absolute(reverse("feedback", args=[feedback, "fewer", view.id]))),
+        ]
+        for reason in m.reasons:
+            if reason.kind == "topic" and reason.label in topic_ids:
+                actions.append((f"Mute {reason.label}",
+                                absolute(reverse("feedback", args=[feedback, "mute", topic_ids[reason.label]]))))
         papers.append(
             {
                 "rank": rank,
@@ -199,8 +213,15 @@ def digest_message(
                 "why": why,
                 "head": view.head,
                 "tail": view.tail,
+                "actions": actions,
                 "why_html": format_html(
-                    '<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {}</div>', why
+                    '<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {}</div>'
+                    '<div style="font-size:12px;margin:2px 0 4px">{}</div>',
+                    why,
+                    format_html_join(
+                        mark_safe(" &middot; "), '<a href="{}" style="color:#57606a">{}</a>',
+                        ((url, label) for label, url in actions),
+                    ),
                 ),
             }
         )
@@ -217,7 +238,7 @@ def digest_message(
         "preheader": " · ".join(v.title for v, _ in chosen[:3])[:140],
         "papers": papers,
         "more_count": more_count,
-        "more_url": absolute(reverse("manage", args=[make_token(subscriber, "manage")])),
+        "more_url": absolute(reverse("edition_matches", args=[make_token(subscriber, "manage"), edition.pk])),
         "email": subscriber.email,
         "interests_line": interests_line(subscriber),
         "manage_url": manage_url,

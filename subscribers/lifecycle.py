@@ -254,3 +254,18 @@ def apply_email_change(subscriber: Subscriber, new_email: str) -> bool:
         subscriber.save(update_fields=["email", "updated_at"])
     log.info("subscriber=%s changed address", subscriber.pk)
     return True
+
+
+def apply_feedback(subscriber: Subscriber, action: str, obj) -> None:
+    """"more" and "fewer" mark a paper (and undo the opposite mark); "mute" drops a topic."""
+    if action == "more":
+        subscriber.disliked_papers.remove(obj)
+        subscriber.liked_papers.add(obj)
+    elif action == "fewer":
+        subscriber.liked_papers.remove(obj)
+        subscriber.disliked_papers.add(obj)
+    elif action == "mute":
+        subscriber.topics.remove(obj)
+    else:
+        raise ValueError(action)
+    log.info("subscriber=%s feedback %s %s", subscriber.pk, action, obj.pk)

@@ -45,6 +45,14 @@ class Subscriber(models.Model):
     )
     categories = models.TextField(blank=True, help_text="arXiv categories, e.g. cs.CL, cs.*")
     authors = models.TextField(blank=True, help_text="Followed authors, separated by commas")
+    liked_papers = models.ManyToManyField(
+        "digest.Paper", blank=True, related_name="liked_by",
+        help_text='Marked "more like this": similar papers are picked for this subscriber',
+    )
+    disliked_papers = models.ManyToManyField(
+        "digest.Paper", blank=True, related_name="disliked_by",
+        help_text='Marked "fewer like this": papers close to these are left out',
+    )
     max_papers = models.PositiveSmallIntegerField(default=10, help_text="Papers per email at most")
     paused_until = models.DateField(null=True, blank=True)
     # Consent record (GDPR art. 7: be able to show when and how consent was given).
@@ -73,14 +81,13 @@ class Subscriber(models.Model):
 
     def interests(self) -> Interests:
         """The plain-data view of this subscriber's interests that matching works on."""
-        topic_queries = tuple(
-            (t.name, t.query) for t in self.topics.all() if t.active
-        )
         return Interests.build(
-            topics=topic_queries,
+            topics=[(t.name, t.query) for t in self.topics.all() if t.active],
             keywords=self.keywords,
             categories=self.categories,
             authors=self.authors,
+            liked=[p.pk for p in self.liked_papers.all()],
+            disliked=[p.pk for p in self.disliked_papers.all()],
         )
 
     @property
@@ -125,6 +132,20 @@ class Edition(models.Model):
         for row in self.deliveries.values("status").annotate(n=models.Count("id")):
             counts[row["status"]] = row["n"]
         return counts
+
+
+class SentPaper(models.Model):
+    """The ledger of which paper reached which subscriber: a paper never reaches the same
+    subscriber twice (a weekly digest after daily ones, a paper re-featured on a later day)."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="sent_papers")
+    paper = models.ForeignKey("digest.Paper", on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey("Delivery", on_delete=models.CASCADE, related_name="sent_papers")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="sentpaper_once"),
+        ]
 
 
 class Delivery(models.Model):

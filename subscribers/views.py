@@ -209,3 +209,52 @@ def unsubscribe(request, token: str):
     return render(request, "subscribers/unsubscribed.html", {
         "subscriber": subscriber, "manage_token": make_token(subscriber, "manage"),
     })
+
+
+FEEDBACK_ACTIONS = {
+    "more": "Show me more papers like this one",
+    "fewer": "Show me fewer papers like this one",
+    "mute": "Stop sending papers for this topic",
+}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def feedback(request, token: str, action: str, target: int):
+    """"More like this", "fewer like this" and "mute this topic" from a digest: the link
+    shows what will change, a POST changes it, and the next digest follows it."""
+    from digest.models import Paper, Topic
+
+    subscriber = subscriber_for(token, "feedback")
+    if subscriber is None or action not in FEEDBACK_ACTIONS:
+        _not_found()
+    model = Topic if action == "mute" else Paper
+    obj = model.objects.filter(pk=target).first()
+    if obj is None:
+        _not_found()
+    context = {"action": action, "label": FEEDBACK_ACTIONS[action], "obj": obj, "subscriber": subscriber,
+               "manage_token": make_token(subscriber, "manage")}
+    if request.method == "GET":
+        return render(request, "subscribers/feedback.html", context)
+    lifecycle.apply_feedback(subscriber, action, obj)
+    return render(request, "subscribers/feedback_done.html", context)
+
+
+@never_cache
+def edition_matches(request, token: str, edition_id: int):
+    """Every paper of one edition that matches the subscriber, beyond the email's cap."""
+    from .delivery import PeriodContent
+    from .models import Edition
+
+    subscriber = subscriber_for(token, "manage")
+    edition = Edition.objects.filter(pk=edition_id).first()
+    if subscriber is None or edition is None:
+        _not_found()
+    content = PeriodContent(edition.start_date, edition.end_date)
+    content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
+    delivery = subscriber.deliveries.filter(edition=edition).first()
+    in_email = {p["paper"] for p in (delivery.papers if delivery else [])}
+    matches = [(content.papers[m.paper_id], m, m.paper_id in in_email) for m in content.match(subscriber.interests())]
+    return render(request, "subscribers/edition_matches.html", {
+        "edition": edition, "matches": matches, "subscriber": subscriber, "token": token,
+    })

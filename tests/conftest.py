@@ -36,7 +36,11 @@ def _starter_topics(request):
     """Transactional tests flush the database, data migrations included: put the starter
     topics back for every test that uses the database."""
     if "django_db_setup" in request.fixturenames:
-        request.getfixturevalue("django_db_blocker")
+        transactional = "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+        marker = request.node.get_closest_marker("django_db")
+        if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+            transactional = True
+        request.getfixturevalue("transactional_db" if transactional else "db")
         from digest.models import Topic
         from digest.starter_topics import load_starter_topics
 

@@ -21,7 +21,7 @@ def build(subscriber, batch, cap=10):
     edition = Edition.objects.create(start_date=batch.date, end_date=batch.date)
     content = content_for(edition)
     matches = content.match(subscriber.interests())
-    chosen = [(content.view(m.paper_id), m) for m in matches[:cap]]
+    chosen = [(content.view(m.paper_id, short=cap > 20), m) for m in matches[:cap]]
     return edition, matches, digest_message(
         subscriber=subscriber, edition=edition, delivery_id=7, chosen=chosen,
         more_count=max(0, len(matches) - cap),

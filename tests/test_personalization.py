@@ -1,0 +1,244 @@
+"""Personalisation: every interest kind, ranking with the community signal, "more like
+these", feedback links, caps with a page of all matches, weekly digests without repeats."""
+
+import datetime as dt
+import random
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from digest.ingest import pagetext
+from digest.matching import (
+    Interests, PaperDoc, PaperIndex, Weights, explain, match, match_many, rank, reference_match,
+)
+from digest.models import Batch, BatchEntry, Paper
+from digest.starter_topics import STARTER_TOPICS
+from subscribers.delivery import build_edition
+from subscribers.models import Delivery, SentPaper, Subscriber
+from subscribers.tokens import make_token
+from tests.conftest import PAGE
+
+RECORDS = pagetext.parse(PAGE.read_bytes()).records
+TITLE = {r.title.split(":")[0]: i + 1 for i, r in enumerate(RECORDS)}
+
+
+def page_index(signal=None, weights=None):
+    signal = signal or {}
+    return PaperIndex([
+        PaperDoc(id=i + 1, title=r.title, abstract=r.abstract, order=i,
+                 upvotes=signal.get(i + 1, (0, False))[0], featured=signal.get(i + 1, (0, False))[1])
+        for i, r in enumerate(RECORDS)
+    ], weights)
+
+
+# --- The engine -------------------------------------------------------------------------------
+
+
+def random_interests(rng: random.Random, ids: list[int]) -> Interests:
+    keywords = ["LoRA", "pruning", "-survey", '"knowledge distillation"', "fine-tuning", "graph", "diffusion",
+                "-benchmark", "benchmark", "transformer", "data selection", "few-shot", "reinforcement learning"]
+    return Interests.build(
+        topics=[(n, q) for n, _, q in rng.sample(STARTER_TOPICS, rng.randint(0, 3))],
+        keywords=", ".join(rng.sample(keywords, rng.randint(0, 4))),
+        liked=rng.sample(ids, rng.choice([0, 0, 0, 1, 2])),
+        disliked=rng.sample(ids, rng.choice([0, 0, 0, 0, 1])),
+    )
+
+
+def test_the_batch_path_the_single_path_and_the_reference_loop_agree():
+    rng = random.Random(5)
+    signal = {rng.randint(1, 93): (rng.choice([0, 3, 40, 500]), rng.random() < 0.3) for _ in range(30)}
+    index = page_index(signal)
+    interests = [random_interests(rng, list(range(1, 94))) for _ in range(250)]
+    many = match_many(interests, index)
+    for i in interests:
+        expected = reference_match(i, index)
+        assert rank(i, index).pairs() == expected
+        assert many[i].pairs() == expected
+    assert len(many) <= len(interests)
+
+
+def test_one_subscribers_exclusion_never_blocks_anothers_term():
+    index = page_index()
+    wants = Interests.build(keywords="benchmark")
+    avoids = Interests.build(keywords="pruning, -benchmark")
+    result = match_many([wants, avoids], index)
+    assert result[wants].pairs() == rank(wants, index).pairs() and result[wants].total > 0
+    benchmark_papers = set(rank(wants, index).positions.tolist())
+    assert not benchmark_papers & set(result[avoids].positions.tolist())
+
+
+def test_equal_interests_are_matched_once_and_the_top_k_is_kept():
+    index = page_index()
+    a = Interests.build(topics=[(STARTER_TOPICS[0][0], STARTER_TOPICS[0][2])], keywords="pruning, LoRA")
+    b = Interests.build(topics=[(STARTER_TOPICS[0][0], STARTER_TOPICS[0][2])], keywords="LoRA; pruning")
+    result = match_many([a, b, a], index, top_k=3)
+    assert len(result) == 1
+    assert len(result[a].positions) == 3 and result[a].total == rank(a, index).total > 3
+
+
+def test_featured_and_upvoted_papers_rise_by_the_documented_formula():
+    w = Weights()
+    lora = TITLE["IncreLoRA"]
+    plain = {m.paper_id: m.score for m in match(Interests.build(keywords="LoRA"), page_index())}
+    boosted = {m.paper_id: m.score for m in match(Interests.build(keywords="LoRA"), page_index({lora: (100, True)}))}
+    # score = relevance * (1 + signal * log(1 + upvotes) / log(1 + scale)) + featured bonus
+    assert boosted[lora] == pytest.approx(plain[lora] * (1 + w.signal) + w.featured)
+    assert {k: v for k, v in boosted.items() if k != lora} == {k: v for k, v in plain.items() if k != lora}
+    ranked = [m.paper_id for m in match(Interests.build(keywords="LoRA"), page_index({lora: (100, True)}))]
+    assert ranked[0] == lora
+
+
+def test_more_like_these_finds_similar_papers_and_says_so():
+    index = page_index()
+    liked = TITLE["LoLDU"]
+    found = match(Interests.build(liked=[liked]), index)
+    titles = [RECORDS[m.paper_id - 1].title.split(":")[0] for m in found]
+    assert "IncreLoRA" in titles and "LoLDU" not in titles
+    increlora = next(m for m in found if m.paper_id == TITLE["IncreLoRA"])
+    assert increlora.explain().startswith("like “LoLDU: Low-Rank Adaptation")
+    assert all(r.kind == "like" for m in found for r in m.reasons)
+
+
+def test_fewer_like_this_leaves_out_the_paper_and_its_neighbours():
+    index = page_index()
+    lora_topic = (STARTER_TOPICS[0][0], STARTER_TOPICS[0][2])
+    before = {m.paper_id for m in match(Interests.build(topics=[lora_topic]), index)}
+    after = {m.paper_id for m in match(Interests.build(topics=[lora_topic], disliked=[TITLE["LoLDU"]]), index)}
+    assert TITLE["LoLDU"] in before and TITLE["LoLDU"] not in after
+    assert TITLE["IncreLoRA"] not in after  # its closest neighbour
+    assert after < before
+
+
+def test_categories_authors_and_every_kind_explain_themselves():
+    index = PaperIndex([
+        PaperDoc(id=1, title="Pruning with LoRA", abstract="We prune.", authors=("Ada Lovelace",), categories=("cs.LG",), order=0),
+        PaperDoc(id=2, title="Quantum stuff", abstract="Qubits.", authors=("Bob",), categories=("quant-ph",), order=1),
+    ])
+    i = Interests.build(topics=[("Pruning", "pruning")], keywords="LoRA", categories="cs.*", authors="ada lovelace")
+    [m] = match(i, index)
+    assert m.explain() == 'Pruning (pruning); "LoRA"; category cs.*; by Ada Lovelace'
+    assert explain(i, index, 1) == ()
+
+
+# --- End to end: emails, feedback, weekly --------------------------------------------------------
+
+
+def send(batch_or_date, frequency="daily", capture=None):
+    batch = batch_or_date if isinstance(batch_or_date, Batch) else Batch.objects.get(date=batch_or_date)
+    with capture(execute=True):
+        return build_edition(batch, frequency)[0]
+
+
+def body(message):
+    return message.body
+
+
+def test_the_cap_and_the_page_of_all_matches(batch, make_subscriber, django_capture_on_commit_callbacks):
+    subscriber = make_subscriber(topics=["llm"], max_papers=3)
+    edition = send(batch, capture=django_capture_on_commit_callbacks)
+    [message] = mail.outbox
+    assert message.body.count("Why: ") == 3
+    more = re.search(r"(\d+) more matching papers: (\S+)", message.body)
+    assert more and int(more.group(1)) > 10
+    page = Client().get(more.group(2).split("8000")[-1])
+    html = page.content.decode()
+    assert page.status_code == 200 and html.count('class="why"') == int(more.group(1)) + 3
+    assert html.count("in your email</span>") == 3
+    assert f"/edition/{edition.pk}/" in more.group(2)
+
+
+def test_every_paper_in_every_email_says_why(batch, make_subscriber, django_capture_on_commit_callbacks):
+    make_subscriber("a@example.org", topics=["lora-peft", "unlearning"], keywords="benchmark")
+    make_subscriber("b@example.org", categories="cs.*", keywords="diffusion")
+    make_subscriber("c@example.org", keywords='"knowledge distillation"')
+    send(batch, capture=django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 3  # the page text has no categories: b gets its "diffusion" papers
+    for message in mail.outbox:
+        blocks = re.split(r"\n\d+\. ", message.body)[1:]
+        assert blocks and all("   Why: " in block for block in blocks)
+
+
+def test_feedback_links_are_tokenized_confirmed_by_post_and_change_the_next_email(
+        batch, make_subscriber, django_capture_on_commit_callbacks):
+    subscriber = make_subscriber(topics=["lora-peft", "unlearning"])
+    send(batch, capture=django_capture_on_commit_callbacks)
+    text = mail.outbox[0].body
+    more = re.search(r"More like this: (\S+)", text).group(1).split("8000")[-1]
+    mute = re.search(r"Mute Machine unlearning: (\S+)", text).group(1).split("8000")[-1]
+    client = Client(enforce_csrf_checks=True)
+    assert "<form" in client.get(more).content.decode()
+    subscriber.refresh_from_db()
+    assert not subscriber.liked_papers.exists()  # GET changes nothing
+    assert client.post(more, {}).status_code == 403  # CSRF applies
+    client.post(more, {"csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    client.get(mute)
+    client.post(mute, {"csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    subscriber.refresh_from_db()
+    assert subscriber.liked_papers.count() == 1
+    assert [t.slug for t in subscriber.topics.all()] == ["lora-peft"]
+    # A wrong token or a token for another purpose is a 404.
+    assert Client().get(more.replace(make_token(subscriber, "feedback")[:10], "x" * 10)).status_code == 404
+    assert Client().get(f"/f/{make_token(subscriber, 'manage')}/more/1/").status_code == 404
+    # The next digest (a new day with the same papers) follows the feedback.
+    Delivery.objects.all().delete()
+    SentPaper.objects.all().delete()
+    mail.outbox.clear()
+    send(batch, capture=django_capture_on_commit_callbacks)
+    new_text = mail.outbox[0].body
+    assert "Machine unlearning" not in new_text.split("--")[0]
+    assert "like “" in new_text
+
+
+def test_fewer_like_this_from_an_email(batch, make_subscriber, django_capture_on_commit_callbacks):
+    subscriber = make_subscriber(topics=["lora-peft"])
+    send(batch, capture=django_capture_on_commit_callbacks)
+    first = re.search(r"\n1\. (.+)", mail.outbox[0].body).group(1)
+    fewer = re.search(r"Fewer like this: (\S+)", mail.outbox[0].body).group(1).split("8000")[-1]
+    Client().post(fewer)
+    assert subscriber.disliked_papers.get().title == first
+    Delivery.objects.all().delete()
+    SentPaper.objects.all().delete()
+    mail.outbox.clear()
+    send(batch, capture=django_capture_on_commit_callbacks)
+    assert first not in mail.outbox[0].body
+
+
+def add_day(day: dt.date, papers: list[Paper]) -> Batch:
+    batch = Batch.objects.create(date=day)
+    for position, paper in enumerate(papers, start=1):
+        BatchEntry.objects.create(batch=batch, paper=paper, position=position)
+    batch.publish()
+    return batch
+
+
+def test_weekly_digests_gather_the_week_and_never_repeat_a_paper(batch, make_subscriber, django_capture_on_commit_callbacks):
+    subscriber = make_subscriber("w@example.org", topics=["lora-peft"], max_papers=50)
+    # Daily first: the 19 March papers go out.
+    send(batch, capture=django_capture_on_commit_callbacks)
+    daily_titles = set(re.findall(r"\n\d+\. (.+)", mail.outbox[0].body))
+    assert daily_titles
+    # A later day re-features two of those papers next to a new one.
+    lolddu = Paper.objects.get(title__startswith="LoLDU")
+    incre = Paper.objects.get(title__startswith="IncreLoRA")
+    new = Paper.objects.create(key="title:a new lora paper", title="A New LoRA Variant for Vision Transformers",
+                               abstract="We propose a LoRA variant.", title_key="a new lora variant for vision transformers")
+    add_day(batch.date + dt.timedelta(days=2), [lolddu, new, incre])
+    Subscriber.objects.filter(pk=subscriber.pk).update(frequency="weekly")
+    mail.outbox.clear()
+    edition = send(batch.date + dt.timedelta(days=2), "weekly", capture=django_capture_on_commit_callbacks)
+    assert (edition.start_date, edition.end_date) == (batch.date - dt.timedelta(days=4), batch.date + dt.timedelta(days=2))
+    [weekly] = mail.outbox
+    weekly_titles = set(re.findall(r"\n\d+\. (.+)", weekly.body))
+    assert weekly_titles == {"A New LoRA Variant for Vision Transformers"}
+    assert not weekly_titles & daily_titles
+    assert SentPaper.objects.filter(subscriber=subscriber).count() == len(daily_titles) + 1
+
+
+def test_the_preview_shows_every_interest_kind(batch, make_subscriber):
+    subscriber = make_subscriber(topics=["unlearning"], keywords="LoRA")
+    subscriber.liked_papers.add(Paper.objects.get(title__startswith="Compact Language Models"))
+    html = Client().get(f"/u/{make_token(subscriber, 'manage')}/").content.decode()
+    assert "Why: Machine unlearning (" in html and "Why: &quot;LoRA&quot;" in html and "like “Compact Language Models" in html
