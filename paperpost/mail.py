@@ -42,3 +42,42 @@ class OutboxBackend(BaseEmailBackend):
             tmp.rename(self.outbox / name)  # readers never see a half-written file
             sent += 1
         return sent
+
+
+import smtplib  # noqa: E402
+
+from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend  # noqa: E402
+
+
+class TrackingSMTP(smtplib.SMTP):
+    """smtplib.SMTP that remembers whether the message data of the current transaction
+    went out. If the connection then drops before the server's reply, the message may or
+    may not have been accepted: the one outcome that cannot be known."""
+
+    payload_sent = False
+
+    def mail(self, sender, options=()):
+        self.payload_sent = False  # a new transaction starts
+        return super().mail(sender, options)
+
+    def send(self, s):
+        super().send(s)
+        data = s if isinstance(s, bytes) else str(s).encode("ascii", "replace")
+        if data.endswith(b"\r\n.\r\n"):
+            self.payload_sent = True
+
+
+class TrackingSMTP_SSL(smtplib.SMTP_SSL, TrackingSMTP):  # noqa: N801
+    pass
+
+
+class SMTPBackend(DjangoSMTPBackend):
+    """Django's SMTP backend, on connections that report an unknowable outcome."""
+
+    @property
+    def connection_class(self):
+        return TrackingSMTP_SSL if self.use_ssl else TrackingSMTP
+
+    @property
+    def payload_sent(self) -> bool:
+        return bool(self.connection is not None and getattr(self.connection, "payload_sent", False))

@@ -194,6 +194,10 @@ CELERY_TASK_ROUTES = {
 # unacknowledged task to a second worker while the first still runs it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # How often a worker looks for unacknowledged tasks past the visibility timeout (kombu's
+    # default is every 10 s x 10 calls); the fault tests shorten it.
+    "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": envint("CELERY_UNACKED_RESTORE_THROTTLE", 10),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -205,7 +209,7 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "paperpost.mail.SMTPBackend"
 else:
     EMAIL_BACKEND = "paperpost.mail.OutboxBackend"
 OUTBOX_DIR = VAR_DIR / "outbox"
@@ -312,3 +316,20 @@ MATCH_WEIGHTS = {
     "upvote_scale": envfloat("MATCH_UPVOTE_SCALE", 100.0),
     "featured": envfloat("MATCH_FEATURED_BONUS", 2.0),
 }
+
+# --- Delivery engine ----------------------------------------------------------------------------
+DELIVERY_RATE_LIMIT = envfloat("DELIVERY_RATE_LIMIT", 0.0)  # messages/second, all workers; 0 = no limit
+DELIVERY_MAX_ATTEMPTS = envint("DELIVERY_MAX_ATTEMPTS", 5)
+DELIVERY_RETRY_BASE_SECONDS = envfloat("DELIVERY_RETRY_BASE_SECONDS", 30.0)
+DELIVERY_RETRY_MAX_SECONDS = envfloat("DELIVERY_RETRY_MAX_SECONDS", 900.0)
+# A claim with no progress for this long belongs to a dead worker (longer than one message
+# can take: connect + EHLO + DATA, each bounded by EMAIL_TIMEOUT).
+DELIVERY_STUCK_SECONDS = envint("DELIVERY_STUCK_SECONDS", 300)
+DELIVERY_REQUEUE_SECONDS = envint("DELIVERY_REQUEUE_SECONDS", 120)
+DELIVERY_SWEEP_SECONDS = envint("DELIVERY_SWEEP_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["delivery-sweep"] = {
+    "task": "subscribers.tasks.sweep",
+    "schedule": DELIVERY_SWEEP_SECONDS,
+}
+# Publishing to a broker that is down fails fast; the sweep queues what was not queued.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}

@@ -1,8 +1,11 @@
 import csv
+import datetime as dt
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from digest.models import Topic
 
@@ -92,16 +95,19 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Edition)
 class EditionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "status", "created_at", "sent", "skipped", "failed", "queued")
+    list_display = ("__str__", "status", "created_at", "queued", "sent", "skipped", "failed", "unknown", "rate", "eta")
     list_filter = ("frequency", "status")
-    readonly_fields = ("created_at", "finished_at")
+    readonly_fields = ("progress", "created_at", "finished_at", "last_queued_at")
+    fields = ("frequency", "start_date", "end_date", "status", "progress", "created_at", "finished_at", "last_queued_at")
     inlines = [DeliveryInline]
+    actions = ["pause", "resume", "resend_failed"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             n_sent=Count("deliveries", filter=Q(deliveries__status="sent")),
             n_skipped=Count("deliveries", filter=Q(deliveries__status="skipped")),
-            n_failed=Count("deliveries", filter=Q(deliveries__status__in=["failed", "unknown"])),
+            n_failed=Count("deliveries", filter=Q(deliveries__status="failed")),
+            n_unknown=Count("deliveries", filter=Q(deliveries__status="unknown")),
             n_queued=Count("deliveries", filter=Q(deliveries__status__in=["pending", "sending"])),
         )
 
@@ -113,19 +119,101 @@ class EditionAdmin(admin.ModelAdmin):
     def skipped(self, obj):
         return obj.n_skipped
 
-    @admin.display(description="failed/unknown", ordering="n_failed")
+    @admin.display(ordering="n_failed")
     def failed(self, obj):
         return obj.n_failed
+
+    @admin.display(ordering="n_unknown")
+    def unknown(self, obj):
+        return obj.n_unknown
 
     @admin.display(ordering="n_queued")
     def queued(self, obj):
         return obj.n_queued
 
+    @admin.display(description="rate")
+    def rate(self, obj):
+        return f"{edition_rate(obj):.1f}/s"
+
+    @admin.display(description="ETA")
+    def eta(self, obj):
+        rate = edition_rate(obj)
+        queued = getattr(obj, "n_queued", None)
+        if queued is None:
+            queued = obj.deliveries.filter(status__in=["pending", "sending"]).count()
+        if not queued:
+            return "-"
+        if rate <= 0:
+            return "paused" if obj.status == Edition.Status.PAUSED else "unknown"
+        return f"{queued / rate:.0f} s"
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        counts = obj.status_counts()
+        total = sum(counts.values()) or 1
+        done = total - counts["pending"] - counts["sending"]
+        return format_html(
+            "<strong>{}%</strong> done: queued {} (sending {}), sent {}, skipped {}, failed {}, unknown {}; "
+            "rate {} msgs/s over the last minute; ETA {}",
+            round(100 * done / total), counts["pending"] + counts["sending"], counts["sending"], counts["sent"],
+            counts["skipped"], counts["failed"], counts["unknown"], f"{edition_rate(obj):.1f}", self.eta(obj),
+        )
+
+    @admin.action(description="Pause sending (rows in flight finish, the rest wait)")
+    def pause(self, request, queryset):
+        n = queryset.filter(status=Edition.Status.SENDING).update(status=Edition.Status.PAUSED)
+        self.message_user(request, f"Paused {n} edition(s).", messages.SUCCESS)
+
+    @admin.action(description="Resume sending")
+    def resume(self, request, queryset):
+        from .tasks import resume_edition
+
+        ids = list(queryset.filter(status=Edition.Status.PAUSED).values_list("pk", flat=True))
+        Edition.objects.filter(pk__in=ids).update(status=Edition.Status.SENDING)
+        for pk in ids:
+            resume_edition.delay(pk)
+        self.message_user(request, f"Resumed {len(ids)} edition(s).", messages.SUCCESS)
+
+    @admin.action(description="Resend failed and unknown deliveries (same Message-ID)")
+    def resend_failed(self, request, queryset):
+        from .tasks import resume_edition
+
+        total = 0
+        for edition in queryset:
+            n = edition.deliveries.filter(status__in=["failed", "unknown"]).update(
+                status="pending", claim=None, attempts=0, next_attempt_at=None, last_error=""
+            )
+            if n:
+                Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.SENDING, finished_at=None)
+                resume_edition.delay(edition.pk)
+            total += n
+        self.message_user(request, f"Queued {total} deliveries again; suppressed or unsubscribed addresses are skipped.",
+                          messages.SUCCESS)
+
+
+def edition_rate(edition) -> float:
+    """Messages sent per second over the last minute."""
+    since = timezone.now() - dt.timedelta(seconds=60)
+    return edition.deliveries.filter(status="sent", sent_at__gte=since).count() / 60.0
+
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "edition", "subscriber", "status", "attempts", "sent_at", "skip_reason", "last_error")
+    actions = ["resend"]
+
+    @admin.action(description="Resend the selected failed/unknown deliveries (same Message-ID)")
+    def resend(self, request, queryset):
+        from .tasks import resume_edition
+
+        rows = queryset.filter(status__in=["failed", "unknown"])
+        editions = set(rows.values_list("edition_id", flat=True))
+        n = rows.update(status="pending", claim=None, attempts=0, next_attempt_at=None, last_error="")
+        Edition.objects.filter(pk__in=editions).update(status=Edition.Status.SENDING, finished_at=None)
+        for pk in editions:
+            resume_edition.delay(pk)
+        self.message_user(request, f"Queued {n} deliveries again.", messages.SUCCESS)
     list_filter = ("status", "edition")
     search_fields = ("subscriber__email", "message_id")
     raw_id_fields = ("subscriber", "edition")
-    readonly_fields = ("message_id", "claim", "claimed_at", "started_at", "sent_at", "created_at", "papers")
+    readonly_fields = ("message_id", "claim", "claimed_at", "finished_at", "next_attempt_at", "sent_at", "created_at", "papers")

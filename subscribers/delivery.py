@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import smtplib
+import socket
 import time
 import uuid
 from collections import OrderedDict
@@ -82,7 +84,11 @@ def build_edition(batch: Batch, frequency: str = Frequency.DAILY) -> tuple[Editi
 
 
 def queue_pending(edition_id: int) -> int:
-    """Queue one task per chunk of pending rows, as id ranges. Returns the chunk count."""
+    """Queue one task per chunk of pending rows, as id ranges. Returns the chunk count.
+    If the broker is down, nothing is lost: the rows stay pending and the sweep queues
+    them again later."""
+    from kombu.exceptions import OperationalError
+
     from .tasks import send_chunk
 
     size = settings.DIGEST_CHUNK_SIZE
@@ -91,7 +97,7 @@ def queue_pending(edition_id: int) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    chunks = 0
+    ranges = []
     first = last = None
     count = 0
     for pk in pending.iterator(chunk_size=5000):
@@ -100,13 +106,21 @@ def queue_pending(edition_id: int) -> int:
         last = pk
         count += 1
         if count == size:
-            send_chunk.delay(edition_id, first, last)
-            chunks += 1
+            ranges.append((first, last))
             first, count = None, 0
     if first is not None:
-        send_chunk.delay(edition_id, first, last)
-        chunks += 1
-    return chunks
+        ranges.append((first, last))
+    queued = 0
+    try:
+        for first, last in ranges:
+            send_chunk.delay(edition_id, first, last)
+            queued += 1
+    except (OperationalError, ConnectionError, OSError) as exc:
+        log.error("edition=%s: the broker is unavailable (%s); %s of %s chunks queued, the sweep will queue the rest",
+                  edition_id, exc, queued, len(ranges))
+    if queued:
+        Edition.objects.filter(pk=edition_id).update(last_queued_at=timezone.now())
+    return queued
 
 
 # --- What an edition contains -----------------------------------------------------------
@@ -218,23 +232,27 @@ class ChunkResult:
     skipped: int = 0
     failed: int = 0
     retry: int = 0
+    unknown: int = 0
+    released: int = 0  # handed back unsent because the edition was paused
+    seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        rate = self.sent / self.seconds if self.seconds else 0.0
         return (
-            f"claimed={self.claimed} sent={self.sent} skipped={self.skipped} "
-            f"failed={self.failed} retry={self.retry}"
+            f"claimed={self.claimed} sent={self.sent} skipped={self.skipped} failed={self.failed} "
+            f"retry={self.retry} unknown={self.unknown} released={self.released} "
+            f"seconds={self.seconds:.2f} rate={rate:.1f}/s"
         )
 
 
-def _is_permanent(exc: Exception) -> bool:
-    """5xx replies are permanent; 4xx, timeouts and dropped connections are not."""
+def _reply_code(exc: Exception) -> int | None:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
+        return min(codes) if codes else None
     if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code >= 500
-    return False
+        return exc.smtp_code
+    return None
 
 
 def _describe(exc: Exception) -> str:
@@ -246,11 +264,25 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         msg = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
         return f"{exc.smtp_code} {msg}"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"timed out: {exc}" if str(exc) else "timed out"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _recipient_refused(exc: Exception) -> bool:
+    """A 5xx that is about this recipient (no such user, mailbox disabled), as opposed to
+    one about the sender or the message: only the former suppresses the address."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    if isinstance(exc, smtplib.SMTPDataError):
+        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return text.startswith(("5.1.", "5.2.1", "5.2.2"))
+    return False
 
 
 def _finish(pk: int, owner: uuid.UUID, **fields) -> bool:
     """Record an outcome, only if the claim `owner` still holds the row."""
+    fields.setdefault("finished_at", timezone.now())
     return bool(
         Delivery.objects.filter(pk=pk, claim=owner, status=Delivery.Status.SENDING).update(**fields)
     )
@@ -269,6 +301,11 @@ class _Mailer:
         if self.connection.send_messages([message]) != 1:
             raise smtplib.SMTPException("the mail backend accepted no message")
 
+    @property
+    def payload_sent(self) -> bool:
+        """Did the message data go out before the failure? (Only the SMTP backend knows.)"""
+        return bool(getattr(self.connection, "payload_sent", False))
+
     def reset(self) -> None:
         if self.connection is not None:
             try:
@@ -278,23 +315,43 @@ class _Mailer:
         self.connection = None
 
 
+_bucket = None
+
+
+def send_rate_limiter():
+    """The shared token bucket (DELIVERY_RATE_LIMIT messages per second, all workers)."""
+    global _bucket
+    from paperpost.ratelimit import TokenBucket
+
+    rate = settings.DELIVERY_RATE_LIMIT
+    if _bucket is None or _bucket.rate != rate:
+        _bucket = TokenBucket(rate, redis_url=settings.REDIS_URL)
+    return _bucket
+
+
+def claim_rows(edition_id: int, first_id: int, last_id: int) -> tuple[uuid.UUID, int]:
+    """Atomically take the due pending rows of a range: one conditional UPDATE, so two
+    workers (or a task delivered twice) never hold the same row."""
+    claim = uuid.uuid4()
+    now = timezone.now()
+    count = (
+        Delivery.objects.filter(
+            edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING,
+        )
+        .exclude(next_attempt_at__gt=now)
+        .update(status=Delivery.Status.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1,
+                next_attempt_at=None)
+    )
+    return claim, count
+
+
 def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
+    started = time.monotonic()
     result = ChunkResult()
     edition = Edition.objects.filter(pk=edition_id).first()
-    if edition is None or edition.status == Edition.Status.PAUSED:
+    if edition is None or edition.status != Edition.Status.SENDING:
         return result
-    claim = uuid.uuid4()
-    result.claimed = Delivery.objects.filter(
-        edition_id=edition_id,
-        pk__gte=first_id,
-        pk__lte=last_id,
-        status=Delivery.Status.PENDING,
-    ).update(
-        status=Delivery.Status.SENDING,
-        claim=claim,
-        claimed_at=timezone.now(),
-        attempts=F("attempts") + 1,
-    )
+    claim, result.claimed = claim_rows(edition_id, first_id, last_id)
     if not result.claimed:
         return result
     rows = list(
@@ -315,27 +372,43 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     ).values_list("subscriber_id", "paper_id"):
         already.setdefault(subscriber_id, set()).add(paper_id)
     mailer = _Mailer()
+    bucket = send_rate_limiter()
     try:
-        for row in rows:
-            outcome = _send_one(row, claim, edition, content, mailer, interests[row.pk],
+        for position, row in enumerate(rows):
+            outcome = _send_one(row, claim, edition, content, mailer, bucket, interests[row.pk],
                                 already.get(row.subscriber_id, set()))
+            if outcome == "paused":
+                result.released = _release(claim, [r.pk for r in rows[position:]])
+                break
             setattr(result, outcome, getattr(result, outcome) + 1)
-            if outcome in ("failed", "retry"):
+            if outcome in ("failed", "retry", "unknown"):
                 result.errors.append(row.last_error)
     finally:
         mailer.reset()
     _maybe_finish_edition(edition_id)
-    log.info("edition=%s chunk=%s-%s %s", edition_id, first_id, last_id, result.line())
+    result.seconds = time.monotonic() - started
+    log.info("delivery chunk edition=%s rows=%s-%s %s", edition_id, first_id, last_id, result.line())
     return result
 
 
-def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Mailer,
+def _release(claim: uuid.UUID, pks: list[int]) -> int:
+    """Hand claimed rows back unsent (the edition was paused); their attempt did not count."""
+    return Delivery.objects.filter(pk__in=pks, claim=claim, status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.PENDING, claim=None, attempts=F("attempts") - 1
+    )
+
+
+def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Mailer, bucket,
               interests: Interests, already: set[int]) -> str:
     subscriber = row.subscriber
-    # Status is read again right before sending: an unsubscribe that arrived after the
-    # edition was built must win.
-    current = Subscriber.objects.filter(pk=subscriber.pk).values_list("status", "paused_until").first()
-    status, paused_until = current or ("deleted", None)
+    # Read again right before sending: an unsubscribe (or a pause of the edition) that
+    # arrived after the edition was built must win.
+    current = Delivery.objects.filter(pk=row.pk).values_list(
+        "subscriber__status", "subscriber__paused_until", "edition__status"
+    ).first()
+    status, paused_until, edition_status = current or ("deleted", None, Edition.Status.SENDING)
+    if edition_status == Edition.Status.PAUSED:
+        return "paused"
     if status != Subscriber.Status.ACTIVE or (paused_until and paused_until > timezone.localdate()):
         _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
         return "skipped"
@@ -358,19 +431,11 @@ def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Ma
         {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
         for _, m in chosen
     ]
-    Delivery.objects.filter(pk=row.pk, claim=claim).update(started_at=timezone.now())
+    bucket.take()
     try:
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
-        row.last_error = _describe(exc)
-        mailer.reset()  # the connection may be unusable after an error
-        if _is_permanent(exc) or row.attempts >= MAX_ATTEMPTS:
-            _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error, papers=papers)
-            log.warning("delivery=%s failed: %s", row.pk, row.last_error)
-            return "failed"
-        _finish(row.pk, claim, status=Delivery.Status.PENDING, last_error=row.last_error, claim=None)
-        log.info("delivery=%s will be retried: %s", row.pk, row.last_error)
-        return "retry"
+        return _failed_attempt(row, claim, subscriber, papers, exc, mailer)
     with transaction.atomic():
         recorded = _finish(
             row.pk,
@@ -389,6 +454,48 @@ def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Ma
     return "sent"
 
 
+def _failed_attempt(row, claim, subscriber, papers, exc, mailer: _Mailer) -> str:
+    row.last_error = _describe(exc)
+    code = _reply_code(exc)
+    unknowable = mailer.payload_sent and code is None
+    mailer.reset()  # the connection may be unusable after an error
+    if unknowable:
+        # The data went out and the connection died before the reply: the server may have
+        # accepted it. Policy: never resend automatically (a duplicate is worse than a gap);
+        # the row is listed in the admin, whose "resend" uses the same Message-ID.
+        row.last_error = f"outcome unknown: the connection failed after the message data ({row.last_error})"
+        _finish(row.pk, claim, status=Delivery.Status.UNKNOWN, last_error=row.last_error, papers=papers)
+        log.warning("delivery=%s unknown: %s", row.pk, row.last_error)
+        return "unknown"
+    if code is not None and code >= 500:
+        _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error, papers=papers)
+        if _recipient_refused(exc):
+            from .lifecycle import suppress
+            from .models import Suppression
+
+            suppress(subscriber.email, Suppression.Reason.BOUNCED, row.last_error)
+        log.warning("delivery=%s failed permanently: %s", row.pk, row.last_error)
+        return "failed"
+    if row.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        _finish(row.pk, claim, status=Delivery.Status.FAILED,
+                last_error=f"gave up after {row.attempts} attempts: {row.last_error}", papers=papers)
+        log.warning("delivery=%s failed after %s attempts: %s", row.pk, row.attempts, row.last_error)
+        return "failed"
+    # 4xx, timeouts, dropped connections: back to pending, retried after a backoff.
+    delay = backoff(row.attempts)
+    _finish(row.pk, claim, status=Delivery.Status.PENDING, last_error=row.last_error, claim=None,
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay), finished_at=None)
+    log.info("delivery=%s retry %s in %.1fs: %s", row.pk, row.attempts, delay, row.last_error)
+    return "retry"
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter, capped (no long ETA tasks on Redis)."""
+    base = settings.DELIVERY_RETRY_BASE_SECONDS
+    ceiling = min(settings.DELIVERY_RETRY_MAX_SECONDS, base * 2 ** max(0, attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
 def _maybe_finish_edition(edition_id: int) -> None:
     open_rows = Delivery.objects.filter(
         edition_id=edition_id, status__in=[Delivery.Status.PENDING, Delivery.Status.SENDING]
@@ -399,12 +506,71 @@ def _maybe_finish_edition(edition_id: int) -> None:
         )
 
 
-def max_attempt(edition_id: int, first_id: int, last_id: int) -> int:
-    from django.db.models import Max
+def next_retry_delay(edition_id: int, first_id: int, last_id: int) -> float | None:
+    """Seconds until the earliest pending row of a range is due, or None if none waits."""
+    from django.db.models import Min
 
-    return (
-        Delivery.objects.filter(
+    earliest = Delivery.objects.filter(
+        edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING
+    ).aggregate(m=Min("next_attempt_at"))["m"]
+    if earliest is None:
+        pending = Delivery.objects.filter(
             edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING
-        ).aggregate(m=Max("attempts"))["m"]
-        or 0
+        ).exists()
+        return 0.0 if pending else None
+    return max(0.0, (earliest - timezone.now()).total_seconds())
+
+
+# --- The sweep: recovery of what a crash or a broker outage left behind -------------------------
+
+
+def sweep(now: dt.datetime | None = None) -> dict:
+    """Run by beat every DELIVERY_SWEEP_SECONDS:
+    1. a claim whose worker died (rows still 'sending', no progress for DELIVERY_STUCK_SECONDS)
+       is recovered: its first open row, the one that may have been in flight, becomes
+       'unknown'; the others go back to 'pending';
+    2. pending rows whose task never ran (broker down when the edition was built, a task lost)
+       are queued again, per edition, at most every DELIVERY_REQUEUE_SECONDS;
+    3. editions with no open rows are marked done."""
+    from django.db.models import Max
+    from django.db.models.functions import Coalesce, Greatest
+
+    now = now or timezone.now()
+    stuck_before = now - dt.timedelta(seconds=settings.DELIVERY_STUCK_SECONDS)
+    report = {"unknown": 0, "recovered": 0, "queued_editions": 0}
+    claims = set(
+        Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stuck_before)
+        .values_list("claim", flat=True)
     )
+    for claim in claims:
+        last = Delivery.objects.filter(claim=claim).aggregate(
+            m=Max(Greatest("claimed_at", Coalesce("finished_at", "claimed_at")))
+        )["m"]
+        if last and last >= stuck_before:
+            continue  # still making progress: a slow chunk, not a dead one
+        open_rows = list(
+            Delivery.objects.filter(claim=claim, status=Delivery.Status.SENDING).order_by("pk").values_list("pk", flat=True)
+        )
+        if not open_rows:
+            continue
+        in_flight, rest = open_rows[0], open_rows[1:]
+        report["unknown"] += Delivery.objects.filter(pk=in_flight, claim=claim, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.UNKNOWN, finished_at=now,
+            last_error="outcome unknown: the worker stopped while this message was in flight",
+        )
+        report["recovered"] += Delivery.objects.filter(pk__in=rest, claim=claim, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.PENDING, claim=None
+        )
+        log.warning("sweep: dead claim %s: 1 unknown, %s back to pending", claim, len(rest))
+    requeue_before = now - dt.timedelta(seconds=settings.DELIVERY_REQUEUE_SECONDS)
+    for edition in Edition.objects.filter(status=Edition.Status.SENDING):
+        due = (
+            Delivery.objects.filter(edition=edition, status=Delivery.Status.PENDING)
+            .exclude(next_attempt_at__gt=now)
+            .exists()
+        )
+        if due and (edition.last_queued_at is None or edition.last_queued_at < requeue_before):
+            if queue_pending(edition.pk):
+                report["queued_editions"] += 1
+        _maybe_finish_edition(edition.pk)
+    return report

@@ -115,6 +115,7 @@ class Edition(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    last_queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-end_date", "frequency"]
@@ -168,9 +169,10 @@ class Delivery(models.Model):
     skip_reason = models.CharField(max_length=100, blank=True)
     claim = models.UUIDField(null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    # Set right before the SMTP transaction of an attempt: a row claimed but never started
-    # can be sent again safely; one started without an outcome may have been delivered.
-    started_at = models.DateTimeField(null=True, blank=True)
+    # When the outcome was written; the sweep uses it to tell a dead claim from a slow one.
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A row waiting for a retry (after a 4xx or a timeout) is not claimed before this.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

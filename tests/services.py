@@ -95,6 +95,7 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        wait_for(lambda: not self.ping(), 5, "redis-server to stop")
 
 
 # --- SMTP -----------------------------------------------------------------------------------
@@ -134,6 +135,12 @@ class SMTPCollector:
             attempt = self.rcpt_attempts[address]
         if self.behaviour.on_rcpt:
             reply = self.behaviour.on_rcpt(address, attempt)
+            if isinstance(reply, (int, float)):
+                # A number: stall this long before answering (a timeout for the client).
+                import asyncio
+
+                await asyncio.sleep(reply)
+                reply = None
             if reply:
                 return reply
         envelope.rcpt_tos.append(address)
@@ -161,6 +168,15 @@ class SMTPCollector:
     def to(self, address: str) -> list[Received]:
         with self.lock:
             return [m for m in self.messages if address in m.rcpt_tos]
+
+    def copies(self) -> dict[str, int]:
+        """Messages received per recipient."""
+        out: dict[str, int] = {}
+        with self.lock:
+            for m in self.messages:
+                for rcpt in m.rcpt_tos:
+                    out[rcpt] = out.get(rcpt, 0) + 1
+        return out
 
     def count(self) -> int:
         with self.lock:
@@ -280,7 +296,10 @@ def point_celery_at(broker_url: str | None):
         broker_url=broker_url or "memory://localhost/",
         task_always_eager=broker_url is None,
     )
-    # Drop connection pools made for the previous broker.
+    # Drop connection pools made for the previous broker (kombu keeps a global registry
+    # keyed by URL, which would hand back a closed pool for the same URL).
+    from kombu import pools
+
     if getattr(app, "_pool", None) is not None:
         app._pool.force_close_all()
         app._pool = None
@@ -288,3 +307,4 @@ def point_celery_at(broker_url: str | None):
         app.amqp._producer_pool = None
     except AttributeError:
         pass
+    pools.reset()

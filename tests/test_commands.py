@@ -70,14 +70,16 @@ def test_a_dead_smtp_server_fails_the_rows_with_the_error_and_keeps_others(batch
     from tests.services import free_port
     from subscribers.models import Delivery
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "paperpost.mail.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    settings.DELIVERY_RETRY_BASE_SECONDS = 0.01
     make_subscriber("a@example.org", topics=["lora-peft"])
     make_subscriber("b@example.org", keywords="quantum chromodynamics")
     with pytest.raises(CommandError, match="1 deliveries failed"):
         call_command("send_digest", "--wait", "--timeout", "60")
     row = Delivery.objects.get(subscriber__email="a@example.org")
     assert row.status == "failed" and "Connection refused" in row.last_error
+    assert row.attempts == settings.DELIVERY_MAX_ATTEMPTS and row.last_error.startswith("gave up after 5 attempts")
     assert Delivery.objects.get(subscriber__email="b@example.org").status == "skipped"
 
 

@@ -24,8 +24,8 @@ def test_it_has_every_service_of_the_stack():
 
 def test_web_worker_and_beat_share_one_image():
     services = compose()["services"]
-    images = {services[name]["image"] for name in ("web", "worker", "beat", "migrate")}
-    builds = {services[name]["build"] for name in ("web", "worker", "beat", "migrate")}
+    images = {services[name]["image"] for name in ("web", "worker", "worker-ingest", "beat", "migrate")}
+    builds = {services[name]["build"] for name in ("web", "worker", "worker-ingest", "beat", "migrate")}
     assert images == {"paperpost:latest"} and builds == {"."}
     assert (ROOT / "Dockerfile").exists()
 
@@ -33,12 +33,17 @@ def test_web_worker_and_beat_share_one_image():
 def test_commands_run_the_right_programs():
     services = compose()["services"]
     assert services["web"]["command"][:2] == ["gunicorn", "paperpost.wsgi"]
-    assert services["worker"]["command"][:4] == ["celery", "-A", "paperpost", "worker"]
-    queues = services["worker"]["command"][services["worker"]["command"].index("-Q") + 1]
     from django.conf import settings
 
+    consumed = {}
+    for name in ("worker", "worker-ingest"):
+        command = services[name]["command"]
+        assert command[:4] == ["celery", "-A", "paperpost", "worker"]
+        consumed[name] = set(command[command.index("-Q") + 1].split(","))
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
-    assert routed | {settings.CELERY_TASK_DEFAULT_QUEUE} <= set(queues.split(","))
+    assert routed | {settings.CELERY_TASK_DEFAULT_QUEUE} <= consumed["worker"] | consumed["worker-ingest"]
+    # Sending has a worker of its own: ingest never waits behind a big send.
+    assert consumed["worker"] == {"mail"} and "mail" not in consumed["worker-ingest"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "paperpost", "beat"]
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
 
