@@ -340,7 +340,7 @@ def claim_rows(edition_id: int, first_id: int, last_id: int) -> tuple[uuid.UUID,
         )
         .exclude(next_attempt_at__gt=now)
         .update(status=Delivery.Status.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1,
-                next_attempt_at=None)
+                next_attempt_at=None, finished_at=None)
     )
     return claim, count
 
