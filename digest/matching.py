@@ -681,8 +681,9 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
     """Why the paper at `position` is in this subscriber's selection."""
     reasons: list[Reason] = []
     paper = index.papers[position]
-    for topic in interests.topics:
-        if position in index.members(component_id(("topic", topic))):
+    # Topics come first in interests.adds, in the same order: no need to hash them again.
+    for topic, component in zip(interests.topics, interests.adds):
+        if position in index.members(component):
             matched = tuple(t.text for t in topic.terms if not t.exclude and position in index.term_hits(t))
             reasons.append(Reason("topic", topic.name, matched))
     for term in interests.keywords:

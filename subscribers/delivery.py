@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from digest.matching import Interests, Match, PaperDoc, PaperIndex, Ranking, Weights, explain, match_many
 from digest.models import Batch, BatchEntry, Paper
+from paperpost.bulk import insert_ignore
 
 from .emails import SHORT_ABSTRACTS_AFTER, PaperView, digest_message, message_id_for
 from .models import Delivery, Edition, Frequency, SentPaper, Subscriber
@@ -150,7 +151,9 @@ class PeriodContent:
             docs.append(doc_of(paper, order=order, featured=entry.featured))
         self.index = PaperIndex(docs, weights or Weights.from_settings())
         self._views: dict[tuple[int, bool], PaperView] = {}
-        self._rankings: dict[Interests, Ranking] = {}
+        # Rankings are reused across chunks for repeated interests, but bounded: a worker's
+        # memory must not grow with the number of subscribers.
+        self._rankings: OrderedDict[Interests, Ranking] = OrderedDict()
 
     def view(self, paper_id: int, short: bool = False) -> PaperView:
         view = self._views.get((paper_id, short))
@@ -162,13 +165,21 @@ class PeriodContent:
         """Liked and disliked papers from earlier days, so that similarity can use them."""
         self.index.add_external(doc_of(p) for p in papers if p.pk not in self.papers)
 
+    RANKINGS_KEPT = 5000
+
     def rank_many(self, interests_list) -> dict:
-        todo = [i for i in interests_list if i not in self._rankings]
+        todo = [i for i in dict.fromkeys(interests_list) if i not in self._rankings]
         if todo:
             rankings = match_many(todo, self.index, workers=1)
             for interests in todo:
                 self._rankings[interests] = rankings[interests]
-        return {i: self._rankings[i] for i in interests_list}
+        out = {}
+        for i in interests_list:
+            out[i] = self._rankings[i]
+            self._rankings.move_to_end(i)
+        while len(self._rankings) > max(self.RANKINGS_KEPT, len(out)):
+            self._rankings.popitem(last=False)
+        return out
 
     def rank(self, interests: Interests) -> Ranking:
         return self.rank_many([interests])[interests]
@@ -373,22 +384,76 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
         already.setdefault(subscriber_id, set()).add(paper_id)
     mailer = _Mailer()
     bucket = send_rate_limiter()
+    ledger: list[tuple[int, int, int]] = []  # (subscriber, paper, delivery)
     try:
         for position, row in enumerate(rows):
             outcome = _send_one(row, claim, edition, content, mailer, bucket, interests[row.pk],
-                                already.get(row.subscriber_id, set()))
+                                already.get(row.subscriber_id, set()), ledger)
             if outcome == "paused":
                 result.released = _release(claim, [r.pk for r in rows[position:]])
                 break
             setattr(result, outcome, getattr(result, outcome) + 1)
             if outcome in ("failed", "retry", "unknown"):
                 result.errors.append(row.last_error)
+            if len(ledger) >= LEDGER_FLUSH_ROWS:
+                _flush_ledger(ledger)
     finally:
         mailer.reset()
+        _flush_ledger(ledger)
     _maybe_finish_edition(edition_id)
     result.seconds = time.monotonic() - started
     log.info("delivery chunk edition=%s rows=%s-%s %s", edition_id, first_id, last_id, result.line())
     return result
+
+
+# The ledger of sent papers is written in batches: a crash between a send and the flush is
+# repaired by the sweep from Delivery.papers, which is written with the 'sent' status.
+LEDGER_FLUSH_ROWS = 500
+
+
+def _flush_ledger(ledger: list) -> None:
+    if ledger:
+        insert_ignore(SentPaper, ["subscriber", "paper", "delivery"], ledger)
+        ledger.clear()
+
+
+def repair_ledger(delivery_ids) -> int:
+    """Write the SentPaper rows of sent deliveries from their recorded papers (idempotent)."""
+    rows = []
+    for pk, subscriber_id, papers in Delivery.objects.filter(
+        pk__in=list(delivery_ids), status=Delivery.Status.SENT
+    ).values_list("pk", "subscriber_id", "papers"):
+        rows += [(subscriber_id, p["paper"], pk) for p in papers or []]
+    insert_ignore(SentPaper, ["subscriber", "paper", "delivery"], rows)
+    return len(rows)
+
+
+# The two statements of every message are written in SQL: through the ORM, building the
+# query cost more than running it (benchmarks/README.md, delivery).
+def _current_status(delivery_id: int) -> tuple:
+    d, s, e = Delivery._meta.db_table, Subscriber._meta.db_table, Edition._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.status, s.paused_until, e.status FROM {d} d "
+            f"JOIN {s} s ON s.id = d.subscriber_id JOIN {e} e ON e.id = d.edition_id WHERE d.id = %s",
+            [delivery_id],
+        )
+        row = cursor.fetchone()
+    return row or ("deleted", None, Edition.Status.SENDING)
+
+
+def _mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list) -> bool:
+    now = timezone.now()
+    fields = Delivery._meta
+    prep = lambda name, value: fields.get_field(name).get_db_prep_save(value, connection)  # noqa: E731
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {fields.db_table} SET status = %s, sent_at = %s, finished_at = %s, message_id = %s, "
+            f"papers = %s, last_error = '' WHERE id = %s AND claim = %s AND status = %s",
+            [Delivery.Status.SENT, prep("sent_at", now), prep("finished_at", now), message_id,
+             prep("papers", papers), delivery_id, prep("claim", claim), Delivery.Status.SENDING],
+        )
+        return cursor.rowcount == 1
 
 
 def _release(claim: uuid.UUID, pks: list[int]) -> int:
@@ -399,17 +464,14 @@ def _release(claim: uuid.UUID, pks: list[int]) -> int:
 
 
 def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Mailer, bucket,
-              interests: Interests, already: set[int]) -> str:
+              interests: Interests, already: set[int], ledger: list) -> str:
     subscriber = row.subscriber
     # Read again right before sending: an unsubscribe (or a pause of the edition) that
     # arrived after the edition was built must win.
-    current = Delivery.objects.filter(pk=row.pk).values_list(
-        "subscriber__status", "subscriber__paused_until", "edition__status"
-    ).first()
-    status, paused_until, edition_status = current or ("deleted", None, Edition.Status.SENDING)
+    status, paused_until, edition_status = _current_status(row.pk)
     if edition_status == Edition.Status.PAUSED:
         return "paused"
-    if status != Subscriber.Status.ACTIVE or (paused_until and paused_until > timezone.localdate()):
+    if status != Subscriber.Status.ACTIVE or (paused_until and str(paused_until)[:10] > timezone.localdate().isoformat()):
         _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
         return "skipped"
     cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
@@ -436,21 +498,8 @@ def _send_one(row: Delivery, claim, edition, content: PeriodContent, mailer: _Ma
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
         return _failed_attempt(row, claim, subscriber, papers, exc, mailer)
-    with transaction.atomic():
-        recorded = _finish(
-            row.pk,
-            claim,
-            status=Delivery.Status.SENT,
-            sent_at=timezone.now(),
-            message_id=message_id_for(edition.pk, row.pk),
-            papers=papers,
-            last_error="",
-        )
-        if recorded:
-            SentPaper.objects.bulk_create(
-                [SentPaper(subscriber_id=subscriber.pk, paper_id=m.paper_id, delivery_id=row.pk) for m in matches],
-                ignore_conflicts=True,
-            )
+    if _mark_sent(row.pk, claim, message_id_for(edition.pk, row.pk), papers):
+        ledger.extend((subscriber.pk, m.paper_id, row.pk) for m in matches)
     return "sent"
 
 
@@ -561,6 +610,8 @@ def sweep(now: dt.datetime | None = None) -> dict:
         report["recovered"] += Delivery.objects.filter(pk__in=rest, claim=claim, status=Delivery.Status.SENDING).update(
             status=Delivery.Status.PENDING, claim=None
         )
+        # The dead worker may not have flushed its ledger of sent papers.
+        repair_ledger(Delivery.objects.filter(claim=claim, status=Delivery.Status.SENT).values_list("pk", flat=True))
         log.warning("sweep: dead claim %s: 1 unknown, %s back to pending", claim, len(rest))
     requeue_before = now - dt.timedelta(seconds=settings.DELIVERY_REQUEUE_SECONDS)
     for edition in Edition.objects.filter(status=Edition.Status.SENDING):

@@ -19,17 +19,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.template import engines
 from django.template.loader import get_template
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from mjml import mjml2html
 
 from digest.matching import Match
 from digest.models import Paper
 
+from .mime import FastEmail
 from .tokens import make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
@@ -63,17 +63,48 @@ def render_html(name: str, context: dict) -> str:
     return get_template(f"emails/{name}.html").render(context)
 
 
+# --- Frames filled per subscriber -------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def frame(name: str, kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template with variables only (no tags), rendered once with a marker in place of
+    each variable and split there: filling it per subscriber is then a string join.
+    kind is "html" (the MJML, compiled once) or "txt"."""
+    source = (TEMPLATE_DIR / f"{name}.{'mjml' if kind == 'html' else 'txt'}").read_text(encoding="utf-8")
+    names = tuple(dict.fromkeys(re.findall(r"{{\s*(\w+)\s*}}", source)))
+    if "{%" in source.replace("{% autoescape off %}", "").replace("{% endautoescape %}", ""):
+        raise ValueError(f"emails/{name}.{kind} must hold variables only, to be filled fast")
+    marks = {n: mark_safe(f"\x00{n}\x00") for n in names}
+    rendered = compiled_mjml(name).render(marks) if kind == "html" else engines["django"].from_string(source).render(marks)
+    pieces = re.split(r"\x00(\w+)\x00", rendered)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
+def fill(name: str, kind: str, context: dict) -> str:
+    """Fill a frame; in HTML, values are escaped unless they are SafeStrings."""
+    statics, names = frame(name, kind)
+    out = [statics[0]]
+    for variable, static in zip(names, statics[1:]):
+        value = context.get(variable, "")
+        if kind == "html" and not isinstance(value, SafeString):
+            value = escape(value)
+        out.append(str(value))
+        out.append(static)
+    return "".join(out)
+
+
 def make_message(
     name: str,
     to: str,
     subject: str,
     context: dict,
     headers: dict[str, str] | None = None,
-) -> EmailMultiAlternatives:
+) -> FastEmail:
     context = {**context, "subject": subject}
     text = get_template(f"emails/{name}.txt").render(context)
     html = render_html(name, context)
-    message = EmailMultiAlternatives(
+    message = FastEmail(
         subject=" ".join(subject.split()),  # never a CR/LF in a header
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -122,6 +153,8 @@ class PaperView:
     links: list[tuple[str, str]]
     head: SafeString
     tail: SafeString
+    text_head: str
+    text_tail: str
 
     @classmethod
     def of(cls, paper: Paper, short: bool = False) -> PaperView:
@@ -134,9 +167,13 @@ class PaperView:
             "abstract": trim(paper.abstract, limit),
             "links": paper_links(paper),
         }
+        # Rendered once per paper; the subscriber's "why" and feedback links go in the slot.
         block = get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT})
         head, _, tail = block.partition(WHY_SLOT)
-        return cls(id=paper.pk, head=mark_safe(head), tail=mark_safe(tail), **view)
+        text = get_template("emails/_paper.txt").render({"p": view, "why_slot": WHY_SLOT})
+        text_head, _, text_tail = text.partition(WHY_SLOT)
+        return cls(id=paper.pk, head=mark_safe(head), tail=mark_safe(tail), text_head=text_head,
+                   text_tail=text_tail, **view)
 
 
 def message_id_for(edition_id: int, delivery_id: int) -> str:
@@ -166,8 +203,8 @@ def digest_subject(count: int, labels: list[str], extra_labels: int, date: dt.da
     return f"{count} {noun}{on} · {date:%a %-d %b}"
 
 
-def interests_line(subscriber) -> str:
-    parts = [t.name for t in subscriber.topics.all()]
+def interests_line(subscriber, topics=None) -> str:
+    parts = [t.name for t in (topics if topics is not None else subscriber.topics.all())]
     parts += [k.strip() for k in subscriber.keywords.split(",") if k.strip() and not k.strip().startswith("-")]
     parts += [c.strip() for c in subscriber.categories.split(",") if c.strip()]
     if len(parts) > 6:
@@ -182,65 +219,63 @@ def digest_message(
     delivery_id: int,
     chosen: list[tuple[PaperView, Match]],
     more_count: int = 0,
-) -> EmailMultiAlternatives:
+) -> FastEmail:
     date = edition.end_date
+    manage_token = make_token(subscriber, "manage")
     unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
-    manage_url = absolute(reverse("manage", args=[make_token(subscriber, "manage")]))
+    manage_url = absolute(reverse("manage", args=[manage_token]))
+    # Feedback links differ only by action and id: reverse once, then fill in.
+    feedback_base = absolute(reverse("feedback", args=[make_token(subscriber, "feedback"), "more", 0]))[: -len("more/0/")]
     matches = [m for _, m in chosen]
     all_labels = top_labels(matches, limit=100)
     subject = digest_subject(len(chosen), all_labels[:2], len(all_labels) - 2, date)
-    feedback = make_token(subscriber, "feedback")
-    topic_ids = {t.name: t.pk for t in subscriber.topics.all()}
-    papers = []
+    topics = list(subscriber.topics.all())
+    topic_ids = {t.name: t.pk for t in topics}
+    html_parts: list[str] = []
+    text_parts: list[str] = []
     for rank, (view, m) in enumerate(chosen, start=1):
         why = m.explain()
-        actions = [
-            ("More like this", absolute(reverse("feedback", args=[feedback, "more", view.id]))),
-            ("Fewer like this", absolute(reverse("feedback", args=[feedback, "fewer", view.id]))),
-        ]
+        actions = [("More like this", f"{feedback_base}more/{view.id}/"),
+                   ("Fewer like this", f"{feedback_base}fewer/{view.id}/")]
         for reason in m.reasons:
             if reason.kind == "topic" and reason.label in topic_ids:
-                actions.append((f"Mute {reason.label}",
-                                absolute(reverse("feedback", args=[feedback, "mute", topic_ids[reason.label]]))))
-        papers.append(
-            {
-                "rank": rank,
-                "title": view.title,
-                "url": view.url,
-                "authors": view.authors,
-                "abstract_text": view.abstract,
-                "links": view.links,
-                "why": why,
-                "head": view.head,
-                "tail": view.tail,
-                "actions": actions,
-                "why_html": format_html(
-                    '<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {}</div>'
-                    '<div style="font-size:12px;margin:2px 0 4px">{}</div>',
-                    why,
-                    format_html_join(
-                        mark_safe(" &middot; "), '<a href="{}" style="color:#57606a">{}</a>',
-                        ((url, label) for label, url in actions),
-                    ),
-                ),
-            }
+                actions.append((f"Mute {reason.label}", f"{feedback_base}mute/{topic_ids[reason.label]}/"))
+        # The URLs hold only our host, a signed token ([A-Za-z0-9_:-]) and digits: nothing to escape.
+        links_html = " &middot;\n".join(
+            f'<a href="{url}" style="color:#57606a">{_escaped(label)}</a>' for label, url in actions
         )
+        html_parts += [
+            view.head,
+            f'<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {_escaped(why)}</div>\n'
+            f'<div style="font-size:12px;margin:2px 0 4px">{links_html}</div>\n',
+            view.tail,
+        ]
+        text_parts += ["\n", f"{rank}. ", view.text_head, f"   Why: {why}\n"]
+        text_parts += [f"   {label}: {url}\n" for label, url in actions]
+        text_parts.append(view.text_tail)
     if edition.frequency == "weekly":
         date_label = f"week ending {date:%A %-d %B %Y}"
         heading = f"Your week in papers: {len(chosen)} picked for you"
     else:
         date_label = f"{date:%A %-d %B %Y}"
         heading = f"{len(chosen)} paper{'s' if len(chosen) != 1 else ''} picked for you"
+    more_url = absolute(reverse("edition_matches", args=[manage_token, edition.pk])) if more_count else ""
+    plural = "s" if more_count != 1 else ""
+    line = interests_line(subscriber, topics)
     context = {
+        "subject": subject,
         "heading": heading,
         "date_label": date_label,
         "intro": "Matched to your interests: " + (", ".join(all_labels[:6]) or "your topics") + ".",
         "preheader": " · ".join(v.title for v, _ in chosen[:3])[:140],
-        "papers": papers,
-        "more_count": more_count,
-        "more_url": absolute(reverse("edition_matches", args=[make_token(subscriber, "manage"), edition.pk])),
+        "papers_html": mark_safe("".join(html_parts)),
+        "papers_text": "".join(text_parts),
+        "more_html": mark_safe(
+            f'\n<p style="margin:14px 0 0"><a href="{more_url}" style="color:#0b57d0">{more_count} more matching '
+            f"paper{plural} on the web</a></p>") if more_count else "",
+        "more_text": f"\n{more_count} more matching paper{plural}: {more_url}\n" if more_count else "",
         "email": subscriber.email,
-        "interests_line": interests_line(subscriber),
+        "interests_clause": f" for {line}" if line else "",
         "manage_url": manage_url,
         "unsubscribe_url": unsubscribe_url,
     }
@@ -253,4 +288,17 @@ def digest_message(
         "Precedence": "bulk",
         "Message-ID": message_id_for(edition.pk, delivery_id),
     }
-    return make_message("digest", subscriber.email, subject, context, headers)
+    message = FastEmail(
+        subject=" ".join(subject.split()),  # never a CR/LF in a header
+        body=fill("digest", "txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        headers=headers,
+    )
+    message.attach_alternative(fill("digest", "html", context), "text/html")
+    return message
+
+
+@lru_cache(maxsize=4096)
+def _escaped(text: str) -> str:
+    return escape(text)

@@ -158,3 +158,39 @@ def test_sending_in_process_delivers_to_the_locmem_outbox(batch, make_subscriber
     assert statuses == {"a@example.org": "sent", "nobody@example.org": "skipped"}
     edition.refresh_from_db()
     assert edition.status == Edition.Status.DONE
+
+
+@pytest.mark.django_db
+def test_the_fast_writer_matches_what_the_email_package_reads(batch, make_subscriber):
+    """The digest's bytes come from subscribers.mime; parse them back with the standard
+    library, CRLF and all, as an SMTP server would receive them."""
+    subscriber = make_subscriber(topics=["lora-peft"])
+    _, _, message = build(subscriber, batch)
+    raw = message.message().as_bytes(linesep="\r\n")
+    assert b"\r\r" not in raw and b"\n\n" not in raw.replace(b"\r\n", b"")
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["Message-ID"] == message.extra_headers["Message-ID"]
+    assert parsed["Subject"] == message.subject
+    assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n").strip() == message.body.strip()
+    assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n").strip() == message.alternatives[0][0].strip()
+    assert not parsed.defects and all(not p.defects for p in parsed.walk())
+
+
+def test_the_fast_writer_falls_back_for_anything_else():
+    from subscribers.mime import AlternativeMessage, FastEmail
+
+    plain = FastEmail("Hi", "body", "a@example.org", ["b@example.org"])
+    plain.attach_alternative("<p>x</p>", "text/html")
+    assert isinstance(plain.message(), AlternativeMessage)
+    long_line = FastEmail("Hi", "x" * 2000, "a@example.org", ["b@example.org"])
+    long_line.attach_alternative("<p>x</p>", "text/html")
+    assert not isinstance(long_line.message(), AlternativeMessage)
+    assert b"quoted-printable" in long_line.message().as_bytes()
+    with_file = FastEmail("Hi", "body", "a@example.org", ["b@example.org"])
+    with_file.attach_alternative("<p>x</p>", "text/html")
+    with_file.attach("a.txt", "data", "text/plain")
+    assert not isinstance(with_file.message(), AlternativeMessage)
+    accents = FastEmail("Café ☕", "body", "Jürgen <j@example.org>", ["b@example.org"])
+    accents.attach_alternative("<p>x</p>", "text/html")
+    parsed = email.message_from_bytes(accents.message().as_bytes(linesep="\r\n"), policy=policy.default)
+    assert parsed["Subject"] == "Café ☕" and parsed["From"].addresses[0].display_name == "Jürgen"

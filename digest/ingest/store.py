@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ..models import Batch, BatchEntry, Paper
-from .bulk import insert_rows
+from paperpost.bulk import insert_rows
 from .records import PaperRecord, ParseResult, normalize_title
 
 log = logging.getLogger(__name__)

@@ -62,4 +62,4 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
                 if done >= total or time.monotonic() > deadline:
                     return counts
-                time.sleep(0.5)
+                time.sleep(0.2)

@@ -66,3 +66,26 @@ def insert_rows(model: type[models.Model], objs: list[models.Model], batch_size:
             chunk = objs[start : start + rows_per_statement]
             params = [get(obj) for obj in chunk for get in getters]
             cursor.execute(head + ", ".join([row] * len(chunk)), params)
+
+
+def insert_ignore(model: type[models.Model], columns: list[str], rows: list[tuple], batch_size: int = 500) -> None:
+    """INSERT plain tuples, skipping rows that break a unique constraint (SQLite's OR IGNORE,
+    PostgreSQL's ON CONFLICT DO NOTHING). For hot paths where model instances cost more
+    than the insert itself; values must already be in database form (ids, strings)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(c).column for c in columns]
+    head = "INSERT OR IGNORE INTO" if connection.vendor == "sqlite" else "INSERT INTO"
+    tail = "" if connection.vendor == "sqlite" else " ON CONFLICT DO NOTHING"
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    max_params = connection.features.max_query_params or 65535
+    per_statement = max(1, min(batch_size, (max_params - 1) // len(columns)))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(
+                f"{head} {quote(model._meta.db_table)} ({', '.join(quote(f) for f in fields)}) VALUES "
+                + ", ".join([row] * len(chunk)) + tail,
+                [value for r in chunk for value in r],
+            )

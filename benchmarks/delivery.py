@@ -1,0 +1,308 @@
+#!/usr/bin/env python
+"""Delivery speed and memory, against django-newsletter and the sink's ceiling, in one run.
+
+1. The peer figures, in this run and on this machine: ../shared/peer-bench/run.sh runs
+   django-newsletter's submit_newsletter to 10,000 subscribers (dn10k) and two raw smtplib
+   processes sending pre-built bytes (raw2-prebuilt: what the sink can take at most).
+2. Paperpost: 10,000 subscribers with varied interests get personalised digests of the
+   daily-papers page (20 papers each, about the size django-newsletter's 20 articles make),
+   through a real Redis and real Celery worker processes, into the same sink
+   (../shared/peer-bench/sink.py). Timed: `manage.py send_digest --wait`, from start to exit.
+3. The same with 100,000 subscribers, for memory: the worker's and send_digest's peak RSS
+   must stay flat (within 10%).
+
+Prints a table and one JSON line (msgs_per_s, peer_msgs_per_s, ratio_to_peer,
+ceiling_msgs_per_s, share_of_ceiling, worker_peak_mb_10k, worker_peak_mb_100k, ...).
+Options: --skip-peer (reuse no peer run: figures from the peer-bench README), --n-large N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER = Path(os.environ.get("PEER_BENCH", ROOT.parent / "shared" / "peer-bench"))
+PY = sys.executable
+# One more sending process than cores: each spends part of its time waiting for the SMTP
+# server's reply, and a third process fills those gaps (measured: 2 processes 421 msgs/s,
+# 3 processes 448 msgs/s, see benchmarks/README.md).
+WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def run_peer(out: Path) -> dict:
+    """django-newsletter dn10k and the sink ceiling (raw2-prebuilt), one rep each."""
+    env = {**os.environ, "PEER_BENCH_WORK": str(out / "work")}
+    cmd = [str(PEER / "run.sh"), "dn10k", "raw2-prebuilt", "--reps", "1", "--out", str(out), "--quiet-wait", "20"]
+    print("peer-bench:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, env=env, check=True)
+    rows = {r["scenario"]: r for r in json.loads((out / "summary.json").read_text())}
+    return {"dn10k": rows["dn10k"], "ceiling": rows["raw2-prebuilt"]}
+
+
+def peak_kb(pid: int) -> int:
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of processes, children waited for included (from /proc/<pid>/stat)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15]) / tick
+        except OSError:
+            pass
+    return total
+
+
+def tree(pid: int) -> list[int]:
+    """pid and its descendants (the Celery main process and its pool processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            children = []
+        todo.extend(int(c) for c in children)
+    return out
+
+
+class Stack:
+    """A throwaway database, Redis, the sink and Celery workers for one Paperpost run."""
+
+    def __init__(self, workdir: Path, n: int):
+        self.workdir, self.n = workdir, n
+        self.env = {
+            **os.environ,
+            "PAPERPOST_VAR_DIR": str(workdir / "var"),
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-" + "x" * 40,
+            "LOG_LEVEL": "WARNING",
+            "DIGEST_CHUNK_SIZE": os.environ.get("DIGEST_CHUNK_SIZE", "200"),
+        }
+        if not os.environ.get("DATABASE_URL"):
+            self.env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        self.procs: list[subprocess.Popen] = []
+
+    def manage(self, *args, timed: bool = False) -> subprocess.CompletedProcess:
+        cmd = [PY, "manage.py", *args]
+        if timed:
+            cmd = ["/usr/bin/time", "-v", "-o", str(self.workdir / "time.txt"), *cmd]
+        return subprocess.run(cmd, cwd=ROOT, env=self.env, check=True, capture_output=True, text=True)
+
+    def start(self):
+        redis_port, smtp_port = free_port(), free_port()
+        self.procs.append(subprocess.Popen(
+            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port), "--save", "",
+             "--appendonly", "no", "--bind", "127.0.0.1", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL))
+        self.stats = self.workdir / "sink.json"
+        self.procs.append(subprocess.Popen([PY, str(PEER / "sink.py"), str(smtp_port), "--stats-file", str(self.stats),
+                                            "--interval", "1"], stdout=subprocess.DEVNULL))
+        wait_for(self.stats.exists, 10, "the sink")
+        self.env.update(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", EMAIL_HOST="127.0.0.1",
+                        EMAIL_PORT=str(smtp_port))
+        self.worker_log = open(self.workdir / "worker.log", "wb")
+        self.worker = subprocess.Popen(
+            [PY, "-m", "celery", "-A", "paperpost", "worker", "-Q", "mail", "--concurrency", str(WORKERS),
+             "--pool", "prefork", "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=self.env, stdout=self.worker_log, stderr=subprocess.STDOUT, start_new_session=True)
+        time.sleep(4)
+
+    def worker_peak_mb(self) -> float:
+        return max(peak_kb(p) for p in tree(self.worker.pid)) / 1024
+
+    def sink_stats(self) -> dict:
+        return json.loads(self.stats.read_text())
+
+    def stop(self):
+        try:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            self.worker.wait(30)
+        except Exception:
+            self.worker.kill()
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+
+
+SETUP = """
+import random
+from django.utils import timezone
+from digest.models import Topic
+from subscribers.models import Subscriber
+rng = random.Random(11)
+N = {n}
+extra = list(Topic.objects.exclude(slug="llm"))
+llm = Topic.objects.get(slug="llm")
+keywords = ["pruning", "LoRA", "benchmark", "-survey", "diffusion", "distillation", "reinforcement learning",
+            "in-context learning", "graph", "few-shot", "data selection", "scaling law", "transformer"]
+now = timezone.now()
+batch = []
+for i in range(N):
+    batch.append(Subscriber(email=f"reader{{i:06d}}@example.org", status="active", confirmed_at=now, max_papers={papers},
+                            keywords=", ".join(rng.sample(keywords, rng.randint(0, 3)))))
+    if len(batch) == 5000:
+        Subscriber.objects.bulk_create(batch)
+        batch = []
+Subscriber.objects.bulk_create(batch)
+Through = Subscriber.topics.through
+links = []
+for pk in Subscriber.objects.values_list("pk", flat=True).iterator(chunk_size=5000):
+    links.append(Through(subscriber_id=pk, topic_id=llm.pk))
+    for t in rng.sample(extra, rng.randint(0, 3)):
+        links.append(Through(subscriber_id=pk, topic_id=t.pk))
+    if len(links) >= 20000:
+        Through.objects.bulk_create(links)
+        links = []
+Through.objects.bulk_create(links)
+print(Subscriber.objects.count())
+"""
+
+
+def paperpost_run(n: int, papers: int) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix=f"pp-delivery-{n}-"))
+    stack = Stack(workdir, n)
+    if os.environ.get("DATABASE_URL"):
+        stack.manage("flush", "--noinput")
+    stack.manage("migrate", "--noinput")
+    stack.manage("ingest", str(ROOT / "samples" / "daily-papers-page.txt"))
+    stack.manage("publish")
+    stack.manage("shell", "-c", SETUP.format(n=n, papers=papers))
+    stack.start()
+    try:
+        start = time.perf_counter()
+        done = stack.manage("send_digest", "--wait", "--timeout", "3000", timed=True)
+        wall = time.perf_counter() - start
+        time.sleep(1.5)  # the sink writes its stats every second
+        stats = stack.sink_stats()
+        worker_mb = stack.worker_peak_mb()
+        worker_cpu = cpu_seconds(tree(stack.worker.pid))
+        timing = (workdir / "time.txt").read_text()
+        send_mb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing).group(1)) / 1024
+    finally:
+        stack.stop()
+    if stats["messages"] != n:
+        raise SystemExit(f"the sink counted {stats['messages']} messages, not {n}: {done.stdout[-500:]}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "n": n,
+        "papers": papers,
+        "wall_s": round(wall, 2),
+        "msgs_per_s": round(stats["messages"] / wall, 1),
+        "steady_msgs_per_s": round((stats["messages"] - 1) / max(1e-9, stats["last_msg_ts"] - stats["first_msg_ts"]), 1),
+        "bytes_per_msg": round(stats["bytes"] / max(1, stats["messages"])),
+        "connections": stats["connections"],
+        "worker_peak_mb": round(worker_mb, 1),
+        "send_digest_peak_mb": round(send_mb, 1),
+        "sink_cpu_s": round(stats["cpu_user_s"] + stats["cpu_sys_s"], 1),
+        "worker_cpu_ms_per_msg": round(1000 * worker_cpu / n, 2),
+        "sink_cpu_ms_per_msg": round(1000 * (stats["cpu_user_s"] + stats["cpu_sys_s"]) / n, 2),
+        "result": done.stdout.strip().splitlines()[-1],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-peer", action="store_true", help="use the peer-bench README's figures instead")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--n-large", type=int, default=100_000, help="0 skips the memory run")
+    parser.add_argument("--papers", type=int, default=12,
+                        help="papers per email (12 make ~44 KB, the size of peer-bench's default payload and ceiling)")
+    parser.add_argument("--also-papers", type=int, default=0,
+                        help="one more 10,000 run with this many papers (20 make ~67 KB, near django-newsletter's 75 KB)")
+    args = parser.parse_args()
+    from _setup import machine
+
+    out = Path(tempfile.mkdtemp(prefix="pp-peer-"))
+    if args.skip_peer:
+        peer = {"dn10k": {"msgs_per_s": 109.0, "bytes_per_msg": 74667, "peak_rss_mb": 61},
+                "ceiling": {"msgs_per_s": 865.0, "bytes_per_msg": 44569}}
+        print("peer figures from ../shared/peer-bench/README.md (not measured in this run)")
+    else:
+        peer = run_peer(out)
+    small = paperpost_run(args.n, args.papers)
+    extra = paperpost_run(args.n, args.also_papers) if args.also_papers else None
+    large = paperpost_run(args.n_large, args.papers) if args.n_large else None
+    ratio = small["msgs_per_s"] / peer["dn10k"]["msgs_per_s"]
+    share = small["msgs_per_s"] / peer["ceiling"]["msgs_per_s"]
+    print(f"\ndelivery benchmark: {machine()}, {WORKERS} worker processes, database "
+          f"{'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}")
+    print(f"{'what':56s} {'N':>7s} {'msgs/s':>7s} {'bytes/msg':>9s} {'peak MB':>8s}")
+    print(f"{'django-newsletter submit_newsletter (dn10k)':56s} {10000:7,d} {peer['dn10k']['msgs_per_s']:7.0f} "
+          f"{peer['dn10k']['bytes_per_msg']:9,d} {peer['dn10k'].get('peak_rss_mb', 0):8.0f}")
+    print(f"{'sink ceiling: 2 raw senders, pre-built bytes':56s} {10000:7,d} {peer['ceiling']['msgs_per_s']:7.0f} "
+          f"{peer['ceiling']['bytes_per_msg']:9,d} {'-':>8s}")
+    for run in filter(None, [small, extra, large]):
+        label = f"Paperpost, {run['papers']} papers (worker / send_digest MB)"
+        print(f"{label:56s} {run['n']:7,d} {run['msgs_per_s']:7.0f} "
+              f"{run['bytes_per_msg']:9,d} {run['worker_peak_mb']:4.0f}/{run['send_digest_peak_mb']:.0f}")
+        print(f"    CPU per message: workers {run['worker_cpu_ms_per_msg']} ms, sink {run['sink_cpu_ms_per_msg']} ms; "
+              f"steady rate at the sink {run['steady_msgs_per_s']}/s; {run['result']}")
+    print(f"ratio to django-newsletter {ratio:.2f}x; share of the sink ceiling {share:.0%}")
+    result = {
+        "benchmark": "delivery",
+        "subscribers": args.n,
+        "msgs_per_s": small["msgs_per_s"],
+        "peer_msgs_per_s": peer["dn10k"]["msgs_per_s"],
+        "ratio_to_peer": round(ratio, 2),
+        "ceiling_msgs_per_s": peer["ceiling"]["msgs_per_s"],
+        "share_of_ceiling": round(share, 3),
+        "bytes_per_msg": small["bytes_per_msg"],
+        "worker_peak_mb_10k": small["worker_peak_mb"],
+        "worker_peak_mb_100k": large["worker_peak_mb"] if large else None,
+        "send_digest_peak_mb_10k": small["send_digest_peak_mb"],
+        "send_digest_peak_mb_100k": large["send_digest_peak_mb"] if large else None,
+        "peer_measured_in_this_run": not args.skip_peer,
+        "workers": WORKERS,
+        "papers_per_email": args.papers,
+    }
+    if extra:
+        result.update({f"msgs_per_s_{extra['papers']}_papers": extra["msgs_per_s"],
+                       f"bytes_per_msg_{extra['papers']}_papers": extra["bytes_per_msg"]})
+    if large:
+        flat = large["worker_peak_mb"] <= 1.1 * small["worker_peak_mb"] and \
+            large["send_digest_peak_mb"] <= 1.1 * small["send_digest_peak_mb"]
+        result["memory_flat_within_10pct"] = flat
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    main()
