@@ -92,10 +92,14 @@ class Batch(models.Model):
 
     def publish(self) -> bool:
         """Publish the batch; returns False if it already was (publishing is idempotent)."""
+        from .views import bump_content_version
+
         updated = Batch.objects.filter(pk=self.pk, status=self.Status.DRAFT).update(
-            status=self.Status.PUBLISHED, published_at=timezone.now()
+            status=self.Status.PUBLISHED, published_at=timezone.now(), updated_at=timezone.now()
         )
         self.refresh_from_db(fields=["status", "published_at"])
+        if updated:
+            bump_content_version()
         return bool(updated)
 
     def visible_entries(self):

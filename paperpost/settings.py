@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "anymail",
     "digest",
     "subscribers",
@@ -333,3 +334,8 @@ CELERY_BEAT_SCHEDULE["delivery-sweep"] = {
 }
 # Publishing to a broker that is down fails fast; the sweep queues what was not queued.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+# --- Public pages ------------------------------------------------------------------------------
+# Rendered pages and feeds are cached per content version (a publish or a curator's edit makes
+# a new version), so this only bounds how long an unused version lingers.
+PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 600)

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path, register_converter
 
+from digest import feeds
 from digest import views as digest_views
+from digest.sitemaps import SITEMAPS
 from subscribers import views as subscriber_views
 
 
@@ -22,8 +25,21 @@ register_converter(DateConverter, "isodate")
 urlpatterns = [
     path("", digest_views.home, name="home"),
     path("papers/<isodate:day>/", digest_views.day, name="day"),
+    path("best/<str:period>/", digest_views.best, name="best"),
     path("paper/<path:identifier>/", digest_views.paper, name="paper"),
     path("topics/<slug:slug>/", digest_views.topic, name="topic"),
+    path("search/", digest_views.search, name="search"),
+    path("feed/", feeds.cached_feed(feeds.PaperFeed), name="feed"),
+    path("feed/atom/", feeds.cached_feed(feeds.PaperAtomFeed), name="feed_atom"),
+    path("feed/topics/<slug:slug>/", feeds.cached_feed(feeds.TopicFeed), name="topic_feed"),
+    path("feed/topics/<slug:slug>/atom/", feeds.cached_feed(feeds.TopicAtomFeed), name="topic_feed_atom"),
+    path("feed/u/<str:token>/", feeds.cached_feed(feeds.SubscriberFeed, private=True), name="subscriber_feed"),
+    path("feed/u/<str:token>/atom/", feeds.cached_feed(feeds.SubscriberAtomFeed, private=True),
+         name="subscriber_feed_atom"),
+    path("sitemap.xml", sitemap_views.index, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": SITEMAPS},
+         name="django.contrib.sitemaps.views.sitemap"),
+    path("robots.txt", digest_views.robots, name="robots"),
     path("healthz", digest_views.healthz, name="healthz"),
     path("subscribe/", subscriber_views.subscribe, name="subscribe"),
     path("confirm/<str:token>/", subscriber_views.confirm, name="confirm"),
@@ -38,3 +54,5 @@ urlpatterns = [
     path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "digest.views.server_error"

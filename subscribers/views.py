@@ -36,10 +36,12 @@ def client_ip(request) -> str:
 
 
 def _home_with(request, form, status):
+    """The landing page again, with the form's errors (not cached: it is per visitor)."""
     from digest.models import Batch
-    from digest.views import _batch_context
+    from digest.views import _day_context
 
-    context = _batch_context(Batch.latest_published())
+    batch = Batch.latest_published()
+    context = _day_context(batch, 1) if batch else {"batch": None}
     context["form"] = form
     return render(request, "digest/home.html", context, status=status)
 
@@ -130,6 +132,7 @@ def manage(request, token: str):
         "email_form": EmailChangeForm(),
         "token": token,
         "unsubscribe_token": make_token(subscriber, "unsubscribe"),
+        "feed_token": make_token(subscriber, "feed"),
         "preview": _preview(subscriber),
     }, status=status)
 

@@ -147,7 +147,11 @@ def store(
             if dry_run:
                 raise _DryRun
     except _DryRun:
-        pass
+        return summary
+    if summary.new or summary.updated or summary.entries_added:
+        from ..views import bump_content_version
+
+        bump_content_version()  # bulk writes send no signals
     return summary
 
 

@@ -1,0 +1,197 @@
+"""RSS 2.0 and Atom feeds, as django.contrib.syndication Feed classes: all published papers,
+one topic's papers, and a subscriber's private feed that mirrors their digest emails.
+
+Descriptions are HTML in both formats (RSS <description>, Atom summary type="html"), so the
+plain-text abstract is HTML-escaped once here and XML-escaped by Django: a reader shows
+"$a<b$" or "<script>" as the literal text it is. GUIDs are the paper's key, stable across
+rebuilds. Responses carry ETag and Last-Modified, and answer conditional GETs with 304."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.html import escape
+from django.utils.http import http_date, parse_http_date_safe
+
+from .models import Batch, BatchEntry, Topic
+from .views import content_version, topic_papers
+
+FEED_ITEMS = 100
+
+
+def entry_time(batch: Batch) -> dt.datetime:
+    return batch.published_at or dt.datetime.combine(batch.date, dt.time(0, 0), tzinfo=dt.timezone.utc)
+
+
+class FeedItem:
+    """A paper as it appears in a feed (with the day it was published and why, if any)."""
+
+    def __init__(self, paper, when: dt.datetime, why: str = ""):
+        self.paper, self.when, self.why = paper, when, why
+
+
+class PaperFeed(Feed):
+    feed_type = Rss201rev2Feed
+    title = "Paperpost: all papers"
+    description = "Every paper Paperpost publishes, newest day first."
+
+    def link(self):
+        return reverse("home")
+
+    def items(self):
+        entries = (
+            BatchEntry.objects.filter(batch__status=Batch.Status.PUBLISHED, hidden=False)
+            .select_related("paper", "batch")
+            .order_by("-batch__date", "-featured", "position")[:FEED_ITEMS]
+        )
+        return [FeedItem(e.paper, entry_time(e.batch)) for e in entries]
+
+    def item_title(self, item):
+        return item.paper.title
+
+    def item_description(self, item):
+        text = escape(item.paper.abstract)
+        if item.why:
+            text = f"<p><strong>Why:</strong> {escape(item.why)}</p><p>{text}</p>"
+        return text
+
+    def item_link(self, item):
+        return item.paper.get_absolute_url()
+
+    def item_guid(self, item):
+        return f"{settings.SITE_URL}/paper/{item.paper.identifier}/"
+
+    item_guid_is_permalink = False
+
+    def item_pubdate(self, item):
+        return item.when
+
+    def item_updateddate(self, item):
+        return max(item.when, item.paper.updated_at)
+
+    def item_author_name(self, item):
+        return item.paper.author_line or None
+
+    def item_categories(self, item):
+        return item.paper.categories or ()
+
+    def item_enclosures(self, item):
+        return []
+
+
+class PaperAtomFeed(PaperFeed):
+    feed_type = Atom1Feed
+    subtitle = PaperFeed.description
+
+
+class TopicFeed(PaperFeed):
+    def get_object(self, request, slug):
+        return Topic.objects.filter(slug=slug, active=True).first() or _not_found()
+
+    def title(self, topic):
+        return f"Paperpost: {topic.name}"
+
+    def description(self, topic):
+        return f"Recent papers matching {topic.name}."
+
+    def link(self, topic):
+        return topic.get_absolute_url()
+
+    def items(self, topic):
+        latest = Batch.objects.filter(status=Batch.Status.PUBLISHED).order_by("-date").first()
+        when = entry_time(latest) if latest else timezone.now()
+        return [FeedItem(paper, when, why) for paper, why in topic_papers(topic)]
+
+
+class TopicAtomFeed(TopicFeed):
+    feed_type = Atom1Feed
+
+    def subtitle(self, topic):
+        return self.description(topic)
+
+
+class SubscriberFeed(PaperFeed):
+    """The subscriber's matches in the last seven published batches: what their digests
+    hold, papers per day capped at their papers-per-email, with why."""
+
+    def get_object(self, request, token):
+        from subscribers.tokens import subscriber_for
+
+        return subscriber_for(token, "feed") or _not_found()
+
+    def title(self, subscriber):
+        return "Paperpost: your papers"
+
+    def description(self, subscriber):
+        return "The papers that match your Paperpost topics and keywords, day by day."
+
+    def link(self, subscriber):
+        return reverse("home")
+
+    def items(self, subscriber):
+        from subscribers.delivery import PeriodContent
+
+        out = []
+        interests = subscriber.interests()
+        for batch in Batch.objects.filter(status=Batch.Status.PUBLISHED).order_by("-date")[:7]:
+            content = PeriodContent(batch.date, batch.date)
+            content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
+            chosen, _ = content.select(interests, subscriber.max_papers)
+            out += [FeedItem(content.papers[m.paper_id], entry_time(batch), m.explain()) for m in chosen]
+        return out
+
+
+class SubscriberAtomFeed(SubscriberFeed):
+    feed_type = Atom1Feed
+
+
+def _not_found():
+    raise Http404("No such feed")
+
+
+def cached_feed(feed_class, private: bool = False):
+    """A feed view served from the cache per content version, with ETag, Last-Modified and
+    304 answers to conditional GETs."""
+    feed = feed_class()
+
+    def view(request, **kwargs):
+        version = content_version()
+        if private:
+            from subscribers.tokens import subscriber_for
+
+            subscriber = subscriber_for(kwargs.get("token", ""), "feed")
+            if subscriber is None:
+                raise Http404("No such feed")
+            version += f"-{subscriber.pk}-{int(subscriber.updated_at.timestamp())}"
+        key = "feed:" + hashlib.sha256(f"{feed_class.__name__}:{kwargs}:{version}".encode()).hexdigest()
+        etag = '"' + key[5:37] + '"'
+        cached = cache.get(key)
+        if cached is None:
+            response = feed(request, **kwargs)
+            cached = (response.content, response["Content-Type"], timezone.now().timestamp())
+            cache.set(key, cached, settings.PAGE_CACHE_SECONDS)
+        content, content_type, modified = cached
+        if request.headers.get("If-None-Match") == etag or (
+            "If-None-Match" not in request.headers
+            and (since := parse_http_date_safe(request.headers.get("If-Modified-Since", ""))) is not None
+            and int(modified) <= since
+        ):
+            response = HttpResponseNotModified()
+        else:
+            response = HttpResponse(content, content_type=content_type)
+        response["ETag"] = etag
+        response["Last-Modified"] = http_date(modified)
+        if private:
+            response["X-Robots-Tag"] = "noindex"
+            response["Cache-Control"] = "private"
+        return response
+
+    return view
