@@ -1,6 +1,13 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.utils.html import format_html
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .models import Batch, BatchEntry, Paper, Source, Topic
 
@@ -38,14 +45,42 @@ class BatchEntryInline(admin.TabularInline):
     ordering = ("position",)
 
 
+class BatchForm(forms.ModelForm):
+    add_arxiv_ids = forms.CharField(
+        required=False, label="Add papers by arXiv id",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "2403.12345, hep-ex/0601001"}),
+        help_text="Fetched from the arXiv API through the ingest guards, then added to this batch.",
+    )
+
+    class Meta:
+        model = Batch
+        fields = ["date", "send_at"]
+
+    def clean_add_arxiv_ids(self):
+        import re
+
+        from .ingest.feedtools import ARXIV_ID
+
+        raw = [v for v in re.split(r"[\s,;]+", self.cleaned_data.get("add_arxiv_ids", "")) if v]
+        bad = [v for v in raw if not re.fullmatch(ARXIV_ID + r"(v\d+)?", v)]
+        if bad:
+            raise forms.ValidationError(f"Not an arXiv id: {', '.join(bad[:5])}")
+        if len(raw) > 50:
+            raise forms.ValidationError("At most 50 ids at a time.")
+        return raw
+
+
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ("date", "status", "paper_count", "published_at")
+    form = BatchForm
+    list_display = ("date", "status", "paper_count", "published_at", "send_at", "sending")
     list_filter = ("status",)
     date_hierarchy = "date"
     inlines = [BatchEntryInline]
     actions = ["publish_batches"]
-    readonly_fields = ("published_at", "created_at", "updated_at")
+    readonly_fields = ("status", "published_at", "editions", "created_at", "updated_at")
+    fields = ("date", "status", "published_at", "send_at", "add_arxiv_ids", "editions")
+    change_form_template = "admin/digest/batch/change_form.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_entries=Count("entries"))
@@ -54,19 +89,158 @@ class BatchAdmin(admin.ModelAdmin):
     def paper_count(self, obj):
         return obj.n_entries
 
-    @admin.action(description="Publish the selected batches")
+    @admin.display(description="editions")
+    def sending(self, obj):
+        from subscribers.models import Edition
+
+        editions = Edition.objects.filter(end_date=obj.date)
+        return ", ".join(f"{e.get_frequency_display()}: {e.get_status_display()}" for e in editions) or "-"
+
+    @admin.display(description="editions sent for this day")
+    def editions(self, obj):
+        from subscribers.models import Edition
+
+        if obj.pk is None:
+            return "-"
+        rows = []
+        for edition in Edition.objects.filter(end_date=obj.date):
+            counts = edition.status_counts()
+            total = sum(counts.values()) or 1
+            done = total - counts["pending"] - counts["sending"]
+            rows.append(format_html(
+                '<a href="{}">{}</a>: {} ({}% done; sent {}, skipped {}, failed {}, unknown {}, queued {})',
+                reverse("admin:subscribers_edition_change", args=[edition.pk]), edition, edition.get_status_display(),
+                round(100 * done / total), counts["sent"], counts["skipped"], counts["failed"], counts["unknown"],
+                counts["pending"] + counts["sending"],
+            ))
+        return format_html_join(mark_safe("<br>"), "{}", ((r,) for r in rows)) if rows else "not sent yet"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        ids = form.cleaned_data.get("add_arxiv_ids") or []
+        if ids:
+            self._add_papers(request, obj, ids)
+
+    def _add_papers(self, request, batch, ids):
+        from urllib.parse import urlencode
+
+        from .ingest.pipeline import IngestError, ingest_url
+
+        url = f"{settings.ARXIV_API_URL}?{urlencode({'id_list': ','.join(ids), 'max_results': len(ids)})}"
+        try:
+            summary = ingest_url(url, date=batch.date)
+        except IngestError as exc:
+            self.message_user(request, f"Could not add the papers: {exc}", messages.ERROR)
+            return
+        self.message_user(request, f"arXiv: {summary.line()}; {summary.entries_added} added to this batch.",
+                          messages.SUCCESS if not summary.errors else messages.WARNING)
+
+    @admin.action(description="Publish the selected batches (asks first)")
     def publish_batches(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(request, "admin/digest/batch/confirm.html", {
+                **self.admin_site.each_context(request), "title": "Publish these batches?", "batches": queryset,
+                "action": "publish_batches", "verb": "Publish", "opts": self.model._meta,
+                "selected": queryset.values_list("pk", flat=True),
+            })
         done = sum(1 for batch in queryset if batch.publish())
         self.message_user(request, f"Published {done} batch(es).", messages.SUCCESS)
+        return None
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/publish/", self.admin_site.admin_view(self.publish_view), name="digest_batch_publish"),
+            path("<int:pk>/send/", self.admin_site.admin_view(self.send_view), name="digest_batch_send"),
+            path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="digest_batch_preview"),
+        ] + super().get_urls()
+
+    def _batch(self, request, pk):
+        batch = Batch.objects.filter(pk=pk).first()
+        if batch is None or not self.has_change_permission(request, batch):
+            raise PermissionDenied
+        return batch
+
+    def publish_view(self, request, pk):
+        batch = self._batch(request, pk)
+        if request.method == "POST":
+            if batch.publish():
+                self.message_user(request, f"Published the batch of {batch.date}.", messages.SUCCESS)
+            return redirect("admin:digest_batch_change", batch.pk)
+        return TemplateResponse(request, "admin/digest/batch/confirm_one.html", {
+            **self.admin_site.each_context(request), "title": f"Publish the batch of {batch.date}?", "batch": batch,
+            "opts": self.model._meta, "verb": "Publish",
+            "consequence": f"{batch.entries.filter(hidden=False).count()} papers will appear on the site and in the feeds.",
+        })
+
+    def send_view(self, request, pk):
+        from subscribers.delivery import NothingToSend, build_edition
+        from subscribers.models import Frequency, Subscriber
+
+        batch = self._batch(request, pk)
+        if request.method == "POST":
+            try:
+                edition, added = build_edition(batch, Frequency.DAILY)
+            except NothingToSend as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return redirect("admin:digest_batch_change", batch.pk)
+            self.message_user(request, f"Sending: {added} deliveries queued.", messages.SUCCESS)
+            return redirect("admin:subscribers_edition_change", edition.pk)
+        audience = Subscriber.objects.deliverable().filter(frequency=Frequency.DAILY).count()
+        return TemplateResponse(request, "admin/digest/batch/confirm_one.html", {
+            **self.admin_site.each_context(request), "title": f"Send the digest of {batch.date} now?", "batch": batch,
+            "opts": self.model._meta, "verb": "Send now",
+            "consequence": (f"{audience} daily subscribers get their matches (those with none get no email). "
+                            + ("" if batch.is_published else "Publish the batch first: only published batches are sent.")),
+            "disabled": not batch.is_published,
+        })
+
+    def preview_view(self, request, pk):
+        from subscribers.models import Subscriber
+        from subscribers.preview import PreviewForm, preview_digest
+
+        batch = self._batch(request, pk)
+        form = PreviewForm(request.GET or None)
+        result = None
+        if form.is_valid():
+            result = preview_digest(batch, form.subscriber_or_made_up())
+        return TemplateResponse(request, "admin/digest/batch/preview.html", {
+            **self.admin_site.each_context(request), "title": f"Email preview: the batch of {batch.date}",
+            "batch": batch, "opts": self.model._meta, "form": form, "result": result,
+            "subscribers": Subscriber.objects.filter(status="active").order_by("email")[:200],
+        })
 
 
 @admin.register(BatchEntry)
 class BatchEntryAdmin(admin.ModelAdmin):
-    list_display = ("batch", "position", "paper", "featured", "hidden")
+    list_display = ("batch", "position", "paper", "featured", "hidden", "note")
     list_filter = ("featured", "hidden", "batch")
     list_editable = ("position", "featured", "hidden")
     raw_id_fields = ("paper",)
     search_fields = ("paper__title",)
+    actions = ["feature", "unfeature", "hide", "unhide"]
+
+    @admin.action(description="Feature the selected papers")
+    def feature(self, request, queryset):
+        self._set(request, queryset, featured=True)
+
+    @admin.action(description="Stop featuring the selected papers")
+    def unfeature(self, request, queryset):
+        self._set(request, queryset, featured=False)
+
+    @admin.action(description="Hide the selected papers")
+    def hide(self, request, queryset):
+        self._set(request, queryset, hidden=True)
+
+    @admin.action(description="Show the selected papers again")
+    def unhide(self, request, queryset):
+        self._set(request, queryset, hidden=False)
+
+    def _set(self, request, queryset, **fields):
+        from .views import bump_content_version
+
+        n = queryset.update(**fields)
+        bump_content_version()
+        self.message_user(request, f"Changed {n} entries.", messages.SUCCESS)
 
 
 @admin.register(Topic)

@@ -75,6 +75,10 @@ class Batch(models.Model):
     date = models.DateField(unique=True, help_text="The announce date of the papers")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(null=True, blank=True)
+    send_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Publish (if still a draft) and send the daily digest at this time",
+    )
     papers = models.ManyToManyField(Paper, through="BatchEntry", related_name="batches")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

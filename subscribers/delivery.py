@@ -131,11 +131,13 @@ class PeriodContent:
     """The published papers of a span of days, indexed for matching, with their rendered
     email blocks. An edition builds it once per process and reuses it for every chunk."""
 
-    def __init__(self, start_date: dt.date, end_date: dt.date, weights: Weights | None = None):
+    def __init__(self, start_date: dt.date, end_date: dt.date, weights: Weights | None = None,
+                 drafts: bool = False):
+        statuses = [Batch.Status.PUBLISHED] + ([Batch.Status.DRAFT] if drafts else [])
         entries = (
             BatchEntry.objects.filter(
                 batch__date__range=(start_date, end_date),
-                batch__status=Batch.Status.PUBLISHED,
+                batch__status__in=statuses,
                 hidden=False,
             )
             .select_related("paper")

@@ -1,0 +1,10 @@
+from django import template
+
+from ..dashboard import charts
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/dashboard.html")
+def paperpost_dashboard():
+    return {"charts": charts()}
