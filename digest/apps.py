@@ -17,5 +17,6 @@ class DigestConfig(AppConfig):
 
         # Any change to what the public pages show makes a new cache version.
         for model in (Batch, BatchEntry, Paper, Topic):
-            post_save.connect(changed, sender=model, dispatch_uid=f"public-version-{model.__name__}")
-            post_delete.connect(changed, sender=model, dispatch_uid=f"public-version-del-{model.__name__}")
+            # weak=False: `changed` lives only in this function's scope.
+            post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"public-version-{model.__name__}")
+            post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"public-version-del-{model.__name__}")

@@ -27,6 +27,10 @@ from .views import content_version, topic_papers
 FEED_ITEMS = 100
 
 
+def absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
 def entry_time(batch: Batch) -> dt.datetime:
     return batch.published_at or dt.datetime.combine(batch.date, dt.time(0, 0), tzinfo=dt.timezone.utc)
 
@@ -44,7 +48,7 @@ class PaperFeed(Feed):
     description = "Every paper Paperpost publishes, newest day first."
 
     def link(self):
-        return reverse("home")
+        return absolute(reverse("home"))
 
     def items(self):
         entries = (
@@ -64,10 +68,11 @@ class PaperFeed(Feed):
         return text
 
     def item_link(self, item):
-        return item.paper.get_absolute_url()
+        # Absolute with SITE_URL (Django would use the request's host otherwise).
+        return absolute(item.paper.get_absolute_url())
 
     def item_guid(self, item):
-        return f"{settings.SITE_URL}/paper/{item.paper.identifier}/"
+        return absolute(f"/paper/{item.paper.identifier}/")
 
     item_guid_is_permalink = False
 
@@ -103,7 +108,7 @@ class TopicFeed(PaperFeed):
         return f"Recent papers matching {topic.name}."
 
     def link(self, topic):
-        return topic.get_absolute_url()
+        return absolute(topic.get_absolute_url())
 
     def items(self, topic):
         latest = Batch.objects.filter(status=Batch.Status.PUBLISHED).order_by("-date").first()
@@ -134,7 +139,7 @@ class SubscriberFeed(PaperFeed):
         return "The papers that match your Paperpost topics and keywords, day by day."
 
     def link(self, subscriber):
-        return reverse("home")
+        return absolute(reverse("home"))
 
     def items(self, subscriber):
         from subscribers.delivery import PeriodContent
