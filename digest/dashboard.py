@@ -8,6 +8,7 @@ import datetime as dt
 from collections import defaultdict
 
 from django.db.models import Count, Q
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -21,12 +22,14 @@ def papers_per_source(days: int = 14):
     since = timezone.localdate() - dt.timedelta(days=days - 1)
     dates = [since + dt.timedelta(days=i) for i in range(days)]
     series: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    start = dt.datetime.combine(since, dt.time(0), tzinfo=timezone.get_current_timezone())
     rows = (
-        BatchEntry.objects.filter(batch__date__gte=since)
-        .values("batch__date", "source__name").annotate(n=Count("id"))
+        BatchEntry.objects.filter(added_at__gte=start)
+        .annotate(day=TruncDate("added_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "source__name").annotate(n=Count("id"))
     )
     for row in rows:
-        series[row["source__name"] or "files and commands"][(row["batch__date"] - since).days] += row["n"]
+        series[row["source__name"] or "files and commands"][(row["day"] - since).days] += row["n"]
     return dates, dict(series)
 
 
@@ -38,15 +41,16 @@ def subscribers_over_time(days: int = 30):
     series = {"active": [], "pending": [], "unsubscribed": [], "bounced or complained": []}
     for day in dates:
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=timezone.get_current_timezone())
-        counts = Subscriber.objects.aggregate(
-            active=Count("id", filter=Q(confirmed_at__lt=end) & (Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gte=end))
+        counts = Subscriber.objects.exclude(status="pending", confirmed_at__isnull=True).annotate(
+            joined=Coalesce("confirmed_at", "created_at")
+        ).aggregate(
+            active=Count("id", filter=Q(joined__lt=end) & (Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gte=end))
                          & ~Q(status__in=["bounced", "complained"], updated_at__lt=end)),
-            pending=Count("id", filter=Q(created_at__lt=end, status="pending")),
             unsubscribed=Count("id", filter=Q(unsubscribed_at__lt=end)),
             gone=Count("id", filter=Q(status__in=["bounced", "complained"], updated_at__lt=end)),
         )
         series["active"].append(counts["active"])
-        series["pending"].append(counts["pending"])
+        series["pending"].append(Subscriber.objects.filter(created_at__lt=end, status="pending").count())
         series["unsubscribed"].append(counts["unsubscribed"])
         series["bounced or complained"].append(counts["gone"])
     return dates, series
