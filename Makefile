@@ -35,8 +35,9 @@ test: install system-deps
 test-fast: install
 	$(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
 
-bench: install system-deps
-	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+bench: install
+	scripts/system-deps.sh bench
+	@for script in benchmarks/[a-z]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf var/outbox var/cache var/static var/*.sqlite3* var/test-*.sqlite3*

@@ -22,7 +22,7 @@ from django.utils.html import escape
 from django.utils.http import http_date, parse_http_date_safe
 
 from .models import Batch, BatchEntry, Topic
-from .views import content_version, topic_papers
+from .views import content_version, memo, topic_papers
 
 FEED_ITEMS = 100
 
@@ -178,11 +178,15 @@ def cached_feed(feed_class, private: bool = False):
             version += f"-{subscriber.pk}-{int(subscriber.updated_at.timestamp())}"
         key = "feed:" + hashlib.sha256(f"{feed_class.__name__}:{kwargs}:{version}".encode()).hexdigest()
         etag = '"' + key[5:37] + '"'
-        cached = cache.get(key)
+        cached = None if private else memo.get(key)
         if cached is None:
-            response = feed(request, **kwargs)
-            cached = (response.content, response["Content-Type"], timezone.now().timestamp())
-            cache.set(key, cached, settings.PAGE_CACHE_SECONDS)
+            cached = cache.get(key)
+            if cached is None:
+                response = feed(request, **kwargs)
+                cached = (response.content, response["Content-Type"], timezone.now().timestamp())
+                cache.set(key, cached, settings.PAGE_CACHE_SECONDS)
+            if not private:  # the per-process store holds public feeds only: there are few of them
+                memo.set(key, cached)
         content, content_type, modified = cached
         if request.headers.get("If-None-Match") == etag or (
             "If-None-Match" not in request.headers

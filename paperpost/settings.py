@@ -339,6 +339,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 # Rendered pages and feeds are cached per content version (a publish or a curator's edit makes
 # a new version), so this only bounds how long an unused version lingers.
 PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 600)
+# How long a web process reuses the content version it last read from the cache before
+# asking again: other processes see a publish at most this late. 0 asks on every request.
+PAGE_VERSION_MEMO_SECONDS = envfloat("PAGE_VERSION_MEMO_SECONDS", 1.0)
 CELERY_BEAT_SCHEDULE["send-scheduled-batches"] = {"task": "digest.tasks.send_scheduled", "schedule": 60}
 # Where "add a paper by arXiv id" in the admin fetches from (through the ingest guards).
 ARXIV_API_URL = os.environ.get("ARXIV_API_URL", "https://export.arxiv.org/api/query")

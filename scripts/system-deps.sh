@@ -2,9 +2,13 @@
 # Install the system programs the test suite runs for real: redis-server (broker), Debian's
 # chromium (browser tests) and PostgreSQL's initdb/pg_ctl (CI's second database). Does
 # nothing for what is already there. Needs root (or sudo) and apt-get for what is missing.
+# `system-deps.sh bench` also installs wrk, the load generator of benchmarks/web.py.
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = "bench" ]; then
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+fi
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

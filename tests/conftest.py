@@ -49,9 +49,13 @@ def _starter_topics(request):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
+    from digest.views import forget_content_version
+
     cache.clear()
+    forget_content_version()
     yield
     cache.clear()
+    forget_content_version()
 
 
 @pytest.fixture

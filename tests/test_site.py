@@ -242,3 +242,23 @@ def test_a_subscribers_private_feed_mirrors_their_email(client, batch, make_subs
     assert client.get("/feed/u/garbage/").status_code == 404
     atom = parse(client.get(f"/feed/u/{make_token(subscriber, 'feed')}/atom/"))
     assert not atom.bozo and atom.version == "atom10"
+
+
+def test_a_change_made_by_another_process_shows_within_the_version_memo(client, batch, settings, monkeypatch):
+    """Each web process reuses the content version it read for PAGE_VERSION_MEMO_SECONDS; a
+    publish by another process (here: the shared cache changed behind this one's back) shows
+    once that has passed, while this process's own changes show at once."""
+    from digest import views
+
+    settings.PAGE_VERSION_MEMO_SECONDS = 30
+    assert "DreamSync" in client.get("/").content.decode()
+    BatchEntry.objects.filter(paper__title__startswith="DreamSync").update(hidden=True)
+    cache.set(views.VERSION_KEY, "elsewhere", 600)  # another process bumped the version
+    assert "DreamSync" in client.get("/").content.decode()  # still this process's memo
+    clock = views.time.monotonic()
+    monkeypatch.setattr(views.time, "monotonic", lambda: clock + 31)
+    assert "DreamSync" not in client.get("/").content.decode()
+    BatchEntry.objects.filter(paper__title__startswith="DreamSync").update(hidden=False)
+    views.bump_content_version()  # this process's own change: seen on the next request
+    assert "DreamSync" in client.get("/").content.decode()
+
