@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import F
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
@@ -201,7 +202,9 @@ def best(request, period: str):
             BatchEntry.objects.filter(batch__status=Batch.Status.PUBLISHED, batch__date__range=(start, latest.date),
                                       hidden=False)
             .select_related("paper", "batch")
-            .order_by("-featured", "-paper__upvotes", "-batch__date", "position")
+            # nulls_last: papers without a vote count go after the voted ones on PostgreSQL
+            # too (its default puts NULL first in a descending order; SQLite's puts it last).
+            .order_by("-featured", F("paper__upvotes").desc(nulls_last=True), "-batch__date", "position")
         )
         seen, best_entries = set(), []
         for entry in entries[:200]:
