@@ -332,6 +332,10 @@ CELERY_BEAT_SCHEDULE["delivery-sweep"] = {
     "task": "subscribers.tasks.sweep",
     "schedule": DELIVERY_SWEEP_SECONDS,
 }
+# Days a sent paper stays in the ledger that keeps it from reaching the same subscriber again
+# (weekly digests, re-featured papers); older rows are pruned daily. 0 keeps them forever.
+SENT_LEDGER_DAYS = envint("SENT_LEDGER_DAYS", 180)
+CELERY_BEAT_SCHEDULE["prune-sent-ledger"] = {"task": "subscribers.tasks.prune_ledger", "schedule": 24 * 3600}
 # Publishing to a broker that is down fails fast; the sweep queues what was not queued.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 

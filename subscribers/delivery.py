@@ -419,6 +419,27 @@ def _flush_ledger(ledger: list) -> None:
         ledger.clear()
 
 
+def prune_ledger(now: dt.datetime | None = None, chunk: int = 5000) -> int:
+    """Forget which papers reached whom after SENT_LEDGER_DAYS (0 keeps the ledger forever).
+    The ledger grows by one row per paper per email (a million a day at 100,000 subscribers
+    and 10 papers), while it only matters for papers that may come round again: weekly
+    digests, best-of months, a paper re-featured weeks later. Deleted in chunks by id so
+    that no statement holds a long lock."""
+    days = settings.SENT_LEDGER_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(SentPaper.objects.filter(delivery__sent_at__lt=cutoff).order_by().values_list("pk", flat=True)[:chunk])
+        if not ids:
+            break
+        deleted += SentPaper.objects.filter(pk__in=ids).delete()[0]
+    if deleted:
+        log.info("ledger: forgot %s sent papers of deliveries sent before %s", deleted, cutoff.date())
+    return deleted
+
+
 def repair_ledger(delivery_ids) -> int:
     """Write the SentPaper rows of sent deliveries from their recorded papers (idempotent)."""
     rows = []

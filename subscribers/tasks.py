@@ -31,5 +31,10 @@ def sweep() -> dict:
 
 
 @shared_task(ignore_result=True)
+def prune_ledger() -> int:
+    return delivery.prune_ledger()
+
+
+@shared_task(ignore_result=True)
 def resume_edition(edition_id: int) -> int:
     return delivery.queue_pending(edition_id)

@@ -237,6 +237,26 @@ def test_weekly_digests_gather_the_week_and_never_repeat_a_paper(batch, make_sub
     assert SentPaper.objects.filter(subscriber=subscriber).count() == len(daily_titles) + 1
 
 
+def test_the_ledger_forgets_after_its_retention(batch, make_subscriber, django_capture_on_commit_callbacks, settings):
+    from django.utils import timezone
+
+    from subscribers.delivery import prune_ledger
+
+    first = make_subscriber("old@example.org", topics=["lora-peft"])
+    second = make_subscriber("new@example.org", topics=["lora-peft"])
+    send(batch, capture=django_capture_on_commit_callbacks)
+    sent = {s.pk: SentPaper.objects.filter(subscriber=s).count() for s in (first, second)}
+    assert all(sent.values())
+    Delivery.objects.filter(subscriber=first).update(sent_at=timezone.now() - dt.timedelta(days=181))
+    settings.SENT_LEDGER_DAYS = 0  # keeps everything
+    assert prune_ledger() == 0
+    settings.SENT_LEDGER_DAYS = 180
+    assert prune_ledger(chunk=3) == sent[first.pk]  # several chunks
+    assert not SentPaper.objects.filter(subscriber=first).exists()
+    assert SentPaper.objects.filter(subscriber=second).count() == sent[second.pk]
+    assert Delivery.objects.filter(subscriber=first, status="sent").exists()  # the deliveries stay
+
+
 def test_the_preview_shows_every_interest_kind(batch, make_subscriber):
     subscriber = make_subscriber(topics=["unlearning"], keywords="LoRA")
     subscriber.liked_papers.add(Paper.objects.get(title__startswith="Compact Language Models"))
