@@ -111,7 +111,7 @@ class TopicFeed(PaperFeed):
         return absolute(topic.get_absolute_url())
 
     def items(self, topic):
-        latest = Batch.objects.filter(status=Batch.Status.PUBLISHED).order_by("-date").first()
+        latest = Batch.latest_published()
         when = entry_time(latest) if latest else timezone.now()
         return [FeedItem(paper, when, why) for paper, why in topic_papers(topic)]
 
@@ -146,7 +146,7 @@ class SubscriberFeed(PaperFeed):
 
         out = []
         interests = subscriber.interests()
-        for batch in Batch.objects.filter(status=Batch.Status.PUBLISHED).order_by("-date")[:7]:
+        for batch in Batch.objects.published().order_by("-date")[:7]:
             content = PeriodContent(batch.date, batch.date)
             content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
             chosen, _ = content.select(interests, subscriber.max_papers)

@@ -67,6 +67,11 @@ class Paper(models.Model):
         return ", ".join(names)
 
 
+class BatchQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status=Batch.Status.PUBLISHED)
+
+
 class Batch(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -82,6 +87,8 @@ class Batch(models.Model):
     papers = models.ManyToManyField(Paper, through="BatchEntry", related_name="batches")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-date"]
@@ -115,7 +122,7 @@ class Batch(models.Model):
 
     @classmethod
     def latest_published(cls) -> Batch | None:
-        return cls.objects.filter(status=cls.Status.PUBLISHED).order_by("-date").first()
+        return cls.objects.published().order_by("-date").first()
 
 
 class BatchEntry(models.Model):

@@ -8,7 +8,7 @@ class DaySitemap(Sitemap):
     changefreq = "daily"
 
     def items(self):
-        return Batch.objects.filter(status=Batch.Status.PUBLISHED).order_by("-date")
+        return Batch.objects.published().order_by("-date")
 
     def location(self, batch):
         return reverse("day", args=[batch.date])

@@ -4,6 +4,7 @@ Every page works without JavaScript and costs a bounded number of queries."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import time
 import uuid
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 
 PER_PAGE = 100
 CSRF_HOLE = "\x00csrf\x00"
-
-
-def published() -> object:
-    return Batch.objects.filter(status=Batch.Status.PUBLISHED)
 
 
 VERSION_KEY = "public-version"
@@ -102,7 +99,7 @@ def latest_published_id(version: str) -> int | None:
     key = ("latest", version)
     found = memo.get(key)
     if found is None:
-        batch = published().order_by("-date").only("pk").first()
+        batch = Batch.objects.published().order_by("-date").only("pk").first()
         found = (batch.pk if batch else None,)
         memo.set(key, found)
     return found[0]
@@ -119,17 +116,14 @@ def _subscribe_form(request=None):
 
 
 def _day_context(batch: Batch, page_number: int) -> dict:
-    entries = (
-        batch.entries.filter(hidden=False).select_related("paper").order_by("-featured", "position", "pk")
-    )
-    page = Paginator(entries, PER_PAGE).get_page(page_number)
+    page = Paginator(batch.visible_entries(), PER_PAGE).get_page(page_number)
     return {
         "batch": batch,
         "page": page,
         "entries": list(page.object_list),
         "rank_offset": page.start_index() - 1 if page.object_list else 0,
-        "previous": published().filter(date__lt=batch.date).order_by("-date").only("date").first(),
-        "next": published().filter(date__gt=batch.date).order_by("date").only("date").first(),
+        "previous": Batch.objects.published().filter(date__lt=batch.date).order_by("-date").only("date").first(),
+        "next": Batch.objects.published().filter(date__gt=batch.date).order_by("date").only("date").first(),
     }
 
 
@@ -171,7 +165,7 @@ def home(request):
 
 @require_GET
 def day(request, day):
-    batch = get_object_or_404(published(), date=day)
+    batch = get_object_or_404(Batch.objects.published(), date=day)
     page = _page_number(request)
     return _cached_page(request, f"day:{batch.pk}:{page}", "digest/home.html", lambda: _day_context(batch, page))
 
@@ -192,7 +186,7 @@ def best(request, period: str):
     days = BEST_OF.get(period)
     if days is None:
         raise Http404
-    latest = published().order_by("-date").only("date").first()
+    latest = Batch.objects.published().order_by("-date").only("date").first()
     if latest is None:
         return render(request, "digest/best.html", {"period": period, "entries": []})
     start = latest.date - dt.timedelta(days=days - 1)
@@ -224,7 +218,7 @@ def paper(request, identifier: str):
         found = Paper.objects.filter(key=identifier.replace("-", " ")).first()
     if found is None:
         raise Http404("No such paper")
-    batches = list(found.batches.filter(status=Batch.Status.PUBLISHED).order_by("-date"))
+    batches = list(found.batches.published().order_by("-date"))
     if not batches and not request.user.is_staff:
         raise Http404("No such paper")  # not public until its batch is published
     return render(request, "digest/paper.html", {
@@ -270,12 +264,15 @@ def topic_papers(topic: Topic, days: int = 30, limit: int = 50) -> list[tuple[Pa
     """The topic's matches among the papers published in the last `days`, best first."""
     from .matching import Interests, PaperDoc, PaperIndex, match
 
-    key = f"topic-papers:{topic.pk}:{topic.query.__hash__()}:{content_version()}"
+    # A stable digest of the query (str.__hash__ differs between processes, so other web
+    # processes could not share the entry).
+    query_digest = hashlib.sha256(topic.query.encode()).hexdigest()[:16]
+    key = f"topic-papers:{topic.pk}:{query_digest}:{content_version()}"
     ranked = cache.get(key)
-    latest = published().order_by("-date").only("date").first()
-    if latest is None:
-        return []
     if ranked is None:
+        latest = Batch.objects.published().order_by("-date").only("date").first()
+        if latest is None:
+            return []
         entries = (
             BatchEntry.objects.filter(batch__status=Batch.Status.PUBLISHED, hidden=False,
                                       batch__date__gte=latest.date - dt.timedelta(days=days - 1))

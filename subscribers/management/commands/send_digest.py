@@ -27,7 +27,7 @@ class Command(BaseCommand):
                             help="seconds --wait waits at most (default 3600)")
 
     def handle(self, *args, date, frequency, wait, timeout, **options):
-        published = Batch.objects.filter(status=Batch.Status.PUBLISHED)
+        published = Batch.objects.published()
         batch = published.filter(date=date).first() if date else published.order_by("-date").first()
         if batch is None:
             if date and Batch.objects.filter(date=date).exists():
