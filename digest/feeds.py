@@ -172,9 +172,7 @@ def cached_feed(feed_class, private: bool = False):
         if private:
             from subscribers.tokens import subscriber_for
 
-            subscriber = subscriber_for(kwargs.get("token", ""), "feed")
-            if subscriber is None:
-                raise Http404("No such feed")
+            subscriber = subscriber_for(kwargs.get("token", ""), "feed") or _not_found()
             version += f"-{subscriber.pk}-{int(subscriber.updated_at.timestamp())}"
         key = "feed:" + hashlib.sha256(f"{feed_class.__name__}:{kwargs}:{version}".encode()).hexdigest()
         etag = '"' + key[5:37] + '"'

@@ -28,6 +28,11 @@ def _not_found():
     raise Http404("This link is not valid.")
 
 
+def _subscriber(token: str, purpose: str, **kwargs):
+    """The subscriber a link's token names, or the one 404 for every bad token."""
+    return subscriber_for(token, purpose, **kwargs) or _not_found()
+
+
 def client_ip(request) -> str:
     if settings.SECURE_PROXY_SSL_HEADER and request.META.get("HTTP_X_FORWARDED_FOR"):
         # Behind our own proxy, the last address it appended is the client's.
@@ -78,9 +83,7 @@ def subscribe(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
-    subscriber = subscriber_for(token, "confirm", max_age=settings.CONFIRM_MAX_AGE_DAYS * 86400)
-    if subscriber is None:
-        _not_found()
+    subscriber = _subscriber(token, "confirm", max_age=settings.CONFIRM_MAX_AGE_DAYS * 86400)
     if request.method == "GET":
         # Mail scanners and link prefetchers follow links: GET only asks.
         return render(request, "subscribers/confirm.html", {"subscriber": subscriber})
@@ -113,9 +116,7 @@ def _preview(subscriber):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def manage(request, token: str):
-    subscriber = subscriber_for(token, "manage")
-    if subscriber is None:
-        _not_found()
+    subscriber = _subscriber(token, "manage")
     if request.method == "POST":
         form = PreferencesForm(request.POST, instance=subscriber)
         if form.is_valid():
@@ -139,9 +140,7 @@ def manage(request, token: str):
 
 @require_POST
 def change_email(request, token: str):
-    subscriber = subscriber_for(token, "manage")
-    if subscriber is None:
-        _not_found()
+    subscriber = _subscriber(token, "manage")
     form = EmailChangeForm(request.POST)
     if form.is_valid():
         lifecycle.request_email_change(subscriber, form.cleaned_data["new_email"])
@@ -170,9 +169,7 @@ def email_change(request, token: str):
 
 @never_cache
 def export(request, token: str):
-    subscriber = subscriber_for(token, "manage")
-    if subscriber is None:
-        _not_found()
+    subscriber = _subscriber(token, "manage")
     response = JsonResponse(lifecycle.export_data(subscriber), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = 'attachment; filename="paperpost-my-data.json"'
     return response
@@ -181,9 +178,7 @@ def export(request, token: str):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def delete(request, token: str):
-    subscriber = subscriber_for(token, "manage")
-    if subscriber is None:
-        _not_found()
+    subscriber = _subscriber(token, "manage")
     if request.method == "GET":
         return render(request, "subscribers/delete.html", {"subscriber": subscriber})
     lifecycle.delete_subscriber(subscriber)
@@ -194,9 +189,7 @@ def delete(request, token: str):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
-    subscriber = subscriber_for(token, "unsubscribe")
-    if subscriber is None:
-        _not_found()
+    subscriber = _subscriber(token, "unsubscribe")
     if request.method == "GET":
         return render(request, "subscribers/unsubscribe.html", {"subscriber": subscriber, "token": token})
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
@@ -228,8 +221,8 @@ def feedback(request, token: str, action: str, target: int):
     shows what will change, a POST changes it, and the next digest follows it."""
     from digest.models import Paper, Topic
 
-    subscriber = subscriber_for(token, "feedback")
-    if subscriber is None or action not in FEEDBACK_ACTIONS:
+    subscriber = _subscriber(token, "feedback")
+    if action not in FEEDBACK_ACTIONS:
         _not_found()
     model = Topic if action == "mute" else Paper
     obj = model.objects.filter(pk=target).first()
@@ -249,10 +242,8 @@ def edition_matches(request, token: str, edition_id: int):
     from .delivery import PeriodContent
     from .models import Edition
 
-    subscriber = subscriber_for(token, "manage")
-    edition = Edition.objects.filter(pk=edition_id).first()
-    if subscriber is None or edition is None:
-        _not_found()
+    subscriber = _subscriber(token, "manage")
+    edition = Edition.objects.filter(pk=edition_id).first() or _not_found()
     content = PeriodContent(edition.start_date, edition.end_date)
     content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
     delivery = subscriber.deliveries.filter(edition=edition).first()
