@@ -74,7 +74,7 @@ class _Memo:
     """A small per-process store in front of the shared cache, for values whose key carries
     the content version: such a value never changes once computed, so a process may keep it
     without asking Redis again. This saves the transfer and unpickling of a 200 KB page per
-    request; only the version itself is read from the shared cache each time."""
+    request; only the version itself is read from the shared cache (see content_version)."""
 
     def __init__(self, size: int = 64):
         self.size = size
@@ -85,7 +85,7 @@ class _Memo:
 
     def set(self, key, value) -> None:
         if len(self.data) >= self.size:
-            # Dicts keep insertion order: drop the oldest quarter, which belongs to older versions.
+            # Dicts keep insertion order: drop the oldest quarter (mostly older versions).
             for old in list(self.data)[: self.size // 4]:
                 del self.data[old]
         self.data[key] = value
@@ -99,7 +99,7 @@ def latest_published_id(version: str) -> int | None:
     key = ("latest", version)
     found = memo.get(key)
     if found is None:
-        batch = Batch.objects.published().order_by("-date").only("pk").first()
+        batch = Batch.latest_published()
         found = (batch.pk if batch else None,)
         memo.set(key, found)
     return found[0]
