@@ -52,6 +52,15 @@ def envfloat(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name}={value!r}: expected a number") from None
 
 
+def envrate(name: str, default: str) -> str:
+    """A rate as "count/seconds", e.g. "10/600"."""
+    value = os.environ.get(name) or default
+    count, _, seconds = value.partition("/")
+    if not (count.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
+        raise ImproperlyConfigured(f"{name}={value!r}: expected count/seconds, e.g. 10/600")
+    return value
+
+
 def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -294,16 +303,23 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Subscriptions ---------------------------------------------------------------------------
 # Subscribe-form posts allowed per client IP ("count/seconds"); past it the form answers 429.
-SUBSCRIBE_RATE_PER_IP = os.environ.get("SUBSCRIBE_RATE_PER_IP", "10/600")
+SUBSCRIBE_RATE_PER_IP = envrate("SUBSCRIBE_RATE_PER_IP", "10/600")
 # At most one confirmation (or "manage your subscription") email per address per this many seconds.
 CONFIRM_EMAIL_INTERVAL = envint("CONFIRM_EMAIL_INTERVAL", 3600)
 CONFIRM_MAX_AGE_DAYS = envint("CONFIRM_MAX_AGE_DAYS", 7)
+# Address-change confirmations one subscriber may ask for ("count/seconds"): a manage link
+# must not become a way to mail strangers.
+EMAIL_CHANGE_RATE_PER_SUBSCRIBER = envrate("EMAIL_CHANGE_RATE_PER_SUBSCRIBER", "3/86400")
 SUBSCRIBE_FORM_VERSION = "web form v1"
 
 # django-anymail: bounce and complaint webhooks from an ESP (POST /anymail/<esp>/tracking/).
+# Without a secret the routes are not mounted at all (paperpost/urls.py): anymail would
+# otherwise accept anyone's fake bounce and cut that address off the list.
 ANYMAIL = {
     "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "") or None,
 }
+if ANYMAIL["WEBHOOK_SECRET"] and ":" not in ANYMAIL["WEBHOOK_SECRET"]:
+    raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET: expected user:password (HTTP basic auth for the ESP webhooks)")
 
 # --- Matching and ranking (see digest/matching.py for the formula) ---------------------------
 MATCH_WEIGHTS = {

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path, register_converter
@@ -51,8 +52,12 @@ urlpatterns = [
     path("u/<str:token>/edition/<int:edition_id>/", subscriber_views.edition_matches, name="edition_matches"),
     path("f/<str:token>/<str:action>/<int:target>/", subscriber_views.feedback, name="feedback"),
     path("email/<str:token>/", subscriber_views.email_change, name="email_change"),
-    path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# ESP bounce and complaint webhooks exist only with a secret: unauthenticated, anyone could
+# post a fake hard bounce and cut an address off the list for good.
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    urlpatterns.append(path("anymail/", include("anymail.urls")))
 
 handler500 = "digest.views.server_error"

@@ -1,6 +1,7 @@
 import csv
 import datetime as dt
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.http import HttpResponse
@@ -8,13 +9,33 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from digest.models import Topic
+from paperpost.csvcells import escape_cell
 
 from . import lifecycle
 from .models import Delivery, Edition, Subscriber, Suppression
+from .services import clean_authors, clean_categories, clean_keywords
+
+
+class SubscriberAdminForm(forms.ModelForm):
+    """The same bounds as the preference centre and the commands."""
+
+    class Meta:
+        model = Subscriber
+        fields = "__all__"
+
+    def clean_keywords(self):
+        return clean_keywords(self.cleaned_data.get("keywords", ""))
+
+    def clean_authors(self):
+        return clean_authors(self.cleaned_data.get("authors", ""))
+
+    def clean_categories(self):
+        return clean_categories(self.cleaned_data.get("categories", ""))
 
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberAdminForm
     list_display = ("email", "status", "frequency", "topic_list", "created_at", "confirmed_at")
     list_filter = ("status", "frequency", "topics")
     search_fields = ("email", "keywords")
@@ -50,9 +71,11 @@ class SubscriberAdmin(admin.ModelAdmin):
         writer.writerow(["email", "topics", "keywords", "categories", "authors", "frequency",
                          "status", "confirmed_at", "consent_source"])
         for s in queryset.prefetch_related("topics").order_by("pk"):
-            writer.writerow([s.email, ",".join(t.slug for t in s.topics.all()), s.keywords, s.categories,
-                             s.authors, s.frequency, s.status,
-                             s.confirmed_at.isoformat() if s.confirmed_at else "", s.consent_source])
+            writer.writerow([escape_cell(cell) for cell in (
+                s.email, ",".join(t.slug for t in s.topics.all()), s.keywords, s.categories,
+                s.authors, s.frequency, s.status, s.confirmed_at.isoformat() if s.confirmed_at else "",
+                s.consent_source,
+            )])
         return response
 
     @admin.action(description="Mark as hard-bounced (stop all mail)")

@@ -7,4 +7,4 @@ class SubscribersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the bounce/complaint receiver)
+        from . import checks, signals  # noqa: F401  (registers the checks, connects the bounce receiver)

@@ -8,18 +8,11 @@ from digest.matching import parse_terms
 from digest.models import Topic
 
 from .models import Frequency, Subscriber
-from .services import clean_categories
-
-
-def clean_keywords(value: str) -> str:
-    terms = parse_terms(value or "")
-    if len(terms) > 50:
-        raise ValidationError("At most 50 keywords and phrases, please.")
-    return ", ".join(("-" if t.exclude else "") + (f'"{t.text}"' if "," in t.text else t.text) for t in terms)
+from .services import MAX_EMAIL_CHARS, clean_authors, clean_categories, clean_keywords
 
 
 class SubscribeForm(forms.Form):
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"placeholder": "you@example.org", "autocomplete": "email"}))
+    email = forms.EmailField(max_length=MAX_EMAIL_CHARS, widget=forms.EmailInput(attrs={"placeholder": "you@example.org", "autocomplete": "email"}))
     topics = forms.ModelMultipleChoiceField(
         queryset=Topic.objects.filter(active=True), required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -72,10 +65,7 @@ class PreferencesForm(forms.ModelForm):
         return clean_categories(self.cleaned_data.get("categories", ""))
 
     def clean_authors(self):
-        names = [n.strip() for n in (self.cleaned_data.get("authors") or "").split(",") if n.strip()]
-        if len(names) > 50:
-            raise ValidationError("At most 50 authors, please.")
-        return ", ".join(dict.fromkeys(names))
+        return clean_authors(self.cleaned_data.get("authors", ""))
 
     def clean_paused_until(self):
         value = self.cleaned_data.get("paused_until")
@@ -93,4 +83,4 @@ class PreferencesForm(forms.ModelForm):
 
 
 class EmailChangeForm(forms.Form):
-    new_email = forms.EmailField(max_length=254, label="New address")
+    new_email = forms.EmailField(max_length=MAX_EMAIL_CHARS, label="New address")

@@ -4,8 +4,10 @@ export, delete, bounce. Views and commands are thin wrappers around these functi
 Rules that hold here, whatever the caller:
 - Nothing but the confirmation is ever mailed to a pending address.
 - The web answer is the same whether an address is new, pending, active or suppressed.
-- At most one confirmation (or "manage your subscription") email per address per
-  CONFIRM_EMAIL_INTERVAL, however often the form is posted.
+- At most one confirmation (or "manage your subscription", or "confirm your new address")
+  email per address per CONFIRM_EMAIL_INTERVAL, however often the forms are posted; a
+  subscriber asks for at most EMAIL_CHANGE_RATE_PER_SUBSCRIBER address changes.
+- Nothing is ever mailed to an address that bounced or complained.
 - No text the visitor typed is put into those emails: only our own words and signed links.
 """
 
@@ -20,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from paperpost.ratelimit import once
+from paperpost.ratelimit import allow, once, parse_rate
 
 from .emails import absolute, make_message
 from .models import Frequency, Subscriber, Suppression, email_hash, normalize_email
@@ -93,7 +95,7 @@ def request_subscription(req: SubscribeRequest) -> str:
     (never shown to the visitor, who always sees the same page)."""
     email = normalize_email(req.email)
     reason = Suppression.reason_for(email)
-    if reason in (Suppression.Reason.BOUNCED, Suppression.Reason.COMPLAINED):
+    if reason in Suppression.NEVER_MAIL:
         log.info("subscribe: %s is suppressed (%s); nothing sent", email_hash(email)[:12], reason)
         return "suppressed"
     with transaction.atomic():
@@ -222,11 +224,22 @@ def export_data(subscriber: Subscriber) -> dict:
 
 
 def request_email_change(subscriber: Subscriber, new_email: str) -> str:
-    """Mail a confirmation link to the new address; nothing changes until it is used."""
+    """Mail a confirmation link to the new address; nothing changes until it is used.
+    Returns what happened (for logs, tests and the one message the subscriber sees)."""
     new_email = normalize_email(new_email)
     if new_email == subscriber.email:
         return "same"
-    if not once("email-change-mail", new_email, settings.CONFIRM_EMAIL_INTERVAL):
+    # The subscriber's own limit first: one manage link must not mail a list of strangers.
+    limit, window = parse_rate(settings.EMAIL_CHANGE_RATE_PER_SUBSCRIBER)
+    if not allow("email-change", subscriber.uid.hex, limit, window):
+        log.warning("subscriber=%s: address-change limit reached; nothing sent", subscriber.pk)
+        return "throttled-subscriber"
+    if Suppression.reason_for(new_email) in Suppression.NEVER_MAIL:
+        log.info("email change: %s is suppressed; nothing sent", email_hash(new_email)[:12])
+        return "suppressed"
+    # The same per-address budget as the subscribe form's mails: a target gets at most one
+    # unrequested mail from us per interval, whoever asks.
+    if not once("confirm-mail", new_email, settings.CONFIRM_EMAIL_INTERVAL):
         return "throttled"
     token = signing.dumps({"u": subscriber.uid.hex, "e": new_email}, salt=EMAIL_CHANGE_SALT, compress=True)
     _send("email_change", new_email, absolute(reverse("email_change", args=[token])))

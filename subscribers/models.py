@@ -204,6 +204,10 @@ class Suppression(models.Model):
         COMPLAINED = "complained", "Spam complaint"
         MANUAL = "manual", "Suppressed by an operator"
 
+    # Addresses that get no mail at all, not even a confirmation link (a deleted or manually
+    # suppressed address may still subscribe again and confirm).
+    NEVER_MAIL = frozenset({Reason.BOUNCED, Reason.COMPLAINED})
+
     email_hash = models.CharField(max_length=64, unique=True)
     reason = models.CharField(max_length=12, choices=Reason.choices)
     detail = models.CharField(max_length=300, blank=True)

@@ -15,6 +15,15 @@ from digest.models import Topic
 
 from .models import Frequency, Subscriber, Suppression, normalize_email
 
+# Bounds on what people and operators type. 254 is the longest address SMTP carries (RFC 5321
+# forward path); the others keep one subscriber's interests to what matching can use and
+# keep a hostile 100 KB string out of the database and out of every digest run.
+MAX_EMAIL_CHARS = 254
+MAX_CHARS = {"keywords": 2000, "authors": 2000, "categories": 500, "consent": 100}
+MAX_TERM_CHARS = 100
+MAX_TERMS = 50
+
+
 @dataclass
 class SubscriberInput:
     email: str
@@ -23,14 +32,53 @@ class SubscriberInput:
     categories: str = ""
     authors: str = ""
     frequency: str = Frequency.DAILY
+    consent: str = ""
 
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in (value or "").replace(";", ",").split(",") if v.strip()]
 
 
+def check_text(field: str, value: str, limit: int | None = None) -> str:
+    """Refuse NUL characters (PostgreSQL cannot store them) and text over the field's bound."""
+    value = value or ""
+    if "\x00" in value:
+        raise ValidationError(f"{field}: NUL characters are not allowed")
+    limit = limit or MAX_CHARS[field]
+    if len(value) > limit:
+        raise ValidationError(f"{field}: at most {limit} characters (it has {len(value)})")
+    return value
+
+
+def clean_email(value: str) -> str:
+    email = check_text("email", normalize_email(value), MAX_EMAIL_CHARS)
+    validate_email(email)
+    return email
+
+
+def clean_keywords(value: str) -> str:
+    """Keywords and phrases as matching reads them, one canonical spelling."""
+    terms = parse_terms(check_text("keywords", value))
+    if len(terms) > MAX_TERMS:
+        raise ValidationError(f"At most {MAX_TERMS} keywords and phrases, please.")
+    long = [t.text[:30] + "…" for t in terms if len(t.text) > MAX_TERM_CHARS]
+    if long:
+        raise ValidationError(f"keywords: at most {MAX_TERM_CHARS} characters each ({long[0]!r} is longer)")
+    return ", ".join(("-" if t.exclude else "") + (f'"{t.text}"' if "," in t.text else t.text) for t in terms)
+
+
+def clean_authors(value: str) -> str:
+    names = list(dict.fromkeys(_split(check_text("authors", value))))
+    if len(names) > MAX_TERMS:
+        raise ValidationError(f"At most {MAX_TERMS} authors, please.")
+    long = [n[:30] + "…" for n in names if len(n) > MAX_TERM_CHARS]
+    if long:
+        raise ValidationError(f"authors: at most {MAX_TERM_CHARS} characters each ({long[0]!r} is longer)")
+    return ", ".join(names)
+
+
 def clean_categories(value: str) -> str:
-    cats = _split(value)
+    cats = _split(check_text("categories", value))
     bad = [c for c in cats if not re.match(r"^[a-z-]+(\.[A-Za-z-]+)?$|^[a-z-]+\.?\*$", c)]
     if bad:
         raise ValidationError(f"not an arXiv category: {', '.join(bad)} (use forms like cs.CL or cs.*)")
@@ -47,9 +95,13 @@ def resolve_topics(value: str) -> list[Topic]:
     return topics
 
 
-def upsert_confirmed(data: SubscriberInput, source: str) -> tuple[Subscriber, bool]:
-    email = normalize_email(data.email)
-    validate_email(email)
+class Refused(Exception):
+    """The address unsubscribed: an operator brings it back only with --resubscribe and a
+    record of the person's new consent."""
+
+
+def upsert_confirmed(data: SubscriberInput, source: str, resubscribe: bool = False) -> tuple[Subscriber, bool]:
+    email = clean_email(data.email)
     reason = Suppression.reason_for(email)
     if reason:
         # Deleted, bounced or complained: only a new confirmation through the site may
@@ -57,20 +109,34 @@ def upsert_confirmed(data: SubscriberInput, source: str) -> tuple[Subscriber, bo
         raise ValidationError(f"{email} is suppressed ({reason}); it can only come back by confirming on the site")
     if data.frequency not in Frequency.values:
         raise ValidationError(f"frequency must be one of {', '.join(Frequency.values)}")
-    topics = resolve_topics(data.topics)
+    topics = resolve_topics(check_text("topics", data.topics, MAX_CHARS["keywords"]))
     categories = clean_categories(data.categories)
-    keywords = ", ".join(t.text if not t.exclude else f"-{t.text}" for t in parse_terms(data.keywords))
+    keywords = clean_keywords(data.keywords)
+    authors = clean_authors(data.authors)
+    consent = check_text("consent", (data.consent or "").strip())
     now = timezone.now()
     with transaction.atomic():
-        subscriber = Subscriber.objects.filter(email__iexact=email).first()
+        subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
         created = subscriber is None
+        returning = not created and subscriber.status == Subscriber.Status.UNSUBSCRIBED
         if created:
-            subscriber = Subscriber(email=email, consent_at=now, consent_source=source)
+            subscriber = Subscriber(email=email)
+        elif returning:
+            # They chose to leave: an old list must not sign them up again.
+            if not (resubscribe and consent):
+                when = f" on {subscriber.unsubscribed_at:%Y-%m-%d}" if subscriber.unsubscribed_at else ""
+                raise Refused(f"{email} unsubscribed{when}; only --resubscribe with a record of their "
+                              "new consent brings them back")
+            subscriber.unsubscribed_at = None
+        if created or returning:
+            # The consent record: when, and in the operator's words how, they asked.
+            subscriber.consent_at = now
+            subscriber.consent_source = (f"{consent} (via {source})" if consent else source)[:100]
         subscriber.status = Subscriber.Status.ACTIVE
         subscriber.confirmed_at = subscriber.confirmed_at or now
         subscriber.keywords = keywords
         subscriber.categories = categories
-        subscriber.authors = ", ".join(_split(data.authors))
+        subscriber.authors = authors
         subscriber.frequency = data.frequency
         subscriber.save()
         subscriber.topics.set(topics)

@@ -143,9 +143,13 @@ def change_email(request, token: str):
     subscriber = _subscriber(token, "manage")
     form = EmailChangeForm(request.POST)
     if form.is_valid():
-        lifecycle.request_email_change(subscriber, form.cleaned_data["new_email"])
-        messages.info(request, "If that address can receive email, a confirmation link is on its way to it. "
-                               "Your address changes when you open it.")
+        outcome = lifecycle.request_email_change(subscriber, form.cleaned_data["new_email"])
+        if outcome == "throttled-subscriber":
+            messages.error(request, "You asked for too many address changes; please try again tomorrow.")
+        else:
+            # The same words whatever happened to the new address (sent, suppressed, throttled).
+            messages.info(request, "If that address can receive email, a confirmation link is on its way to it. "
+                                   "Your address changes when you open it.")
     else:
         messages.error(request, "Enter a valid email address.")
     return redirect("manage", token=token)

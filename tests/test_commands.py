@@ -89,3 +89,18 @@ def test_every_command_has_help(command, capsys):
         call_command(command, "--help")
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_add_subscriber_never_brings_back_someone_who_left(capsys, make_subscriber):
+    make_subscriber("left@example.org", status=Subscriber.Status.UNSUBSCRIBED, keywords="LoRA")
+    with pytest.raises(CommandError, match="unsubscribed.*--resubscribe"):
+        call_command("add_subscriber", "left@example.org", "--keywords", "pruning")
+    assert Subscriber.objects.get().status == Subscriber.Status.UNSUBSCRIBED
+    with pytest.raises(CommandError, match="--consent"):
+        call_command("add_subscriber", "left@example.org", "--keywords", "pruning", "--resubscribe")
+    call_command("add_subscriber", "left@example.org", "--keywords", "pruning", "--resubscribe",
+                 "--consent", "asked by email on 2026-03-01")
+    subscriber = Subscriber.objects.get()
+    assert subscriber.status == Subscriber.Status.ACTIVE and subscriber.unsubscribed_at is None
+    assert "asked by email on 2026-03-01" in subscriber.consent_source and subscriber.consent_at

@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_check_deploy_is_clean_under_production_settings(tmp_path):
+def check_deploy(tmp_path, **overrides):
     env = {
         **os.environ,
         "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-0123456789",
@@ -14,14 +14,26 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
         "DEBUG": "0",
         "PAPERPOST_VAR_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path}/deploy.sqlite3",
+        "ANYMAIL_WEBHOOK_SECRET": "esp:a-long-random-webhook-password",
+        **overrides,
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests' process only
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
+
+
+def test_check_deploy_is_clean_under_production_settings(tmp_path):
+    result = check_deploy(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_the_webhooks_have_no_secret(tmp_path):
+    result = check_deploy(tmp_path, ANYMAIL_WEBHOOK_SECRET="")
+    assert result.returncode != 0
+    assert "ANYMAIL_WEBHOOK_SECRET" in result.stderr and "paperpost.W001" in result.stderr
 
 
 def test_a_bad_setting_names_the_variable(tmp_path):

@@ -72,3 +72,9 @@ def test_the_app_points_at_the_compose_services():
     assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:" in env["DATABASE_URL"]
     assert env["REDIS_URL"].startswith("redis://redis:")
     assert env["EMAIL_HOST"] == "mailpit"
+
+
+def test_the_stack_requires_a_webhook_secret():
+    # Without one, the bounce and complaint webhooks are not routed at all (see README).
+    env = compose()["services"]["web"]["environment"]
+    assert env["ANYMAIL_WEBHOOK_SECRET"].startswith("${ANYMAIL_WEBHOOK_SECRET:?")

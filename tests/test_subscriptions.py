@@ -256,6 +256,35 @@ def test_an_address_change_to_a_taken_address_is_refused(batch, make_subscriber)
     assert subscriber.email == "old@example.org"
 
 
+def test_address_changes_are_rate_limited_per_subscriber(batch, make_subscriber, settings):
+    settings.EMAIL_CHANGE_RATE_PER_SUBSCRIBER = "3/86400"
+    subscriber = make_subscriber("old@example.org")
+    url = f"/u/{make_token(subscriber, 'manage')}/email/"
+    client = Client()
+    for i in range(40):
+        client.post(url, {"new_email": f"victim{i}@example.net"})
+    assert len(mail.outbox) == 3
+    page = client.get(f"/u/{make_token(subscriber, 'manage')}/").content.decode()
+    assert "too many address changes" in page.lower()
+
+
+def test_address_changes_are_rate_limited_per_target(batch, make_subscriber):
+    for i in range(5):
+        subscriber = make_subscriber(f"sender{i}@example.org")
+        Client().post(f"/u/{make_token(subscriber, 'manage')}/email/", {"new_email": "victim@example.net"})
+    # A subscribe post for the same target within the hour sends nothing either.
+    post_subscribe(csrf_client(), email="victim@example.net")
+    assert [m.to for m in mail.outbox] == [["victim@example.net"]]
+
+
+@pytest.mark.parametrize("reason", ["bounced", "complained"])
+def test_an_address_change_never_mails_a_suppressed_address(batch, make_subscriber, reason):
+    subscriber = make_subscriber("old@example.org")
+    Suppression.objects.create(email_hash=email_hash("gone@example.net"), reason=reason)
+    response = Client().post(f"/u/{make_token(subscriber, 'manage')}/email/", {"new_email": "Gone@Example.net"})
+    assert response.status_code == 302 and mail.outbox == []
+
+
 # --- Leaving --------------------------------------------------------------------------------------
 
 
@@ -320,9 +349,26 @@ def postmark(client, payload, secret="hook:secret"):
                        HTTP_AUTHORIZATION=auth)
 
 
+def reload_urls():
+    """The webhook routes are mounted only when a secret is configured, so the URLconf is
+    built again after the setting changes."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import paperpost.urls
+
+    importlib.reload(paperpost.urls)
+    clear_url_caches()
+
+
 @pytest.fixture
 def webhook_secret(settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret"}
+    reload_urls()
+    yield
+    settings.ANYMAIL = {"WEBHOOK_SECRET": None}
+    reload_urls()
 
 
 def test_a_hard_bounce_webhook_stops_mail(make_subscriber, webhook_secret):
@@ -358,6 +404,20 @@ def test_webhooks_need_the_secret(make_subscriber, webhook_secret):
     assert response.status_code in (400, 401, 403)
     subscriber.refresh_from_db()
     assert subscriber.status == "active"
+
+
+def test_without_a_secret_the_webhooks_are_not_routed_and_change_nothing(make_subscriber, settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": None}
+    reload_urls()
+    subscriber = make_subscriber("victim@example.org")
+    for payload in ({"RecordType": "Bounce", "Type": "HardBounce", "TypeCode": 1, "ID": 1, "Email": "victim@example.org",
+                     "MessageID": "m", "BouncedAt": "2026-11-26T10:00:00Z"},
+                    {"RecordType": "SpamComplaint", "Type": "SpamComplaint", "TypeCode": 512, "ID": 2,
+                     "Email": "victim@example.org", "MessageID": "n", "BouncedAt": "2026-11-26T10:00:00Z"}):
+        response = Client().post("/anymail/postmark/tracking/", data=json.dumps(payload), content_type="application/json")
+        assert response.status_code == 404
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active" and not Suppression.objects.exists()
 
 
 def test_the_suppress_command_for_smtp_setups(make_subscriber, capsys):
@@ -419,7 +479,7 @@ def test_import_subscribers_from_csv(tmp_path, capsys):
     with pytest.raises(CommandError, match="2 of 4 rows were not imported"):
         call_command("import_subscribers", str(path))
     out, err = capsys.readouterr()
-    assert "4 rows: 2 added, 0 updated, 2 errors" in out
+    assert "4 rows: 2 added, 0 updated, 0 refused, 2 errors" in out
     assert "line 4:" in err and "line 5: unknown topic no-such-topic" in err
     two = Subscriber.objects.get(email="two@example.org")
     assert (two.frequency, two.keywords, two.authors, two.status) == ("weekly", "knowledge distillation, -survey", "Geoffrey Hinton", "active")
@@ -431,3 +491,54 @@ def test_import_rejects_a_file_without_an_email_column(tmp_path):
     path.write_text("name,topics\nx,y\n")
     with pytest.raises(CommandError, match="needs an 'email' column"):
         call_command("import_subscribers", str(path))
+
+
+def test_import_refuses_to_resubscribe_people_who_left(tmp_path, capsys, make_subscriber):
+    make_subscriber("left@example.org", status="unsubscribed", keywords="LoRA")
+    make_subscriber("stays@example.org", keywords="LoRA")
+    path = tmp_path / "list.csv"
+    path.write_text("email,keywords\nleft@example.org,pruning\nstays@example.org,pruning\nnew@example.org,pruning\n")
+    call_command("import_subscribers", str(path))
+    out, err = capsys.readouterr()
+    assert "3 rows: 1 added, 1 updated, 1 refused, 0 errors" in out
+    assert "line 2: left@example.org unsubscribed" in err and "--resubscribe" in err
+    assert Subscriber.objects.get(email="left@example.org").status == "unsubscribed"
+    # --resubscribe needs a consent column saying when and how each person asked again.
+    with pytest.raises(CommandError, match="consent"):
+        call_command("import_subscribers", str(path), "--resubscribe")
+    path.write_text("email,keywords,consent\nleft@example.org,pruning,re-opted in by email 2026-03-01\n"
+                    "new2@example.org,pruning,\n")
+    call_command("import_subscribers", str(path), "--resubscribe")
+    assert "2 rows: 1 added, 1 updated, 0 refused, 0 errors" in capsys.readouterr().out
+    left = Subscriber.objects.get(email="left@example.org")
+    assert left.status == "active" and "re-opted in by email 2026-03-01" in left.consent_source
+
+
+def test_import_with_resubscribe_still_refuses_a_row_without_consent(tmp_path, capsys, make_subscriber):
+    make_subscriber("left@example.org", status="unsubscribed", keywords="LoRA")
+    path = tmp_path / "list.csv"
+    path.write_text("email,keywords,consent\nleft@example.org,pruning,\n")
+    call_command("import_subscribers", str(path), "--resubscribe")
+    assert "1 rows: 0 added, 0 updated, 1 refused, 0 errors" in capsys.readouterr().out
+    assert Subscriber.objects.get().status == "unsubscribed"
+
+
+def test_the_csv_export_defuses_spreadsheet_formulas(admin_client_logged_in, make_subscriber, tmp_path):
+    import csv
+    import io
+
+    hostile = make_subscriber("x@example.org", keywords="=cmd|' /C calc'!A0, -survey",
+                              authors="+SUM(1+1), @evil", categories="")
+    response = admin_client_logged_in.post("/admin/subscribers/subscriber/",
+                                           {"action": "export_csv", "_selected_action": [hostile.pk]})
+    header, row = list(csv.reader(io.StringIO(response.content.decode())))
+    cells = dict(zip(header, row))
+    for cell in row:
+        assert not cell or cell[0] not in "=+-@\t\r", cell
+    assert cells["keywords"] == "'=cmd|' /C calc'!A0, -survey" and cells["authors"] == "'+SUM(1+1), @evil"
+    # What the export writes, the import reads back unchanged.
+    path = tmp_path / "back.csv"
+    path.write_text("email,keywords,authors\n" + f'y@example.org,"{cells["keywords"]}","{cells["authors"]}"\n')
+    call_command("import_subscribers", str(path))
+    again = Subscriber.objects.get(email="y@example.org")
+    assert again.keywords.startswith("=cmd|' /C calc'!A0") and again.authors == "+SUM(1+1), @evil"

@@ -5,13 +5,14 @@ from django.core.management.base import BaseCommand
 
 from paperpost.commands import fail
 from subscribers.models import Frequency
-from subscribers.services import SubscriberInput, upsert_confirmed
+from subscribers.services import Refused, SubscriberInput, upsert_confirmed
 
 
 class Command(BaseCommand):
     help = (
         "Add an already-confirmed subscriber (for operators moving an existing list with its "
-        "consent). An existing address is updated, not duplicated."
+        "consent). An existing address is updated, not duplicated. An address that unsubscribed "
+        "is refused unless --resubscribe is given with --consent saying how they asked again."
     )
 
     def add_arguments(self, parser):
@@ -21,16 +22,24 @@ class Command(BaseCommand):
         parser.add_argument("--categories", default="", help="arXiv categories, e.g. cs.LG,cs.CL or cs.*")
         parser.add_argument("--authors", default="", help="followed authors, separated by commas")
         parser.add_argument("--frequency", choices=Frequency.values, default=Frequency.DAILY)
+        parser.add_argument("--resubscribe", action="store_true",
+                            help="bring back an address that unsubscribed (needs --consent)")
+        parser.add_argument("--consent", default="", metavar="TEXT",
+                            help='how and when they gave consent, e.g. "asked by email on 2026-03-01"')
 
-    def handle(self, *args, email, keywords, topics, categories, authors, frequency, **options):
+    def handle(self, *args, email, keywords, topics, categories, authors, frequency, resubscribe, consent, **options):
+        if resubscribe and not consent.strip():
+            raise fail('--resubscribe needs --consent "how and when they asked to come back"')
         data = SubscriberInput(
             email=email, keywords=keywords, topics=topics, categories=categories,
-            authors=authors, frequency=frequency,
+            authors=authors, frequency=frequency, consent=consent,
         )
         try:
-            subscriber, created = upsert_confirmed(data, source="add_subscriber")
+            subscriber, created = upsert_confirmed(data, source="add_subscriber", resubscribe=resubscribe)
         except ValidationError as exc:
             raise fail("; ".join(exc.messages))
+        except Refused as exc:
+            raise fail(str(exc))
         verb = "added" if created else "updated"
         topics_line = ", ".join(t.slug for t in subscriber.topics.all()) or "none"
         self.stdout.write(f"{verb} {subscriber.email} ({subscriber.frequency}; topics: {topics_line})")
