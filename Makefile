@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
+# Exported so that every step of `make run` (and SITE_URL's default) sees the port served.
+export PORT
 SAMPLE ?= samples/daily-papers-page.txt
 PYTEST_ARGS ?=
 

@@ -7,6 +7,7 @@ REDIS_URL, EMAIL_HOST, SECRET_KEY and SITE_URL (see README.md and docker-compose
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -84,7 +85,10 @@ def _secret_key() -> str:
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = _secret_key()
 
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute links (emails, List-Unsubscribe, feeds, canonical, robots) use SITE_URL. Unset, it
+# is the address `make run` serves on, port included (PORT=8080 make run links to 8080).
+PORT = envint("PORT", 8000)
+SITE_URL = (os.environ.get("SITE_URL") or f"http://127.0.0.1:{PORT}").rstrip("/")
 _site = urlsplit(SITE_URL)
 if _site.scheme not in {"http", "https"} or not _site.hostname:
     raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r}: expected an absolute http(s) URL")
@@ -103,12 +107,16 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.sitemaps",
     "anymail",
+    "axes",
+    "csp",
+    "paperpost",
     "digest",
     "subscribers",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,6 +124,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out sign-in before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "paperpost.urls"
@@ -264,6 +280,35 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images, fonts and
+# connections from our own origin only; no inline script or style anywhere, no plugins, no
+# <base> rewriting, no framing, forms post only to us. The one exception is the admin's
+# email preview, whose sandboxed iframe shows the email's own inline styles (digest/admin.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# Admin sign-in throttling (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT failures from one IP,
+# or for one username from anywhere, sign-ins are refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES,
+# the right password included. Lockouts are listed, and can be lifted, in the admin under
+# "Axes"; `manage.py axes_reset` lifts them all.
+AXES_FAILURE_LIMIT = envint("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "paperpost.ratelimit.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "paperpost.lockout.lockout_response"
+AXES_VERBOSE = False
 
 # --- Logging ------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()

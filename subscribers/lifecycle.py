@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import constant_time_compare
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -241,7 +242,10 @@ def request_email_change(subscriber: Subscriber, new_email: str) -> str:
     # unrequested mail from us per interval, whoever asks.
     if not once("confirm-mail", new_email, settings.CONFIRM_EMAIL_INTERVAL):
         return "throttled"
-    token = signing.dumps({"u": subscriber.uid.hex, "e": new_email}, salt=EMAIL_CHANGE_SALT, compress=True)
+    # "f" binds the link to the address it changes from: once used (or once any later change
+    # is made) it no longer matches, so an old link can neither be replayed nor undo a change.
+    token = signing.dumps({"u": subscriber.uid.hex, "e": new_email, "f": email_hash(subscriber.email)[:20]},
+                          salt=EMAIL_CHANGE_SALT, compress=True)
     _send("email_change", new_email, absolute(reverse("email_change", args=[token])))
     return "sent"
 
@@ -251,20 +255,25 @@ def read_email_change(token: str) -> tuple[Subscriber, str] | None:
         data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
         subscriber = Subscriber.objects.filter(uid=data["u"]).first()
         new_email = normalize_email(data["e"])
+        changes_from = data["f"]
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    if subscriber is None:
+    if subscriber is None or not constant_time_compare(changes_from, email_hash(subscriber.email)[:20]):
         return None
     return subscriber, new_email
 
 
 def apply_email_change(subscriber: Subscriber, new_email: str) -> bool:
-    """False if another subscriber already has the address."""
+    """False if another subscriber already has the address, or if the address changed since
+    the link was read (two tabs racing: only one link is ever used)."""
     with transaction.atomic():
         if Subscriber.objects.filter(email__iexact=new_email).exclude(pk=subscriber.pk).exists():
             return False
+        changed = Subscriber.objects.filter(pk=subscriber.pk, email=subscriber.email).update(
+            email=new_email, updated_at=timezone.now())
+        if not changed:
+            return False
         subscriber.email = new_email
-        subscriber.save(update_fields=["email", "updated_at"])
     log.info("subscriber=%s changed address", subscriber.pk)
     return True
 

@@ -37,4 +37,10 @@ def subscriber_for(token: str, purpose: str, max_age: int | None = None):
     uid = read_token(token, purpose, max_age=max_age)
     if uid is None:
         return None
-    return Subscriber.objects.filter(uid=uid).first()
+    found = Subscriber.objects.filter(uid=uid)
+    if purpose == "feed":
+        # A private feed is part of the subscription: after unsubscribing (or a bounce, or
+        # before confirming) it answers like an unknown link. The manage page, export and
+        # delete take "manage" tokens and keep working, so people can come back or leave fully.
+        found = found.filter(status__in=[Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED])
+    return found.first()

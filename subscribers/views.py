@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from paperpost.ratelimit import allow, parse_rate
+from paperpost.ratelimit import allow, client_ip, parse_rate
 
 from . import lifecycle
 from .forms import EmailChangeForm, PreferencesForm, SubscribeForm
@@ -31,13 +31,6 @@ def _not_found():
 def _subscriber(token: str, purpose: str, **kwargs):
     """The subscriber a link's token names, or the one 404 for every bad token."""
     return subscriber_for(token, purpose, **kwargs) or _not_found()
-
-
-def client_ip(request) -> str:
-    if settings.SECURE_PROXY_SSL_HEADER and request.META.get("HTTP_X_FORWARDED_FOR"):
-        # Behind our own proxy, the last address it appended is the client's.
-        return request.META["HTTP_X_FORWARDED_FOR"].split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _home_with(request, form, status):
@@ -223,13 +216,17 @@ FEEDBACK_ACTIONS = {
 def feedback(request, token: str, action: str, target: int):
     """"More like this", "fewer like this" and "mute this topic" from a digest: the link
     shows what will change, a POST changes it, and the next digest follows it."""
-    from digest.models import Paper, Topic
+    from digest.models import Batch, Paper, Topic
 
     subscriber = _subscriber(token, "feedback")
     if action not in FEEDBACK_ACTIONS:
         _not_found()
-    model = Topic if action == "mute" else Paper
-    obj = model.objects.filter(pk=target).first()
+    if action == "mute":
+        obj = Topic.objects.filter(pk=target).first()
+    else:
+        # Only papers of a published batch: ids are sequential, so a draft's papers (and
+        # their titles) must not be reachable by counting.
+        obj = Paper.objects.filter(pk=target, batches__status=Batch.Status.PUBLISHED).first()
     if obj is None:
         _not_found()
     context = {"action": action, "label": FEEDBACK_ACTIONS[action], "obj": obj, "subscriber": subscriber,

@@ -40,3 +40,33 @@ def test_a_bad_setting_names_the_variable(tmp_path):
     env = {**os.environ, "DEBUG": "maybe", "PAPERPOST_VAR_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "DEBUG='maybe'" in result.stderr
+
+
+def test_site_url_follows_the_port_served(tmp_path):
+    """`PORT=8080 make run` serves on 8080, so every absolute link must say 8080 too."""
+    env = {**os.environ, "PORT": "8080", "PAPERPOST_VAR_DIR": str(tmp_path), "DEBUG": "1"}
+    env.pop("SITE_URL", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    script = (
+        "from django.conf import settings; from django.test import Client; "
+        "from subscribers.emails import absolute; "
+        "print(settings.SITE_URL); print(settings.CSRF_TRUSTED_ORIGINS); print(absolute('/u/x/unsubscribe/')); "
+        "print(Client().get('/robots.txt').content.decode())"
+    )
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "http://127.0.0.1:8080" and "http://127.0.0.1:8080" in lines[1]
+    assert lines[2] == "http://127.0.0.1:8080/u/x/unsubscribe/"
+    assert "Sitemap: http://127.0.0.1:8080/sitemap.xml" in result.stdout and ":8000" not in result.stdout
+    # An explicit SITE_URL (production, behind a proxy) still wins.
+    env["SITE_URL"] = "https://papers.example.org"
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.stdout.splitlines()[0] == "https://papers.example.org"
+
+
+def test_make_run_passes_the_port_to_every_step():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "export PORT" in makefile

@@ -33,6 +33,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "/bomb.xml": self.bomb,
             "/huge.xml": self.huge,
             "/slow.xml": self.slow,
+            "/drip.xml": self.drip,
             "/to-metadata": lambda: self.redirect("http://169.254.169.254/latest/meta-data/"),
             "/to-file": lambda: self.redirect("file:///etc/passwd"),
             "/to-localhost": lambda: self.redirect(f"http://localhost:{port}/feed.xml"),
@@ -74,6 +75,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def slow(self):
         time.sleep(3)
         self.send(200, Handler.body)
+
+    def drip(self):
+        # Headers at once, then one byte at a time: every read returns before a per-read
+        # timeout would fire, so only a total deadline stops it.
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        try:
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def redirect(self, location):
         self.send(302, b"", {"Location": location})
@@ -179,6 +194,35 @@ def test_timeouts(server, allow_loopback):
     with pytest.raises(FetchError, match="timed out"):
         fetch(server + "/slow.xml")
     assert time.monotonic() - start < 2.5
+
+
+def test_the_timeout_is_a_total_deadline(server, allow_loopback):
+    start = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        fetch(server + "/drip.xml")
+    assert time.monotonic() - start < 2.5
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/feed.xml", "http://127.0.0.1:-1/x", "http://[::1/x"])
+def test_an_impossible_url_is_a_one_line_error(url, allow_loopback):
+    with pytest.raises(FetchError, match="not a valid URL"):
+        fetch(url)
+
+
+@pytest.mark.django_db
+def test_the_command_reports_a_bad_port_in_one_line(allow_loopback):
+    with pytest.raises(CommandError, match=r"port.*99999") as info:
+        call_command("ingest", "http://127.0.0.1:99999/feed.xml")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.django_db
+def test_run_now_with_a_bad_port_records_the_error_instead_of_failing(admin_client, allow_loopback):
+    source = Source.objects.create(name="typo", url="http://127.0.0.1:99999/feed.xml")
+    response = admin_client.post("/admin/digest/source/", {"action": "run_now", "_selected_action": [source.pk]})
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert "99999" in source.last_error and source.last_checked_at
 
 
 def test_a_dead_port_is_a_clear_error(allow_loopback):

@@ -20,7 +20,7 @@ from .feedtools import (
     split_id,
 )
 from .links import code_and_project
-from .records import PaperRecord, ParseError, ParseResult, clean_text
+from .records import PaperRecord, ParseError, ParseResult, clean_name, clean_text
 
 FORMAT = "arxiv_api"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -64,7 +64,7 @@ def _affiliations(data: bytes) -> dict[str, dict[str, list[str]]]:
     for entry in root.iter(f"{ATOM}entry"):
         entry_id = (entry.findtext(f"{ATOM}id") or "").strip()
         for author in entry.findall(f"{ATOM}author"):
-            name = clean_text(author.findtext(f"{ATOM}name") or "")
+            name = clean_name(author.findtext(f"{ATOM}name") or "")
             affs = [clean_text(a.text or "") for a in author.findall(f"{ARXIV}affiliation") if (a.text or "").strip()]
             if name and affs:
                 out.setdefault(entry_id, {})[name] = affs
@@ -80,7 +80,7 @@ def _record(entry, affiliations, base_url: str) -> tuple[PaperRecord | None, str
         return None, f"no arXiv id; skipped {title[:60]!r}"
     record = PaperRecord(title=title, arxiv_id=arxiv_id, version=version)
     record.abstract = clean_text(entry.get("summary", ""))
-    record.authors = [clean_text(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")]
+    record.authors = [clean_name(a.get("name", "")) for a in entry.get("authors", []) if a.get("name")]
     record.affiliations = affiliations.get(entry.get("id", "").strip(), {})
     record.categories = [t["term"] for t in entry.get("tags", []) if t.get("term")]
     primary = entry.get("arxiv_primary_category", {})

@@ -7,7 +7,6 @@ arXiv puts the version, the primary category and the kind of announcement in the
 
 from __future__ import annotations
 
-import html
 import re
 
 from .feedtools import (
@@ -23,7 +22,7 @@ from .feedtools import (
     text_of,
 )
 from .links import code_and_project
-from .records import PaperRecord, ParseResult, clean_text
+from .records import PaperRecord, ParseResult, clean_name, clean_text
 
 FORMAT = "arxiv_rdf"
 _TITLE = re.compile(
@@ -61,7 +60,7 @@ def parse(data: bytes, today=None, base_url: str = "") -> ParseResult:
 def _authors(value: str) -> list[str]:
     anchors = _ANCHOR.findall(value or "")
     if anchors:
-        return [clean_text(html.unescape(_strip(a))) for a in anchors if _strip(a).strip()]
+        return [clean_name(_strip(a)) for a in anchors if _strip(a).strip()]
     return split_authors(html_to_text(value or ""))
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import nh3
 
-from .records import ParseError, clean_text
+from .records import ParseError, clean_name, clean_text
 
 # Old ("hep-ex/0601001", "math.CO/0101001") and new ("2411.12345", "0704.0001") arXiv ids.
 ARXIV_ID = r"(?:[a-z-]+(?:\.[A-Za-z-]+)?/\d{7}|\d{4}\.\d{4,5})"
@@ -116,7 +116,7 @@ def split_authors(value: str) -> list[str]:
     names = value.split(",") if "(" not in value and "[" not in value else _split_outside_brackets(value)
     out: list[str] = []
     for name in names:
-        name = clean_text(name)
+        name = clean_name(name)
         if name.lower().startswith("and "):
             name = name[4:]
         if not name:

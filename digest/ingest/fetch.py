@@ -5,8 +5,10 @@ private, link-local (169.254.169.254 is the cloud metadata service), carrier-gra
 multicast, reserved and unspecified addresses are refused, again on every redirect. The
 connection then goes to the address that was checked, not to a second DNS answer, so a
 rebinding DNS server cannot slip a private address in between. INGEST_ALLOWED_HOSTS names
-hosts exempt from the address check (tests and intranet feeds). A timeout, a size cap (also
-on the decompressed body), a polite User-Agent and conditional GET (ETag, Last-Modified)."""
+hosts exempt from the address check (tests and intranet feeds). INGEST_TIMEOUT is a deadline
+for the whole fetch, redirects included (a server dripping a byte a second is cut off at it,
+not just one that stops answering), a size cap (also on the decompressed body), a polite
+User-Agent and conditional GET (ETag, Last-Modified)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
+import time
 import zlib
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -94,10 +98,44 @@ def user_agent() -> str:
     return f"Paperpost/0.1 (+{settings.SITE_URL}; {settings.DEFAULT_FROM_EMAIL})"
 
 
-def _read_capped(response, limit: int) -> bytes:
+class _Deadline:
+    """The moment a fetch must be over by. A watchdog shuts the connection's socket down at
+    that moment, which wakes any read blocked in http.client (status line, headers or body)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    @property
+    def passed(self) -> bool:
+        return self.left() <= 0
+
+    def watch(self, conn) -> threading.Timer:
+        def cut():
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        timer = threading.Timer(max(0.0, self.left()), cut)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+def _read_capped(response, limit: int, deadline: _Deadline | None = None) -> bytes:
     chunks, total = [], 0
     while True:
-        chunk = response.read(65536)
+        # read1: whatever has arrived, so a slow trickle returns to this loop (and the deadline)
+        # instead of blocking inside one large read.
+        chunk = response.read1(65536)
+        if deadline is not None and deadline.passed:
+            raise FetchError(f"timed out after {deadline.seconds:g} s")
         if not chunk:
             break
         total += len(chunk)
@@ -124,12 +162,27 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
+def _split(url: str):
+    """urlsplit, with the ValueErrors of impossible URLs (port 99999, a broken IPv6 host) as
+    one-line FetchErrors."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+        return parts
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            raw = url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[-1]
+            raise FetchError(f"not a valid URL: port {raw[:20]} is not a number from 0 to 65535") from None
+        raise FetchError(f"not a valid URL: {exc}") from None
+
+
 def fetch(url: str, etag: str = "", last_modified: str = "") -> FetchResult:
     timeout = settings.INGEST_TIMEOUT
+    deadline = _Deadline(timeout)
     limit = settings.INGEST_MAX_BYTES
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(current)
+        parts = _split(current)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise FetchError(f"refused: only http and https URLs are fetched, not {scheme or 'a relative URL'}:")
@@ -137,8 +190,11 @@ def fetch(url: str, etag: str = "", last_modified: str = "") -> FetchResult:
             raise FetchError(f"refused: {current!r} has no host")
         port = parts.port or (443 if scheme == "https" else 80)
         ip = resolve(parts.hostname, port)
+        if deadline.passed:
+            raise FetchError(f"{parts.hostname}: timed out after {timeout:g} s")
         cls = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-        conn = cls(parts.hostname, port, ip, timeout)
+        conn = cls(parts.hostname, port, ip, min(timeout, deadline.left()))
+        watchdog = deadline.watch(conn)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
@@ -166,7 +222,7 @@ def fetch(url: str, etag: str = "", last_modified: str = "") -> FetchResult:
             declared = response.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise FetchError(f"refused: the body is larger than {limit // 1_000_000} MB")
-            body = _decompress(_read_capped(response, limit), response.getheader("Content-Encoding", ""), limit)
+            body = _decompress(_read_capped(response, limit, deadline), response.getheader("Content-Encoding", ""), limit)
             return FetchResult(
                 url=current,
                 status=response.status,
@@ -175,8 +231,14 @@ def fetch(url: str, etag: str = "", last_modified: str = "") -> FetchResult:
                 last_modified=response.getheader("Last-Modified", "") or "",
             )
         except (OSError, http.client.HTTPException) as exc:
-            reason = "timed out" if isinstance(exc, (socket.timeout, TimeoutError)) else f"{type(exc).__name__}: {exc}"
+            if deadline.passed:
+                reason = f"timed out after {timeout:g} s"
+            elif isinstance(exc, (socket.timeout, TimeoutError)):
+                reason = "timed out"
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
             raise FetchError(f"{parts.hostname}: {reason}") from None
         finally:
+            watchdog.cancel()
             conn.close()
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")

@@ -3,6 +3,7 @@ content (the root element, the JSON shape, a date line), never from a file name.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import re
@@ -37,7 +38,7 @@ def detect(data: bytes) -> str:
         m = _ROOT.search(_strip_prolog(head))
         if not m:
             raise ParseError("an XML document with no root element (empty document?)")
-        prefix, name = (m.group(1) or b"").decode(), m.group(2).decode()
+        prefix, name = (m.group(1) or b"").decode()[:20], m.group(2).decode()[:40]
         if name == "rss":
             return arxiv_rss.FORMAT
         if name == "RDF":
@@ -47,8 +48,10 @@ def detect(data: bytes) -> str:
         raise ParseError(f"unrecognised XML document <{prefix}{name}>: expected RSS, RDF or Atom")
     if pagetext.looks_like(data):
         return pagetext.FORMAT
-    preview = data[:60].decode("utf-8", errors="replace")
-    raise ParseError(f"unrecognised input format (starts with {preview!r})")
+    # Never quote the input here: ingest reads local paths, and an error must not print the
+    # first line of whatever file it was given.
+    raise ParseError(f"unrecognised input format ({len(data):,} bytes): expected RSS, RDF or Atom XML, "
+                     "daily-papers JSON or a daily-papers page")
 
 
 def _unwrap_recorded(data: bytes) -> tuple[bytes, int, str]:
@@ -57,10 +60,38 @@ def _unwrap_recorded(data: bytes) -> tuple[bytes, int, str]:
         obj = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ParseError("the JSON is nested too deeply to read") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("body"), str):
         raise ParseError("a JSON object that is neither a daily-papers array nor a recorded response")
     status = obj.get("status_code", 200)
     return obj["body"].encode("utf-8"), int(status) if isinstance(status, int) else 200, str(obj.get("url", ""))
+
+
+# (byte-order mark or the first bytes of "<" / "[" / "{" in that encoding, codec)
+_WIDE = [
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    *((c + b"\x00\x00\x00", "utf-32-le") for c in (b"<", b"[", b"{")),
+    *((b"\x00\x00\x00" + c, "utf-32-be") for c in (b"<", b"[", b"{")),
+    *((c + b"\x00", "utf-16-le") for c in (b"<", b"[", b"{")),
+    *((b"\x00" + c, "utf-16-be") for c in (b"<", b"[", b"{")),
+]
+_XML_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+
+
+def as_utf8(data: bytes) -> bytes:
+    """UTF-16 and UTF-32 input (told by its byte-order mark, or by the zero bytes around the
+    first "<", "[" or "{") re-encoded as UTF-8, with the XML declaration saying so. Every
+    parser and the format detection then read one encoding."""
+    codec = next((codec for start, codec in _WIDE if data.startswith(start)), None)
+    if codec is None:
+        return data
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"not valid {codec.upper()} (byte {exc.start})") from None
+    return _XML_ENCODING.sub(r"\1\2UTF-8\2", text.lstrip("\ufeff"), count=1).encode("utf-8")
 
 
 def parse(
@@ -70,6 +101,7 @@ def parse(
     base_url: str = "",
     status: int = 200,
 ) -> ParseResult:
+    data = as_utf8(data)
     if not data.strip():
         raise ParseError("the input is empty")
     name = detect(data) if fmt in ("", "auto") else fmt

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
 from .fetch import FetchError, fetch
@@ -45,12 +46,22 @@ def ingest_bytes(
     return summary
 
 
+def read_capped(path: Path, limit: int) -> bytes:
+    """A local file's bytes, at most `limit` of them: the same cap as an HTTP body, so that
+    /dev/zero, a FIFO or a huge file cannot fill the memory."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise IngestError(f"{path}: refused: the file is larger than {limit // 1_000_000} MB (INGEST_MAX_BYTES)")
+    return data
+
+
 def ingest_path(path: str | Path, **kwargs) -> StoreSummary:
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_capped(path, settings.INGEST_MAX_BYTES)
     except OSError as exc:
-        raise IngestError(f"{path}: cannot read: {exc.strerror}") from None
+        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return ingest_bytes(data, label=str(path), **kwargs)
 
 
@@ -81,8 +92,16 @@ def ingest_source(source, *, date: dt.date | None = None, dry_run: bool = False,
                 fetched.body, fmt=fmt, source=source, date=date, dry_run=dry_run, label=label,
                 base_url=fetched.url, status=fetched.status, progress=progress,
             )
-    except (FetchError, IngestError) as exc:
-        message = str(exc) if isinstance(exc, IngestError) else f"{label}: {exc}"
+    except Exception as exc:
+        # Whatever went wrong is written to the Source, so "Run now" in the admin and the beat
+        # task report it there; an unexpected error also keeps its traceback in the log.
+        if isinstance(exc, IngestError):
+            message = str(exc)
+        elif isinstance(exc, FetchError):
+            message = f"{label}: {exc}"
+        else:
+            log.exception("%s: unexpected error", label)
+            message = f"{label}: unexpected error: {type(exc).__name__}: {exc}"
         if not dry_run:
             Source.objects.filter(pk=source.pk).update(last_checked_at=now, last_error=message)
         log.error("%s", message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -70,10 +71,22 @@ def paper_key(arxiv_id: str, title: str) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Invisible characters that change how text reads without showing: bidi embeddings, overrides
+# and isolates (U+202E turns "txt.exe" around), direction marks, zero-width spaces and joiners,
+# word joiners and byte-order marks. A title or name never needs them; a spoofed one does.
+INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def clean_text(text: str) -> str:
-    """One line of plain text: control characters dropped, CR/LF and runs of white space
-    folded to single spaces (a CR/LF in a title must never reach an email header)."""
-    text = _CONTROL.sub("", text or "")
+    """One line of plain text: control and invisible formatting characters dropped, CR/LF
+    and runs of white space folded to single spaces (a CR/LF in a title must never reach an
+    email header)."""
+    text = INVISIBLE.sub("", _CONTROL.sub("", text or ""))
     return " ".join(text.split())
+
+
+def clean_name(name: str) -> str:
+    """An author's name as plain text. Some sources send names HTML-escaped ("&lt;", "&#39;");
+    no name holds entity text, so it is decoded once and stored plain (templates and feeds
+    escape it when they write it)."""
+    return clean_text(html.unescape(name or ""))
