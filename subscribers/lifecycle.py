@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
-from django.utils.crypto import constant_time_compare
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from paperpost.ratelimit import allow, once, parse_rate
 

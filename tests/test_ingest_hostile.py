@@ -122,7 +122,7 @@ def test_bidi_overrides_and_zero_width_characters_are_stripped_from_every_field(
     title = f"Safe\u202etxt.exe{ZERO_WIDTH} title"
     abstract = f"An{BIDI} abstract\u200b here."
     hf = [hf_item("2603.00001", title=title, summary=abstract,
-                  authors=[{"name": f"Ann\u200d Lee\u202e"}, {"name": "\u2067Bob\u2069"}])]
+                  authors=[{"name": "Ann\u200d Lee\u202e"}, {"name": "\u2067Bob\u2069"}])]
     ingest_bytes(json.dumps(hf).encode())
     rss = feed(item(title=title, description=abstract, guid="oai:arXiv.org:2603.00002v1",
                     extra=f"<dc:creator>Carol\u202e Diaz, Dan{ZERO_WIDTH}</dc:creator>"))

@@ -2,6 +2,9 @@
 `check --deploy` looks for. The browser tests check that the pages and the admin still work
 under the policy (they fail on any CSP violation the browser reports)."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from subscribers.tokens import make_token
@@ -53,9 +56,6 @@ def test_the_other_security_headers(client, batch, make_subscriber):
 
 
 def test_no_template_has_inline_script_or_event_handlers():
-    from pathlib import Path
-    import re
-
     root = Path(__file__).resolve().parent.parent / "templates"
     for path in root.rglob("*.html"):
         text = path.read_text()
