@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY paperpost ./paperpost
 COPY digest ./digest
 COPY subscribers ./subscribers
+COPY web ./web
 RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput \

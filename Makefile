@@ -8,7 +8,7 @@ export PORT
 SAMPLE ?= samples/daily-papers-page.txt
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast bench system-deps clean
+.PHONY: install run lint test test-fast bench system-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,18 @@ run: install
 system-deps:
 	scripts/system-deps.sh
 
+# ruff (pyflakes and pycodestyle's error rules) and the import contracts in pyproject.toml
+# (layers point down: web, subscribers, digest, paperpost; see docs/architecture.md).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
 # The whole suite, real services included (they are started by the tests themselves).
-test: install system-deps
+test: lint system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Unit tests only: no Redis, worker, SMTP server or browser.
-test-fast: install
+test-fast: lint
 	$(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
 
 bench: install

@@ -1,4 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+from .pagecache import bump_content_version
+
+# Any change to what the public pages show makes a new cache version.
+PUBLIC_MODELS = ("digest.Batch", "digest.BatchEntry", "digest.Paper", "digest.Topic")
+
+
+def _content_changed(sender, **kwargs):
+    bump_content_version()
 
 
 class DigestConfig(AppConfig):
@@ -7,16 +17,7 @@ class DigestConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.db.models.signals import post_delete, post_save
-
-        from .models import Batch, BatchEntry, Paper, Topic
-        from .views import bump_content_version
-
-        def changed(sender, **kwargs):
-            bump_content_version()
-
-        # Any change to what the public pages show makes a new cache version.
-        for model in (Batch, BatchEntry, Paper, Topic):
-            # weak=False: `changed` lives only in this function's scope.
-            post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"public-version-{model.__name__}")
-            post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"public-version-del-{model.__name__}")
+        for model in PUBLIC_MODELS:
+            name = model.partition(".")[2]
+            post_save.connect(_content_changed, sender=model, dispatch_uid=f"public-version-{name}")
+            post_delete.connect(_content_changed, sender=model, dispatch_uid=f"public-version-del-{name}")

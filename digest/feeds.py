@@ -1,5 +1,5 @@
-"""RSS 2.0 and Atom feeds, as django.contrib.syndication Feed classes: all published papers,
-one topic's papers, and a subscriber's private feed that mirrors their digest emails.
+"""RSS 2.0 and Atom feeds, as django.contrib.syndication Feed classes: all published papers
+and one topic's papers. A subscriber's private feed (subscribers.feeds) builds on these.
 
 Descriptions are HTML in both formats (RSS <description>, Atom summary type="html"), so the
 plain-text abstract is HTML-escaped once here and XML-escaped by Django: a reader shows
@@ -21,8 +21,9 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.html import escape
 from django.utils.http import http_date, parse_http_date_safe
 
-from .models import Batch, BatchEntry, Topic
-from .views import content_version, memo, topic_papers
+from .models import Batch, Topic
+from .pagecache import content_version, memo
+from .selection import published_entries, topic_papers
 
 FEED_ITEMS = 100
 
@@ -52,9 +53,7 @@ class PaperFeed(Feed):
 
     def items(self):
         entries = (
-            BatchEntry.objects.filter(batch__status=Batch.Status.PUBLISHED, hidden=False)
-            .select_related("paper", "batch")
-            .order_by("-batch__date", "-featured", "position")[:FEED_ITEMS]
+            published_entries().select_related("batch").order_by("-batch__date", "-featured", "position")[:FEED_ITEMS]
         )
         return [FeedItem(e.paper, entry_time(e.batch)) for e in entries]
 
@@ -123,57 +122,22 @@ class TopicAtomFeed(TopicFeed):
         return self.description(topic)
 
 
-class SubscriberFeed(PaperFeed):
-    """The subscriber's matches in the last seven published batches: what their digests
-    hold, papers per day capped at their papers-per-email, with why."""
-
-    def get_object(self, request, token):
-        from subscribers.tokens import subscriber_for
-
-        return subscriber_for(token, "feed") or _not_found()
-
-    def title(self, subscriber):
-        return "Paperpost: your papers"
-
-    def description(self, subscriber):
-        return "The papers that match your Paperpost topics and keywords, day by day."
-
-    def link(self, subscriber):
-        return absolute(reverse("home"))
-
-    def items(self, subscriber):
-        from subscribers.delivery import PeriodContent
-
-        out = []
-        interests = subscriber.interests()
-        for batch in Batch.objects.published().order_by("-date")[:7]:
-            content = PeriodContent(batch.date, batch.date)
-            content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
-            chosen, _ = content.select(interests, subscriber.max_papers)
-            out += [FeedItem(content.papers[m.paper_id], entry_time(batch), m.explain()) for m in chosen]
-        return out
-
-
-class SubscriberAtomFeed(SubscriberFeed):
-    feed_type = Atom1Feed
-
-
 def _not_found():
     raise Http404("No such feed")
 
 
-def cached_feed(feed_class, private: bool = False):
+def cached_feed(feed_class, private_version=None):
     """A feed view served from the cache per content version, with ETag, Last-Modified and
-    304 answers to conditional GETs."""
+    304 answers to conditional GETs. A private feed passes `private_version(**kwargs)`: what
+    besides the content makes its version (it raises Http404 for a bad link); such feeds are
+    marked private and noindex, and stay out of the per-process memo."""
     feed = feed_class()
+    private = private_version is not None
 
     def view(request, **kwargs):
         version = content_version()
         if private:
-            from subscribers.tokens import subscriber_for
-
-            subscriber = subscriber_for(kwargs.get("token", ""), "feed") or _not_found()
-            version += f"-{subscriber.pk}-{int(subscriber.updated_at.timestamp())}"
+            version += private_version(**kwargs)
         key = "feed:" + hashlib.sha256(f"{feed_class.__name__}:{kwargs}:{version}".encode()).hexdigest()
         etag = '"' + key[5:37] + '"'
         cached = None if private else memo.get(key)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+
+from .pagecache import bump_content_version
 
 
 class Paper(models.Model):
@@ -103,8 +107,6 @@ class Batch(models.Model):
 
     def publish(self) -> bool:
         """Publish the batch; returns False if it already was (publishing is idempotent)."""
-        from .views import bump_content_version
-
         updated = Batch.objects.filter(pk=self.pk, status=self.Status.DRAFT).update(
             status=self.Status.PUBLISHED, published_at=timezone.now(), updated_at=timezone.now()
         )
@@ -207,10 +209,6 @@ class Source(models.Model):
         return self.name
 
     def clean(self):
-        from urllib.parse import urlsplit
-
-        from django.core.exceptions import ValidationError
-
         if urlsplit(self.url).scheme.lower() not in ("http", "https"):
             raise ValidationError({"url": "Only http and https URLs can be fetched."})
 

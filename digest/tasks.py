@@ -30,26 +30,3 @@ def ingest_due_sources() -> int:
     for pk in due:
         ingest_source_task.delay(pk)
     return len(due)
-
-
-@shared_task(ignore_result=True)
-def send_scheduled() -> int:
-    """Publish and send the batches whose send time has come (each once)."""
-    from django.utils import timezone
-
-    from subscribers.delivery import build_edition
-    from subscribers.models import Edition, Frequency
-
-    from .models import Batch
-
-    sent = 0
-    for batch in Batch.objects.filter(send_at__lte=timezone.now()).order_by("date"):
-        if Edition.objects.filter(frequency=Frequency.DAILY, end_date=batch.date).exists():
-            continue
-        if not batch.entries.filter(hidden=False).exists():
-            continue
-        batch.publish()
-        build_edition(batch, Frequency.DAILY)
-        sent += 1
-        log.info("scheduled send of the batch of %s started", batch.date)
-    return sent

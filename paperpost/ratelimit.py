@@ -13,8 +13,11 @@ import random
 import threading
 import time
 
+import redis
 from django.conf import settings
 from django.db import connection, transaction
+
+from .models import RateCounter
 
 
 def _key(scope: str, ident: str) -> str:
@@ -24,8 +27,6 @@ def _key(scope: str, ident: str) -> str:
 def hit(scope: str, ident: str, window: int) -> int:
     """Count one event for `ident` in `scope`; return the count in the current window
     (1 for the first event of a new window)."""
-    from .models import RateCounter
-
     now = time.time()
     q = connection.ops.quote_name
     table, key, count, expires = q(RateCounter._meta.db_table), q("key"), q("count"), q("expires")
@@ -72,7 +73,6 @@ def client_ip(request) -> str:
 
 # --- A sending rate that holds across every worker ---------------------------------------------
 
-
 _BUCKET_LUA = """
 local key = KEYS[1]
 local rate = tonumber(ARGV[1])
@@ -109,8 +109,6 @@ class TokenBucket:
         self._tokens, self._at = self.burst, time.monotonic()
         self._script = None
         if redis_url and rate > 0:
-            import redis
-
             self._client = redis.Redis.from_url(redis_url)
             self._script = self._client.register_script(_BUCKET_LUA)
 

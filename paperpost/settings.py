@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "paperpost",
     "digest",
     "subscribers",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -134,7 +135,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-ROOT_URLCONF = "paperpost.urls"
+ROOT_URLCONF = "web.urls"
 WSGI_APPLICATION = "paperpost.wsgi.application"
 
 TEMPLATES = [
@@ -407,6 +408,6 @@ PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 600)
 # How long a web process reuses the content version it last read from the cache before
 # asking again: other processes see a publish at most this late. 0 asks on every request.
 PAGE_VERSION_MEMO_SECONDS = envfloat("PAGE_VERSION_MEMO_SECONDS", 1.0)
-CELERY_BEAT_SCHEDULE["send-scheduled-batches"] = {"task": "digest.tasks.send_scheduled", "schedule": 60}
+CELERY_BEAT_SCHEDULE["send-scheduled-batches"] = {"task": "subscribers.tasks.send_scheduled", "schedule": 60}
 # Where "add a paper by arXiv id" in the admin fetches from (through the ingest guards).
 ARXIV_API_URL = os.environ.get("ARXIV_API_URL", "https://export.arxiv.org/api/query")

@@ -1,17 +1,18 @@
+"""Operations in the admin: subscribers (counts, CSV export, bounces), suppressions, and
+editions with their deliveries (progress, pause, resume, resend)."""
+
 import csv
-import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from digest.models import Topic
 from paperpost.csvcells import escape_cell
 
-from . import lifecycle
+from . import delivery, lifecycle
 from .models import Delivery, Edition, Subscriber, Suppression
 from .services import clean_authors, clean_categories, clean_keywords
 
@@ -31,6 +32,8 @@ class SubscriberAdminForm(forms.ModelForm):
 
     def clean_categories(self):
         return clean_categories(self.cleaned_data.get("categories", ""))
+
+Status = Delivery.Status
 
 
 @admin.register(Subscriber)
@@ -113,7 +116,7 @@ class DeliveryInline(admin.TabularInline):
 
     def get_queryset(self, request):
         # Only the rows that need a look; an edition can have 100,000 deliveries.
-        return super().get_queryset(request).filter(status__in=["failed", "unknown"]).select_related("subscriber")
+        return super().get_queryset(request).filter(status__in=Delivery.RESENDABLE).select_related("subscriber")
 
 
 @admin.register(Edition)
@@ -127,11 +130,11 @@ class EditionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
-            n_sent=Count("deliveries", filter=Q(deliveries__status="sent")),
-            n_skipped=Count("deliveries", filter=Q(deliveries__status="skipped")),
-            n_failed=Count("deliveries", filter=Q(deliveries__status="failed")),
-            n_unknown=Count("deliveries", filter=Q(deliveries__status="unknown")),
-            n_queued=Count("deliveries", filter=Q(deliveries__status__in=["pending", "sending"])),
+            n_sent=Count("deliveries", filter=Q(deliveries__status=Status.SENT)),
+            n_skipped=Count("deliveries", filter=Q(deliveries__status=Status.SKIPPED)),
+            n_failed=Count("deliveries", filter=Q(deliveries__status=Status.FAILED)),
+            n_unknown=Count("deliveries", filter=Q(deliveries__status=Status.UNKNOWN)),
+            n_queued=Count("deliveries", filter=Q(deliveries__status__in=Delivery.OPEN)),
         )
 
     @admin.display(ordering="n_sent")
@@ -156,14 +159,14 @@ class EditionAdmin(admin.ModelAdmin):
 
     @admin.display(description="rate")
     def rate(self, obj):
-        return f"{edition_rate(obj):.1f}/s"
+        return f"{delivery.sending_rate(obj):.1f}/s"
 
     @admin.display(description="ETA")
     def eta(self, obj):
-        rate = edition_rate(obj)
+        rate = delivery.sending_rate(obj)
         queued = getattr(obj, "n_queued", None)
         if queued is None:
-            queued = obj.deliveries.filter(status__in=["pending", "sending"]).count()
+            queued = obj.deliveries.filter(status__in=Delivery.OPEN).count()
         if not queued:
             return "-"
         if rate <= 0:
@@ -179,64 +182,33 @@ class EditionAdmin(admin.ModelAdmin):
             "<strong>{}%</strong> done: queued {} (sending {}), sent {}, skipped {}, failed {}, unknown {}; "
             "rate {} msgs/s over the last minute; ETA {}",
             round(100 * done / total), counts["pending"] + counts["sending"], counts["sending"], counts["sent"],
-            counts["skipped"], counts["failed"], counts["unknown"], f"{edition_rate(obj):.1f}", self.eta(obj),
+            counts["skipped"], counts["failed"], counts["unknown"], f"{delivery.sending_rate(obj):.1f}", self.eta(obj),
         )
 
     @admin.action(description="Pause sending (rows in flight finish, the rest wait)")
     def pause(self, request, queryset):
-        n = queryset.filter(status=Edition.Status.SENDING).update(status=Edition.Status.PAUSED)
-        self.message_user(request, f"Paused {n} edition(s).", messages.SUCCESS)
+        self.message_user(request, f"Paused {delivery.pause(queryset)} edition(s).", messages.SUCCESS)
 
     @admin.action(description="Resume sending")
     def resume(self, request, queryset):
-        from .tasks import resume_edition
-
-        ids = list(queryset.filter(status=Edition.Status.PAUSED).values_list("pk", flat=True))
-        Edition.objects.filter(pk__in=ids).update(status=Edition.Status.SENDING)
-        for pk in ids:
-            resume_edition.delay(pk)
-        self.message_user(request, f"Resumed {len(ids)} edition(s).", messages.SUCCESS)
+        self.message_user(request, f"Resumed {delivery.resume(queryset)} edition(s).", messages.SUCCESS)
 
     @admin.action(description="Resend failed and unknown deliveries (same Message-ID)")
     def resend_failed(self, request, queryset):
-        from .tasks import resume_edition
-
-        total = 0
-        for edition in queryset:
-            n = edition.deliveries.filter(status__in=["failed", "unknown"]).update(
-                status="pending", claim=None, attempts=0, next_attempt_at=None, last_error=""
-            )
-            if n:
-                Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.SENDING, finished_at=None)
-                resume_edition.delay(edition.pk)
-            total += n
-        self.message_user(request, f"Queued {total} deliveries again; suppressed or unsubscribed addresses are skipped.",
+        count = delivery.resend(Delivery.objects.filter(edition__in=queryset))
+        self.message_user(request, f"Queued {count} deliveries again; suppressed or unsubscribed addresses are skipped.",
                           messages.SUCCESS)
-
-
-def edition_rate(edition) -> float:
-    """Messages sent per second over the last minute."""
-    since = timezone.now() - dt.timedelta(seconds=60)
-    return edition.deliveries.filter(status="sent", sent_at__gte=since).count() / 60.0
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "edition", "subscriber", "status", "attempts", "sent_at", "skip_reason", "last_error")
-    actions = ["resend"]
-
-    @admin.action(description="Resend the selected failed/unknown deliveries (same Message-ID)")
-    def resend(self, request, queryset):
-        from .tasks import resume_edition
-
-        rows = queryset.filter(status__in=["failed", "unknown"])
-        editions = set(rows.values_list("edition_id", flat=True))
-        n = rows.update(status="pending", claim=None, attempts=0, next_attempt_at=None, last_error="")
-        Edition.objects.filter(pk__in=editions).update(status=Edition.Status.SENDING, finished_at=None)
-        for pk in editions:
-            resume_edition.delay(pk)
-        self.message_user(request, f"Queued {n} deliveries again.", messages.SUCCESS)
     list_filter = ("status", "edition")
     search_fields = ("subscriber__email", "message_id")
     raw_id_fields = ("subscriber", "edition")
     readonly_fields = ("message_id", "claim", "claimed_at", "finished_at", "next_attempt_at", "sent_at", "created_at", "papers")
+    actions = ["resend"]
+
+    @admin.action(description="Resend the selected failed/unknown deliveries (same Message-ID)")
+    def resend(self, request, queryset):
+        self.message_user(request, f"Queued {delivery.resend(queryset)} deliveries again.", messages.SUCCESS)

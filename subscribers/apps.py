@@ -7,4 +7,8 @@ class SubscribersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, signals  # noqa: F401  (registers the checks, connects the bounce receiver)
+        # These import models (or register with Django), which only the ready app registry
+        # allows, so not at the top: checks registers the system checks, signals connects the
+        # bounce/complaint receiver, tasks registers the tasks that subscribers.delivery
+        # queues by name, in every process (web, commands, workers).
+        from . import checks, signals, tasks  # noqa: F401

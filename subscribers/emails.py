@@ -28,8 +28,8 @@ from mjml import mjml2html
 
 from digest.matching import Match
 from digest.models import Paper
+from paperpost.mail import FastEmail
 
-from .mime import FastEmail
 from .tokens import make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
@@ -174,6 +174,21 @@ class PaperView:
         text_head, _, text_tail = text.partition(WHY_SLOT)
         return cls(id=paper.pk, head=mark_safe(head), tail=mark_safe(tail), text_head=text_head,
                    text_tail=text_tail, **view)
+
+
+class PaperViews:
+    """The email blocks of a period's papers (digest.selection.PeriodContent.papers), each
+    rendered once and reused for every subscriber who gets that paper."""
+
+    def __init__(self, papers: dict[int, Paper]):
+        self.papers = papers
+        self._views: dict[tuple[int, bool], PaperView] = {}
+
+    def view(self, paper_id: int, short: bool = False) -> PaperView:
+        view = self._views.get((paper_id, short))
+        if view is None:
+            view = self._views[(paper_id, short)] = PaperView.of(self.papers[paper_id], short=short)
+        return view
 
 
 def message_id_for(edition_id: int, delivery_id: int) -> str:

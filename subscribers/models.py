@@ -3,6 +3,7 @@ ledger of what each subscriber was sent)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.db import models
@@ -134,6 +135,15 @@ class Edition(models.Model):
             counts[row["status"]] = row["n"]
         return counts
 
+    @staticmethod
+    def finish_if_done(edition_id: int) -> bool:
+        """Mark a sending edition done once none of its rows is pending or being sent."""
+        if Delivery.objects.filter(edition_id=edition_id, status__in=Delivery.OPEN).exists():
+            return False
+        return bool(Edition.objects.filter(pk=edition_id, status=Edition.Status.SENDING).update(
+            status=Edition.Status.DONE, finished_at=timezone.now()
+        ))
+
 
 class SentPaper(models.Model):
     """The ledger of which paper reached which subscriber: a paper never reaches the same
@@ -157,6 +167,10 @@ class Delivery(models.Model):
         SKIPPED = "skipped", "Skipped"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown (connection lost after data)"
+
+    # Rows without an outcome yet, and rows whose outcome an operator may send again.
+    OPEN = (Status.PENDING, Status.SENDING)
+    RESENDABLE = (Status.FAILED, Status.UNKNOWN)
 
     edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="deliveries")
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
@@ -189,8 +203,6 @@ class Delivery(models.Model):
 
 
 def email_hash(address: str) -> str:
-    import hashlib
-
     return hashlib.sha256(normalize_email(address).encode()).hexdigest()
 
 

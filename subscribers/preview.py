@@ -10,7 +10,9 @@ from django import forms
 
 from digest.matching import Interests
 from digest.models import Topic
+from digest.selection import PeriodContent
 
+from .emails import SHORT_ABSTRACTS_AFTER, PaperViews, digest_message
 from .models import Frequency, Subscriber
 
 
@@ -86,17 +88,15 @@ class _PreviewEdition:
 
 
 def preview_digest(batch, subscriber) -> dict:
-    from .delivery import SHORT_ABSTRACTS_AFTER, PeriodContent
-    from .emails import digest_message
-
     content = PeriodContent(batch.date, batch.date, drafts=True)
     content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
     matches, more = content.select(subscriber.interests(), subscriber.max_papers or 10)
     if not matches:
         return {"empty": True, "subscriber": subscriber}
     short = len(matches) > SHORT_ABSTRACTS_AFTER
+    views = PaperViews(content.papers)
     message = digest_message(subscriber=subscriber, edition=_PreviewEdition(batch.date), delivery_id=0,
-                             chosen=[(content.view(m.paper_id, short), m) for m in matches], more_count=more)
+                             chosen=[(views.view(m.paper_id, short), m) for m in matches], more_count=more)
     html = message.alternatives[0][0]
     return {"subject": message.subject, "text": message.body, "html": html, "count": len(matches), "more": more,
             "subscriber": subscriber, "bytes": len(message.message().as_bytes())}

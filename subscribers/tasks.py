@@ -1,28 +1,35 @@
-"""Thin Celery tasks: they take ids and call the functions in subscribers.delivery."""
+"""Thin Celery tasks: they take ids and call subscribers.sending, subscribers.delivery and
+subscribers.ledger. Routed to the `mail` queue (CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from celery import shared_task
+from django.utils import timezone
 
-from . import delivery
+from digest.models import Batch
+
+from . import delivery, ledger, sending
+from .models import Edition, Frequency
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def send_chunk(edition_id: int, first_id: int, last_id: int) -> dict:
-    result = delivery.send_chunk(edition_id, first_id, last_id)
+    result = sending.send_chunk(edition_id, first_id, last_id)
     if result.retry:
         # Rows that got a 4xx or a timeout wait for their backoff; queue the range again
-        # for when the first of them is due (short countdowns only: see backoff()).
-        delay = delivery.next_retry_delay(edition_id, first_id, last_id)
+        # for when the first of them is due (short countdowns only: see sending.backoff()).
+        delay = sending.next_retry_delay(edition_id, first_id, last_id)
         if delay is not None:
             if send_chunk.app.conf.task_always_eager:
                 # Embedded mode has no broker to hold a delayed task: wait here instead.
                 time.sleep(delay)
             send_chunk.apply_async((edition_id, first_id, last_id), countdown=delay)
-    return {"claimed": result.claimed, "sent": result.sent, "skipped": result.skipped,
-            "failed": result.failed, "retry": result.retry, "unknown": result.unknown}
+    return result.as_dict()
 
 
 @shared_task(ignore_result=True)
@@ -32,9 +39,25 @@ def sweep() -> dict:
 
 @shared_task(ignore_result=True)
 def prune_ledger() -> int:
-    return delivery.prune_ledger()
+    return ledger.prune()
 
 
 @shared_task(ignore_result=True)
 def resume_edition(edition_id: int) -> int:
     return delivery.queue_pending(edition_id)
+
+
+@shared_task(ignore_result=True)
+def send_scheduled() -> int:
+    """Publish and send the batches whose send time has come (each once)."""
+    sent = 0
+    for batch in Batch.objects.filter(send_at__lte=timezone.now()).order_by("date"):
+        if Edition.objects.filter(frequency=Frequency.DAILY, end_date=batch.date).exists():
+            continue
+        if not batch.entries.filter(hidden=False).exists():
+            continue
+        batch.publish()
+        delivery.build_edition(batch, Frequency.DAILY)
+        sent += 1
+        log.info("scheduled send of the batch of %s started", batch.date)
+    return sent

@@ -11,6 +11,8 @@ import uuid
 
 from django.core import signing
 
+from .models import Subscriber
+
 PURPOSES = {"confirm", "manage", "unsubscribe", "feed", "feedback", "email-change"}
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
@@ -31,9 +33,7 @@ def read_token(token: str, purpose: str, max_age: int | None = None) -> uuid.UUI
         return None
 
 
-def subscriber_for(token: str, purpose: str, max_age: int | None = None):
-    from .models import Subscriber
-
+def subscriber_for(token: str, purpose: str, max_age: int | None = None) -> Subscriber | None:
     uid = read_token(token, purpose, max_age=max_age)
     if uid is None:
         return None

@@ -1,5 +1,6 @@
-"""Subscribe, confirm, preference centre, address change, export, delete, unsubscribe.
-Views are thin: the rules live in subscribers.lifecycle."""
+"""Confirm, preference centre, address change, export, delete, unsubscribe, feedback, the
+personal edition page: the pages behind the signed links in emails. Views are thin: the
+rules live in subscribers.lifecycle. (The subscribe form's POST is the site's: web.views.)"""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from paperpost.ratelimit import allow, client_ip, parse_rate
+from digest.models import Batch, Paper, Topic
+from digest.selection import PeriodContent
 
 from . import lifecycle
-from .forms import EmailChangeForm, PreferencesForm, SubscribeForm
+from .forms import EmailChangeForm, PreferencesForm
+from .models import Edition
 from .tokens import make_token, subscriber_for
 
 log = logging.getLogger(__name__)
@@ -31,46 +34,6 @@ def _not_found():
 def _subscriber(token: str, purpose: str, **kwargs):
     """The subscriber a link's token names, or the one 404 for every bad token."""
     return subscriber_for(token, purpose, **kwargs) or _not_found()
-
-
-def _home_with(request, form, status):
-    """The landing page again, with the form's errors (not cached: it is per visitor)."""
-    from digest.models import Batch
-    from digest.views import _day_context
-
-    batch = Batch.latest_published()
-    context = _day_context(batch, 1) if batch else {"batch": None}
-    context["form"] = form
-    return render(request, "digest/home.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-def subscribe(request):
-    if request.method == "GET":
-        return redirect("home")
-    limit, window = parse_rate(settings.SUBSCRIBE_RATE_PER_IP)
-    ip = client_ip(request)
-    if not allow("subscribe-ip", ip, limit, window):
-        log.warning("subscribe: rate limit for %s", ip)
-        response = render(request, "subscribers/too_many.html", {"minutes": max(1, window // 60)}, status=429)
-        response["Retry-After"] = str(window)
-        return response
-    form = SubscribeForm(request.POST)
-    if not form.is_valid():
-        return _home_with(request, form, status=400)
-    data = form.cleaned_data
-    if data.get("website"):
-        log.info("subscribe: honeypot filled by %s; ignored", ip)
-    else:
-        outcome = lifecycle.request_subscription(
-            lifecycle.SubscribeRequest(
-                email=data["email"], topics=list(data.get("topics") or []),
-                keywords=data.get("keywords", ""), frequency=data["frequency"], ip=ip or None,
-            )
-        )
-        log.info("subscribe: %s", outcome)
-    # The same page whatever happened: nobody can learn who is subscribed from it.
-    return render(request, "subscribers/check_inbox.html")
 
 
 @never_cache
@@ -89,10 +52,6 @@ def confirm(request, token: str):
 
 
 def _preview(subscriber):
-    from digest.models import Batch
-
-    from .delivery import PeriodContent
-
     batch = Batch.latest_published()
     if batch is None:
         return None
@@ -216,8 +175,6 @@ FEEDBACK_ACTIONS = {
 def feedback(request, token: str, action: str, target: int):
     """"More like this", "fewer like this" and "mute this topic" from a digest: the link
     shows what will change, a POST changes it, and the next digest follows it."""
-    from digest.models import Batch, Paper, Topic
-
     subscriber = _subscriber(token, "feedback")
     if action not in FEEDBACK_ACTIONS:
         _not_found()
@@ -240,9 +197,6 @@ def feedback(request, token: str, action: str, target: int):
 @never_cache
 def edition_matches(request, token: str, edition_id: int):
     """Every paper of one edition that matches the subscriber, beyond the email's cap."""
-    from .delivery import PeriodContent
-    from .models import Edition
-
     subscriber = _subscriber(token, "manage")
     edition = Edition.objects.filter(pk=edition_id).first() or _not_found()
     content = PeriodContent(edition.start_date, edition.end_date)

@@ -49,7 +49,7 @@ def _starter_topics(request):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    from digest.views import forget_content_version
+    from digest.pagecache import forget_content_version
 
     cache.clear()
     forget_content_version()

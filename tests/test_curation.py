@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from digest.models import Batch, BatchEntry, Paper, Source
+from digest.models import Batch, BatchEntry, Source
 from subscribers.models import Edition
 from tests.conftest import data_file
 
@@ -146,7 +146,7 @@ def test_adding_a_paper_by_arxiv_id_goes_through_the_ingest_guards(admin_client,
 
 
 def test_a_scheduled_batch_is_published_and_sent_once(batch, make_subscriber, django_capture_on_commit_callbacks):
-    from digest.tasks import send_scheduled
+    from subscribers.tasks import send_scheduled
 
     make_subscriber("a@example.org", topics=["lora-peft"])
     Batch.objects.filter(pk=batch.pk).update(status="draft", send_at=timezone.now() + dt.timedelta(hours=1))
@@ -166,7 +166,7 @@ def test_the_dashboard_draws_its_charts_on_the_admin_index(admin_client, batch, 
         admin_client.post(f"/admin/digest/batch/{batch.pk}/send/")
     html = admin_client.get("/admin/").content.decode()
     for title in ("Papers ingested per source per day", "Subscribers by status", "Deliveries per edition"):
-        assert f"<title" in html and title in html
+        assert "<title" in html and title in html
     assert html.count('role="img"') == 3 and "cdn" not in html.lower()
 
 

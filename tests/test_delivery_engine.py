@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from paperpost.ratelimit import TokenBucket
-from subscribers.delivery import build_edition, claim_rows, sweep
+from subscribers.delivery import build_edition, sweep
+from subscribers.sending import claim_rows
 from subscribers.models import Delivery, Edition
 
 pytestmark = pytest.mark.django_db(transaction=True)

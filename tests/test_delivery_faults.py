@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from digest.models import Batch, Topic
+from digest.models import Topic
 from subscribers.delivery import build_edition, sweep
 from subscribers.models import Delivery, Edition, Subscriber, Suppression
 from subscribers.tokens import make_token

@@ -6,7 +6,8 @@ from email import policy
 import pytest
 from django.core import mail
 
-from subscribers.delivery import content_for, build_edition
+from subscribers.delivery import build_edition
+from subscribers.sending import content_for
 from subscribers.emails import compiled_mjml, digest_message, digest_subject, message_id_for
 from subscribers.models import Delivery, Edition
 
@@ -19,9 +20,9 @@ def parse(message):
 
 def build(subscriber, batch, cap=10):
     edition = Edition.objects.create(start_date=batch.date, end_date=batch.date)
-    content = content_for(edition)
-    matches = content.match(subscriber.interests())
-    chosen = [(content.view(m.paper_id, short=cap > 20), m) for m in matches[:cap]]
+    found = content_for(edition)
+    matches = found.content.match(subscriber.interests())
+    chosen = [(found.views.view(m.paper_id, short=cap > 20), m) for m in matches[:cap]]
     return edition, matches, digest_message(
         subscriber=subscriber, edition=edition, delivery_id=7, chosen=chosen,
         more_count=max(0, len(matches) - cap),
@@ -162,7 +163,7 @@ def test_sending_in_process_delivers_to_the_locmem_outbox(batch, make_subscriber
 
 @pytest.mark.django_db
 def test_the_fast_writer_matches_what_the_email_package_reads(batch, make_subscriber):
-    """The digest's bytes come from subscribers.mime; parse them back with the standard
+    """The digest's bytes come from paperpost.mail; parse them back with the standard
     library, CRLF and all, as an SMTP server would receive them."""
     subscriber = make_subscriber(topics=["lora-peft"])
     _, _, message = build(subscriber, batch)
@@ -177,7 +178,7 @@ def test_the_fast_writer_matches_what_the_email_package_reads(batch, make_subscr
 
 
 def test_the_fast_writer_falls_back_for_anything_else():
-    from subscribers.mime import AlternativeMessage, FastEmail
+    from paperpost.mail import AlternativeMessage, FastEmail
 
     plain = FastEmail("Hi", "body", "a@example.org", ["b@example.org"])
     plain.attach_alternative("<p>x</p>", "text/html")

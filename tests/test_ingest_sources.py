@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from digest.ingest.pipeline import IngestError, ingest_bytes, ingest_path
-from digest.models import Batch, BatchEntry, Paper
+from digest.models import Batch, Paper
 from tests.conftest import DATA, data_file
 
 FULL = "arxiv_rss_new/aioarxiv_rss_20archives_2024-11-28_full1504items.xml"

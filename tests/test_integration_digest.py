@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from digest.matching import match
-from subscribers.delivery import content_for
+from digest.selection import PeriodContent
 from subscribers.models import Delivery, Edition, Subscriber
 from tests.conftest import PAGE
 
@@ -34,7 +34,7 @@ def test_each_subscriber_gets_exactly_one_email_with_exactly_their_papers(worker
     assert "sent 3, skipped 1, failed 0, unknown 0" in out
 
     edition = Edition.objects.get()
-    content = content_for(edition)
+    content = PeriodContent(edition.start_date, edition.end_date)
     for address in ("lora@example.org", "unlearn@example.org", "kd@example.org"):
         received = smtp_server.handler.to(address)
         assert len(received) == 1, address

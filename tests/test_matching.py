@@ -109,7 +109,10 @@ def test_starter_topics_on_the_real_page():
     records = pagetext.parse(PAGE.read_bytes()).records
     idx = PaperIndex([PaperDoc(id=i, title=r.title, abstract=r.abstract, order=i) for i, r in enumerate(records)])
     by_slug = {slug: (name, query) for name, slug, query in STARTER_TOPICS}
-    titles = lambda slug: {records[m.paper_id].title.split(":")[0] for m in match(Interests.build(topics=[by_slug[slug]]), idx)}
+
+    def titles(slug):
+        return {records[m.paper_id].title.split(":")[0] for m in match(Interests.build(topics=[by_slug[slug]]), idx)}
+
     assert {"LoLDU", "IncreLoRA", "PELA", "NOLA"} <= titles("lora-peft")
     assert {"To prune, or not to prune", "Sparse Model Soups", "Compact Language Models via Pruning and Knowledge Distillation"} <= titles("pruning-compression")
     assert {"Label-Agnostic Forgetting", "Model Sparsity Can Simplify Machine Unlearning", "Intrinsic Evaluation of Unlearning Using Parametric Knowledge Traces"} <= titles("unlearning")

@@ -137,7 +137,7 @@ def body(message):
 
 
 def test_the_cap_and_the_page_of_all_matches(batch, make_subscriber, django_capture_on_commit_callbacks):
-    subscriber = make_subscriber(topics=["llm"], max_papers=3)
+    make_subscriber(topics=["llm"], max_papers=3)
     edition = send(batch, capture=django_capture_on_commit_callbacks)
     [message] = mail.outbox
     assert message.body.count("Why: ") == 3
@@ -240,7 +240,7 @@ def test_weekly_digests_gather_the_week_and_never_repeat_a_paper(batch, make_sub
 def test_the_ledger_forgets_after_its_retention(batch, make_subscriber, django_capture_on_commit_callbacks, settings):
     from django.utils import timezone
 
-    from subscribers.delivery import prune_ledger
+    from subscribers.ledger import prune as prune_ledger
 
     first = make_subscriber("old@example.org", topics=["lora-peft"])
     second = make_subscriber("new@example.org", topics=["lora-peft"])

@@ -215,7 +215,7 @@ def test_conditional_get_answers_304(client, batch):
     assert client.get("/feed/", HTTP_IF_MODIFIED_SINCE=modified).status_code == 304
     assert client.get("/feed/", HTTP_IF_NONE_MATCH='"other"').status_code == 200
     BatchEntry.objects.filter(paper__title__startswith="DreamSync").update(hidden=True)
-    from digest.views import bump_content_version
+    from digest.pagecache import bump_content_version
 
     bump_content_version()
     assert client.get("/feed/", HTTP_IF_NONE_MATCH=etag).status_code == 200
@@ -230,7 +230,7 @@ def test_topic_feeds(client, batch):
 
 
 def test_a_subscribers_private_feed_mirrors_their_email(client, batch, make_subscriber):
-    from subscribers.delivery import PeriodContent
+    from digest.selection import PeriodContent
 
     subscriber = make_subscriber(topics=["lora-peft"], max_papers=5)
     feed = parse(client.get(f"/feed/u/{make_token(subscriber, 'feed')}/"))
@@ -248,17 +248,17 @@ def test_a_change_made_by_another_process_shows_within_the_version_memo(client, 
     """Each web process reuses the content version it read for PAGE_VERSION_MEMO_SECONDS; a
     publish by another process (here: the shared cache changed behind this one's back) shows
     once that has passed, while this process's own changes show at once."""
-    from digest import views
+    from digest import pagecache
 
     settings.PAGE_VERSION_MEMO_SECONDS = 30
     assert "DreamSync" in client.get("/").content.decode()
     BatchEntry.objects.filter(paper__title__startswith="DreamSync").update(hidden=True)
-    cache.set(views.VERSION_KEY, "elsewhere", 600)  # another process bumped the version
+    cache.set(pagecache.VERSION_KEY, "elsewhere", 600)  # another process bumped the version
     assert "DreamSync" in client.get("/").content.decode()  # still this process's memo
-    clock = views.time.monotonic()
-    monkeypatch.setattr(views.time, "monotonic", lambda: clock + 31)
+    clock = pagecache.time.monotonic()
+    monkeypatch.setattr(pagecache.time, "monotonic", lambda: clock + 31)
     assert "DreamSync" not in client.get("/").content.decode()
     BatchEntry.objects.filter(paper__title__startswith="DreamSync").update(hidden=False)
-    views.bump_content_version()  # this process's own change: seen on the next request
+    pagecache.bump_content_version()  # this process's own change: seen on the next request
     assert "DreamSync" in client.get("/").content.decode()
 

@@ -6,7 +6,6 @@ summaries are hard-wrapped; authors may carry arxiv:affiliation. A bad query ans
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from .feedtools import (

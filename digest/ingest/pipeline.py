@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from ..models import Source
 from .fetch import FetchError, fetch
 from .formats import parse
 from .records import ParseError
@@ -77,8 +78,6 @@ def ingest_source(source, *, date: dt.date | None = None, dry_run: bool = False,
                   progress=None) -> StoreSummary:
     """Fetch a Source (conditionally, unless `force`) and store what it holds. The outcome,
     good or bad, is written to the Source; errors are raised as IngestError."""
-    from ..models import Source
-
     now = timezone.now()
     label = f"source {source.name}"
     try:

@@ -14,8 +14,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ..models import Batch, BatchEntry, Paper
 from paperpost.bulk import insert_rows
+
+from ..models import Batch, BatchEntry, Paper
+from ..pagecache import bump_content_version
 from .records import PaperRecord, ParseResult, normalize_title
 
 log = logging.getLogger(__name__)
@@ -149,8 +151,6 @@ def store(
     except _DryRun:
         return summary
     if summary.new or summary.updated or summary.entries_added:
-        from ..views import bump_content_version
-
         bump_content_version()  # bulk writes send no signals
     return summary
 

@@ -1,7 +1,7 @@
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
-from .models import Batch, Paper, Topic
+from digest.models import Batch, Paper, Topic
 
 
 class DaySitemap(Sitemap):

@@ -1,3 +1,10 @@
+"""The curation panel: papers, batches (order, featured, hidden, notes; publish, send,
+preview, add by arXiv id), batch entries, topics and sources. The admin of subscribers and
+editions is subscribers.admin; the dashboard on the index page is web.dashboard."""
+
+import re
+from urllib.parse import urlencode
+
 from csp.decorators import csp_update
 from django import forms
 from django.conf import settings
@@ -10,7 +17,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from .models import Batch, BatchEntry, Paper, Source, Topic
+from digest.ingest.feedtools import ARXIV_ID
+from digest.ingest.pipeline import IngestError, ingest_url
+from digest.models import Batch, BatchEntry, Paper, Source, Topic
+from digest.pagecache import bump_content_version
+from digest.tasks import ingest_source_task
+from subscribers.delivery import NothingToSend, build_edition
+from subscribers.models import Edition, Frequency, Subscriber
+from subscribers.preview import PreviewForm, preview_digest
 
 
 @admin.register(Paper)
@@ -58,10 +72,6 @@ class BatchForm(forms.ModelForm):
         fields = ["date", "send_at"]
 
     def clean_add_arxiv_ids(self):
-        import re
-
-        from .ingest.feedtools import ARXIV_ID
-
         raw = [v for v in re.split(r"[\s,;]+", self.cleaned_data.get("add_arxiv_ids", "")) if v]
         bad = [v for v in raw if not re.fullmatch(ARXIV_ID + r"(v\d+)?", v)]
         if bad:
@@ -92,15 +102,11 @@ class BatchAdmin(admin.ModelAdmin):
 
     @admin.display(description="editions")
     def sending(self, obj):
-        from subscribers.models import Edition
-
         editions = Edition.objects.filter(end_date=obj.date)
         return ", ".join(f"{e.get_frequency_display()}: {e.get_status_display()}" for e in editions) or "-"
 
     @admin.display(description="editions sent for this day")
     def editions(self, obj):
-        from subscribers.models import Edition
-
         if obj.pk is None:
             return "-"
         rows = []
@@ -123,10 +129,6 @@ class BatchAdmin(admin.ModelAdmin):
             self._add_papers(request, obj, ids)
 
     def _add_papers(self, request, batch, ids):
-        from urllib.parse import urlencode
-
-        from .ingest.pipeline import IngestError, ingest_url
-
         url = f"{settings.ARXIV_API_URL}?{urlencode({'id_list': ','.join(ids), 'max_results': len(ids)})}"
         try:
             summary = ingest_url(url, date=batch.date)
@@ -177,9 +179,6 @@ class BatchAdmin(admin.ModelAdmin):
         })
 
     def send_view(self, request, pk):
-        from subscribers.delivery import NothingToSend, build_edition
-        from subscribers.models import Frequency, Subscriber
-
         batch = self._batch(request, pk)
         if request.method == "POST":
             try:
@@ -199,9 +198,6 @@ class BatchAdmin(admin.ModelAdmin):
         })
 
     def preview_view(self, request, pk):
-        from subscribers.models import Subscriber
-        from subscribers.preview import PreviewForm, preview_digest
-
         batch = self._batch(request, pk)
         form = PreviewForm(request.GET or None)
         result = None
@@ -210,7 +206,7 @@ class BatchAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/digest/batch/preview.html", {
             **self.admin_site.each_context(request), "title": f"Email preview: the batch of {batch.date}",
             "batch": batch, "opts": self.model._meta, "form": form, "result": result,
-            "subscribers": Subscriber.objects.filter(status="active").order_by("email")[:200],
+            "subscribers": Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).order_by("email")[:200],
         })
 
 
@@ -240,8 +236,6 @@ class BatchEntryAdmin(admin.ModelAdmin):
         self._set(request, queryset, hidden=False)
 
     def _set(self, request, queryset, **fields):
-        from .views import bump_content_version
-
         n = queryset.update(**fields)
         bump_content_version()
         self.message_user(request, f"Changed {n} entries.", messages.SUCCESS)
@@ -277,8 +271,6 @@ class SourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Run now (fetch and ingest)")
     def run_now(self, request, queryset):
-        from .tasks import ingest_source_task
-
         for source in queryset:
             ingest_source_task.delay(source.pk)
         self.message_user(request, f"Queued {queryset.count()} source(s); see Last run and Last error.", messages.SUCCESS)

@@ -1,6 +1,6 @@
 from django import template
 
-from ..dashboard import charts
+from web.dashboard import charts
 
 register = template.Library()
 

@@ -13,7 +13,11 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from .models import BatchEntry
+from digest.models import BatchEntry
+from subscribers.models import Delivery, Edition, Subscriber
+
+Status = Subscriber.Status
+GONE = [Status.BOUNCED, Status.COMPLAINED]
 
 PALETTE = ["#0b57d0", "#1a7f37", "#bf8700", "#cf222e", "#8250df", "#57606a", "#0598bc", "#d4a72c"]
 
@@ -34,36 +38,32 @@ def papers_per_source(days: int = 14):
 
 
 def subscribers_over_time(days: int = 30):
-    from subscribers.models import Subscriber
-
     today = timezone.localdate()
     dates = [today - dt.timedelta(days=days - 1 - i) for i in range(days)]
     series = {"active": [], "pending": [], "unsubscribed": [], "bounced or complained": []}
     for day in dates:
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=timezone.get_current_timezone())
-        counts = Subscriber.objects.exclude(status="pending", confirmed_at__isnull=True).annotate(
+        counts = Subscriber.objects.exclude(status=Status.PENDING, confirmed_at__isnull=True).annotate(
             joined=Coalesce("confirmed_at", "created_at")
         ).aggregate(
             active=Count("id", filter=Q(joined__lt=end) & (Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gte=end))
-                         & ~Q(status__in=["bounced", "complained"], updated_at__lt=end)),
+                         & ~Q(status__in=GONE, updated_at__lt=end)),
             unsubscribed=Count("id", filter=Q(unsubscribed_at__lt=end)),
-            gone=Count("id", filter=Q(status__in=["bounced", "complained"], updated_at__lt=end)),
+            gone=Count("id", filter=Q(status__in=GONE, updated_at__lt=end)),
         )
         series["active"].append(counts["active"])
-        series["pending"].append(Subscriber.objects.filter(created_at__lt=end, status="pending").count())
+        series["pending"].append(Subscriber.objects.filter(created_at__lt=end, status=Status.PENDING).count())
         series["unsubscribed"].append(counts["unsubscribed"])
         series["bounced or complained"].append(counts["gone"])
     return dates, series
 
 
 def deliveries_per_edition(limit: int = 10):
-    from subscribers.models import Edition, Subscriber
-
     editions = list(
         Edition.objects.order_by("-created_at")[:limit].annotate(
-            sent=Count("deliveries", filter=Q(deliveries__status="sent")),
-            failed=Count("deliveries", filter=Q(deliveries__status__in=["failed", "unknown"])),
-            skipped=Count("deliveries", filter=Q(deliveries__status="skipped")),
+            sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)),
+            failed=Count("deliveries", filter=Q(deliveries__status__in=Delivery.RESENDABLE)),
+            skipped=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SKIPPED)),
         )
     )[::-1]
     series = {"sent": [], "failed or unknown": [], "unsubscribes within 7 days": []}

@@ -1,20 +1,24 @@
+"""Every URL of Paperpost (the root URLconf; the list is a contract, see README "Pages and URLs")."""
+
+import datetime as dt
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path, register_converter
 
 from digest import feeds
-from digest import views as digest_views
-from digest.sitemaps import SITEMAPS
+from subscribers import feeds as subscriber_feeds
 from subscribers import views as subscriber_views
+
+from . import ops, views
+from .sitemaps import SITEMAPS
 
 
 class DateConverter:
     regex = r"\d{4}-\d{2}-\d{2}"
 
     def to_python(self, value):
-        import datetime as dt
-
         return dt.date.fromisoformat(value)
 
     def to_url(self, value):
@@ -24,25 +28,24 @@ class DateConverter:
 register_converter(DateConverter, "isodate")
 
 urlpatterns = [
-    path("", digest_views.home, name="home"),
-    path("papers/<isodate:day>/", digest_views.day, name="day"),
-    path("best/<str:period>/", digest_views.best, name="best"),
-    path("paper/<path:identifier>/", digest_views.paper, name="paper"),
-    path("topics/<slug:slug>/", digest_views.topic, name="topic"),
-    path("search/", digest_views.search, name="search"),
+    path("", views.home, name="home"),
+    path("papers/<isodate:day>/", views.day, name="day"),
+    path("best/<str:period>/", views.best, name="best"),
+    path("paper/<path:identifier>/", views.paper, name="paper"),
+    path("topics/<slug:slug>/", views.topic, name="topic"),
+    path("search/", views.search, name="search"),
     path("feed/", feeds.cached_feed(feeds.PaperFeed), name="feed"),
     path("feed/atom/", feeds.cached_feed(feeds.PaperAtomFeed), name="feed_atom"),
     path("feed/topics/<slug:slug>/", feeds.cached_feed(feeds.TopicFeed), name="topic_feed"),
     path("feed/topics/<slug:slug>/atom/", feeds.cached_feed(feeds.TopicAtomFeed), name="topic_feed_atom"),
-    path("feed/u/<str:token>/", feeds.cached_feed(feeds.SubscriberFeed, private=True), name="subscriber_feed"),
-    path("feed/u/<str:token>/atom/", feeds.cached_feed(feeds.SubscriberAtomFeed, private=True),
-         name="subscriber_feed_atom"),
+    path("feed/u/<str:token>/", subscriber_feeds.rss, name="subscriber_feed"),
+    path("feed/u/<str:token>/atom/", subscriber_feeds.atom, name="subscriber_feed_atom"),
     path("sitemap.xml", sitemap_views.index, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": SITEMAPS},
          name="django.contrib.sitemaps.views.sitemap"),
-    path("robots.txt", digest_views.robots, name="robots"),
-    path("healthz", digest_views.healthz, name="healthz"),
-    path("subscribe/", subscriber_views.subscribe, name="subscribe"),
+    path("robots.txt", ops.robots, name="robots"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("subscribe/", views.subscribe, name="subscribe"),
     path("confirm/<str:token>/", subscriber_views.confirm, name="confirm"),
     path("u/<str:token>/", subscriber_views.manage, name="manage"),
     path("u/<str:token>/unsubscribe/", subscriber_views.unsubscribe, name="unsubscribe"),
@@ -60,4 +63,4 @@ urlpatterns = [
 if settings.ANYMAIL.get("WEBHOOK_SECRET"):
     urlpatterns.append(path("anymail/", include("anymail.urls")))
 
-handler500 = "digest.views.server_error"
+handler500 = "web.ops.server_error"

@@ -1,0 +1,64 @@
+"""A subscriber's private feed: the papers and reasons of their digests, day by day, at a
+signed link (/feed/u/<token>/). It is a digest.feeds.PaperFeed with other items."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+
+from digest.feeds import FeedItem, PaperFeed, absolute, cached_feed, entry_time
+from digest.models import Batch
+from digest.selection import PeriodContent
+
+from .tokens import subscriber_for
+
+DAYS = 7
+
+
+def _subscriber(token: str):
+    subscriber = subscriber_for(token, "feed")
+    if subscriber is None:
+        raise Http404("No such feed")
+    return subscriber
+
+
+class SubscriberFeed(PaperFeed):
+    """The subscriber's matches in the last DAYS published batches: what their digests
+    hold, papers per day capped at their papers-per-email, with why."""
+
+    def get_object(self, request, token):
+        return _subscriber(token)
+
+    def title(self, subscriber):
+        return "Paperpost: your papers"
+
+    def description(self, subscriber):
+        return "The papers that match your Paperpost topics and keywords, day by day."
+
+    def link(self, subscriber):
+        return absolute(reverse("home"))
+
+    def items(self, subscriber):
+        out = []
+        interests = subscriber.interests()
+        for batch in Batch.objects.published().order_by("-date")[:DAYS]:
+            content = PeriodContent(batch.date, batch.date)
+            content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
+            chosen, _ = content.select(interests, subscriber.max_papers)
+            out += [FeedItem(content.papers[m.paper_id], entry_time(batch), m.explain()) for m in chosen]
+        return out
+
+
+class SubscriberAtomFeed(SubscriberFeed):
+    feed_type = Atom1Feed
+
+
+def private_version(token: str) -> str:
+    """A private feed changes with the content and with the subscriber's preferences."""
+    subscriber = _subscriber(token)
+    return f"-{subscriber.pk}-{int(subscriber.updated_at.timestamp())}"
+
+
+rss = cached_feed(SubscriberFeed, private_version=private_version)
+atom = cached_feed(SubscriberAtomFeed, private_version=private_version)

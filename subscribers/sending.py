@@ -1,0 +1,390 @@
+"""Sending an edition's deliveries: what a worker does with one chunk of rows.
+
+send_chunk() claims its rows with one conditional UPDATE (so two workers never send the
+same row), matches each subscriber, renders their email, sends it over the chunk's one
+SMTP connection, and records the outcome of every row: sent, skipped, failed, unknown, or
+back to pending for a retry after a backoff. Edition bookkeeping (building, queueing,
+pausing, the sweep) is subscribers.delivery; the rules are in README "Delivery guarantees"."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import smtplib
+import socket
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import connection
+from django.db.models import F, Min
+from django.utils import timezone
+
+from digest.matching import Interests
+from digest.selection import PeriodContent
+from paperpost.ratelimit import TokenBucket
+
+from . import ledger
+from .emails import SHORT_ABSTRACTS_AFTER, PaperViews, digest_message, message_id_for
+from .lifecycle import suppress
+from .models import Delivery, Edition, Subscriber, Suppression
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """What happened to one claimed row (the names of ChunkResult's counters)."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    RETRY = "retry"  # back to pending, tried again after a backoff
+    UNKNOWN = "unknown"  # the data went out, the reply never came: never resent automatically
+    PAUSED = "paused"  # the edition was paused: this row and the rest of the chunk go back unsent
+
+
+@dataclass
+class ChunkResult:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retry: int = 0
+    unknown: int = 0
+    released: int = 0  # handed back unsent because the edition was paused
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+    def line(self) -> str:
+        rate = self.sent / self.seconds if self.seconds else 0.0
+        return (
+            f"claimed={self.claimed} sent={self.sent} skipped={self.skipped} failed={self.failed} "
+            f"retry={self.retry} unknown={self.unknown} released={self.released} "
+            f"seconds={self.seconds:.2f} rate={rate:.1f}/s"
+        )
+
+    def as_dict(self) -> dict:
+        return {"claimed": self.claimed, "sent": self.sent, "skipped": self.skipped,
+                "failed": self.failed, "retry": self.retry, "unknown": self.unknown}
+
+
+# --- What an edition contains, kept per process ---------------------------------------------
+
+
+@dataclass
+class EditionContent:
+    """The papers of an edition's period, indexed for matching, with their email blocks."""
+
+    content: PeriodContent
+    views: PaperViews
+
+
+def content_for(edition: Edition) -> EditionContent:
+    content = PeriodContent(edition.start_date, edition.end_date)
+    return EditionContent(content, PaperViews(content.papers))
+
+
+_content_cache: OrderedDict[tuple, tuple[float, EditionContent]] = OrderedDict()
+CONTENT_TTL = 600
+
+
+def edition_content(edition: Edition) -> EditionContent:
+    """The edition's content, built once per process and reused by its next chunks."""
+    now = time.monotonic()
+    key = (edition.pk, edition.created_at)
+    cached = _content_cache.get(key)
+    if cached and now - cached[0] < CONTENT_TTL:
+        return cached[1]
+    found = content_for(edition)
+    _content_cache[key] = (now, found)
+    while len(_content_cache) > 4:
+        _content_cache.popitem(last=False)
+    return found
+
+
+# --- One chunk ----------------------------------------------------------------------------------
+
+
+def claim_rows(edition_id: int, first_id: int, last_id: int) -> tuple[uuid.UUID, int]:
+    """Atomically take the due pending rows of a range: one conditional UPDATE, so two
+    workers (or a task delivered twice) never hold the same row."""
+    claim = uuid.uuid4()
+    now = timezone.now()
+    count = (
+        Delivery.objects.filter(
+            edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING,
+        )
+        .exclude(next_attempt_at__gt=now)
+        .update(status=Delivery.Status.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1,
+                next_attempt_at=None, finished_at=None)
+    )
+    return claim, count
+
+
+def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
+    started = time.monotonic()
+    result = ChunkResult()
+    edition = Edition.objects.filter(pk=edition_id).first()
+    if edition is None or edition.status != Edition.Status.SENDING:
+        return result
+    claim, result.claimed = claim_rows(edition_id, first_id, last_id)
+    if not result.claimed:
+        return result
+    rows = list(
+        Delivery.objects.filter(claim=claim, status=Delivery.Status.SENDING)
+        .select_related("subscriber")
+        .prefetch_related("subscriber__topics", "subscriber__liked_papers", "subscriber__disliked_papers")
+        .order_by("pk")
+    )
+    found = edition_content(edition)
+    found.content.add_external(
+        p for row in rows for p in (*row.subscriber.liked_papers.all(), *row.subscriber.disliked_papers.all())
+    )
+    interests = {row.pk: row.subscriber.interests() for row in rows}
+    found.content.rank_many(list(interests.values()))  # the whole chunk in one matrix product
+    already = ledger.already_sent({row.subscriber_id for row in rows}, found.content.papers)
+    mailer = _Mailer()
+    bucket = send_rate_limiter()
+    sent_papers: list[tuple[int, int, int]] = []  # (subscriber, paper, delivery), flushed in batches
+    try:
+        for position, row in enumerate(rows):
+            outcome = _send_one(row, claim, edition, found, mailer, bucket, interests[row.pk],
+                                already.get(row.subscriber_id, set()), sent_papers)
+            if outcome == Outcome.PAUSED:
+                result.released = _release(claim, [r.pk for r in rows[position:]])
+                break
+            result.count(outcome)
+            if outcome in (Outcome.FAILED, Outcome.RETRY, Outcome.UNKNOWN):
+                result.errors.append(row.last_error)
+            if len(sent_papers) >= ledger.FLUSH_ROWS:
+                ledger.flush(sent_papers)
+    finally:
+        mailer.reset()
+        ledger.flush(sent_papers)
+    Edition.finish_if_done(edition_id)
+    result.seconds = time.monotonic() - started
+    log.info("delivery chunk edition=%s rows=%s-%s %s", edition_id, first_id, last_id, result.line())
+    return result
+
+
+def _send_one(row: Delivery, claim, edition, found: EditionContent, mailer: _Mailer, bucket,
+              interests: Interests, already: set[int], sent_papers: list) -> Outcome:
+    subscriber = row.subscriber
+    # Read again right before sending: an unsubscribe (or a pause of the edition) that
+    # arrived after the edition was built must win.
+    status, paused_until, edition_status = _current_status(row.pk)
+    if edition_status == Edition.Status.PAUSED:
+        return Outcome.PAUSED
+    if status != Subscriber.Status.ACTIVE or (paused_until and str(paused_until)[:10] > timezone.localdate().isoformat()):
+        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
+        return Outcome.SKIPPED
+    cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
+    matches, more = found.content.select(interests, cap, already)
+    if not matches:
+        reason = "nothing new matched" if already else "nothing matched"
+        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=reason)
+        return Outcome.SKIPPED
+    short = len(matches) > SHORT_ABSTRACTS_AFTER
+    chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
+    message = digest_message(
+        subscriber=subscriber,
+        edition=edition,
+        delivery_id=row.pk,
+        chosen=chosen,
+        more_count=more,
+    )
+    papers = [
+        {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
+        for _, m in chosen
+    ]
+    bucket.take()
+    try:
+        mailer.send(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        return _failed_attempt(row, claim, subscriber, papers, exc, mailer)
+    if _mark_sent(row.pk, claim, message_id_for(edition.pk, row.pk), papers):
+        sent_papers.extend((subscriber.pk, m.paper_id, row.pk) for m in matches)
+    return Outcome.SENT
+
+
+def _failed_attempt(row, claim, subscriber, papers, exc, mailer: _Mailer) -> Outcome:
+    row.last_error = _describe(exc)
+    code = _reply_code(exc)
+    unknowable = mailer.payload_sent and code is None
+    mailer.reset()  # the connection may be unusable after an error
+    if unknowable:
+        # The data went out and the connection died before the reply: the server may have
+        # accepted it. Policy: never resend automatically (a duplicate is worse than a gap);
+        # the row is listed in the admin, whose "resend" uses the same Message-ID.
+        row.last_error = f"outcome unknown: the connection failed after the message data ({row.last_error})"
+        _finish(row.pk, claim, status=Delivery.Status.UNKNOWN, last_error=row.last_error, papers=papers)
+        log.warning("delivery=%s unknown: %s", row.pk, row.last_error)
+        return Outcome.UNKNOWN
+    if code is not None and code >= 500:
+        _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error, papers=papers)
+        if _recipient_refused(exc):
+            suppress(subscriber.email, Suppression.Reason.BOUNCED, row.last_error)
+        log.warning("delivery=%s failed permanently: %s", row.pk, row.last_error)
+        return Outcome.FAILED
+    if row.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        _finish(row.pk, claim, status=Delivery.Status.FAILED,
+                last_error=f"gave up after {row.attempts} attempts: {row.last_error}", papers=papers)
+        log.warning("delivery=%s failed after %s attempts: %s", row.pk, row.attempts, row.last_error)
+        return Outcome.FAILED
+    # 4xx, timeouts, dropped connections: back to pending, retried after a backoff.
+    delay = backoff(row.attempts)
+    _finish(row.pk, claim, status=Delivery.Status.PENDING, last_error=row.last_error, claim=None,
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay), finished_at=None)
+    log.info("delivery=%s retry %s in %.1fs: %s", row.pk, row.attempts, delay, row.last_error)
+    return Outcome.RETRY
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter, capped (no long ETA tasks on Redis)."""
+    base = settings.DELIVERY_RETRY_BASE_SECONDS
+    ceiling = min(settings.DELIVERY_RETRY_MAX_SECONDS, base * 2 ** max(0, attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def next_retry_delay(edition_id: int, first_id: int, last_id: int) -> float | None:
+    """Seconds until the earliest pending row of a range is due, or None if none waits."""
+    pending = Delivery.objects.filter(
+        edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING
+    )
+    earliest = pending.aggregate(m=Min("next_attempt_at"))["m"]
+    if earliest is None:
+        return 0.0 if pending.exists() else None
+    return max(0.0, (earliest - timezone.now()).total_seconds())
+
+
+# --- Recording outcomes ---------------------------------------------------------------------------
+
+
+def _finish(pk: int, owner: uuid.UUID, **fields) -> bool:
+    """Record an outcome, only if the claim `owner` still holds the row."""
+    fields.setdefault("finished_at", timezone.now())
+    return bool(
+        Delivery.objects.filter(pk=pk, claim=owner, status=Delivery.Status.SENDING).update(**fields)
+    )
+
+
+def _release(claim: uuid.UUID, pks: list[int]) -> int:
+    """Hand claimed rows back unsent (the edition was paused); their attempt did not count."""
+    return Delivery.objects.filter(pk__in=pks, claim=claim, status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.PENDING, claim=None, attempts=F("attempts") - 1
+    )
+
+
+# The two statements of every message are written in SQL: through the ORM, building the
+# query cost more than running it (benchmarks/README.md, delivery).
+def _current_status(delivery_id: int) -> tuple:
+    d, s, e = Delivery._meta.db_table, Subscriber._meta.db_table, Edition._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.status, s.paused_until, e.status FROM {d} d "
+            f"JOIN {s} s ON s.id = d.subscriber_id JOIN {e} e ON e.id = d.edition_id WHERE d.id = %s",
+            [delivery_id],
+        )
+        row = cursor.fetchone()
+    return row or ("deleted", None, Edition.Status.SENDING)
+
+
+def _mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list) -> bool:
+    now = timezone.now()
+    fields = Delivery._meta
+
+    def prep(name, value):
+        return fields.get_field(name).get_db_prep_save(value, connection)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {fields.db_table} SET status = %s, sent_at = %s, finished_at = %s, message_id = %s, "
+            f"papers = %s, last_error = '' WHERE id = %s AND claim = %s AND status = %s",
+            [Delivery.Status.SENT, prep("sent_at", now), prep("finished_at", now), message_id,
+             prep("papers", papers), delivery_id, prep("claim", claim), Delivery.Status.SENDING],
+        )
+        return cursor.rowcount == 1
+
+
+# --- SMTP replies and the connection --------------------------------------------------------------
+
+
+def _reply_code(exc: Exception) -> int | None:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return min(codes) if codes else None
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code
+    return None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+            for addr, (code, msg) in exc.recipients.items()
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        msg = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        return f"{exc.smtp_code} {msg}"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"timed out: {exc}" if str(exc) else "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _recipient_refused(exc: Exception) -> bool:
+    """A 5xx that is about this recipient (no such user, mailbox disabled), as opposed to
+    one about the sender or the message: only the former suppresses the address."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    if isinstance(exc, smtplib.SMTPDataError):
+        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return text.startswith(("5.1.", "5.2.1", "5.2.2"))
+    return False
+
+
+class _Mailer:
+    """One SMTP connection per chunk, opened on first use and reopened after an error."""
+
+    def __init__(self):
+        self.connection = None
+
+    def send(self, message) -> None:
+        if self.connection is None:
+            self.connection = get_connection(fail_silently=False)
+            self.connection.open()
+        if self.connection.send_messages([message]) != 1:
+            raise smtplib.SMTPException("the mail backend accepted no message")
+
+    @property
+    def payload_sent(self) -> bool:
+        """Did the message data go out before the failure? (Only the SMTP backend knows.)"""
+        return bool(getattr(self.connection, "payload_sent", False))
+
+    def reset(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # closing a dead connection must not hide the real outcome
+                pass
+        self.connection = None
+
+
+_bucket: TokenBucket | None = None
+
+
+def send_rate_limiter() -> TokenBucket:
+    """The shared token bucket (DELIVERY_RATE_LIMIT messages per second, all workers)."""
+    global _bucket
+    rate = settings.DELIVERY_RATE_LIMIT
+    if _bucket is None or _bucket.rate != rate:
+        _bucket = TokenBucket(rate, redis_url=settings.REDIS_URL)
+    return _bucket
