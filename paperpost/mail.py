@@ -155,8 +155,8 @@ class FastEmail(EmailMultiAlternatives):
     def fits_fast_writer(self) -> bool:
         if self.attachments or len(self.alternatives) != 1 or self.alternatives[0][1] != "text/html":
             return False
-        if (self.encoding or settings.DEFAULT_CHARSET).lower() not in UTF8 or not self.to:
-            return False
+        if (self.encoding or settings.DEFAULT_CHARSET).lower() not in UTF8 or not self.to or not self.body:
+            return False  # (Django leaves an empty text part out)
         if self.content_subtype != "plain" or self.mixed_subtype != "mixed" or self.alternative_subtype != "alternative":
             return False
         names = {name.lower() for name in self.extra_headers}
