@@ -359,7 +359,7 @@ EMAIL_CHANGE_RATE_PER_SUBSCRIBER = envrate("EMAIL_CHANGE_RATE_PER_SUBSCRIBER", "
 SUBSCRIBE_FORM_VERSION = "web form v1"
 
 # django-anymail: bounce and complaint webhooks from an ESP (POST /anymail/<esp>/tracking/).
-# Without a secret the routes are not mounted at all (paperpost/urls.py): anymail would
+# Without a secret the routes are not mounted at all (web/urls.py): anymail would
 # otherwise accept anyone's fake bounce and cut that address off the list.
 ANYMAIL = {
     "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "") or None,

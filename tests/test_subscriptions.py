@@ -356,9 +356,9 @@ def reload_urls():
 
     from django.urls import clear_url_caches
 
-    import paperpost.urls
+    import web.urls
 
-    importlib.reload(paperpost.urls)
+    importlib.reload(web.urls)
     clear_url_caches()
 
 
