@@ -41,6 +41,10 @@ class Paper(models.Model):
     stars = models.PositiveIntegerField("GitHub stars", null=True, blank=True)
     num_comments = models.PositiveIntegerField(null=True, blank=True)
     submitter = models.CharField(max_length=200, blank=True)
+    # This site's own signal (the fields above are the source's figures). The community app
+    # keeps them in step with its vote and comment rows, in the same transaction.
+    community_votes = models.PositiveIntegerField(default=0, editable=False)
+    community_comments = models.PositiveIntegerField(default=0, editable=False)
     ai_keywords = models.JSONField("AI keywords", default=list, blank=True)
     ai_summary = models.TextField("AI summary", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -136,6 +140,9 @@ class BatchEntry(models.Model):
     note = models.TextField("curator note", blank=True)
     announce_type = models.CharField(max_length=20, blank=True)
     source = models.ForeignKey("Source", null=True, blank=True, on_delete=models.SET_NULL)
+    submitted_by = models.CharField(
+        max_length=30, blank=True, help_text="The display name of the reader who submitted it, if one did",
+    )
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,6 +5,11 @@ or an ingest replaces the version (bump_content_version), so a cached page is ne
 the next request renders under the new key. The version lives in the shared cache (Redis,
 or files in embedded mode); each process also keeps what it read in `memo`.
 
+The community's counts on papers (Paper.community_votes, Paper.community_comments) change far
+more often than the papers: they have their own *signal version*, bumped on every vote or
+comment. Pages and feeds that show the counts add it to their keys (page_version()); caches
+that depend on the papers alone (similar papers, a topic's matches) keep the content version.
+
 This module knows nothing of pages: the site (web.views) and the feeds (digest.feeds,
 subscribers.feeds) build their keys from content_version() and keep results in memo."""
 
@@ -53,7 +58,40 @@ def bump_content_version() -> None:
 def forget_content_version() -> None:
     """Drop what this process remembers (after the shared cache was cleared, as tests do)."""
     _version_seen[:] = [None, 0.0]
+    _signal_seen[:] = [None, 0.0]
     memo.data.clear()
+
+
+SIGNAL_KEY = "signal-version"
+_signal_seen: list = [None, 0.0]
+
+
+def signal_version() -> str:
+    """Like content_version(), for the community's counts: a vote shows on other processes'
+    cached pages at most PAGE_VERSION_MEMO_SECONDS late (at once on the voter's own)."""
+    now = time.monotonic()
+    version, read_at = _signal_seen
+    if version is not None and now - read_at < settings.PAGE_VERSION_MEMO_SECONDS:
+        return version
+    version = cache.get(SIGNAL_KEY)
+    if version is None:
+        version = uuid.uuid4().hex[:12]
+        if not cache.add(SIGNAL_KEY, version, settings.PAGE_CACHE_SECONDS):
+            version = cache.get(SIGNAL_KEY) or version
+    _signal_seen[:] = [version, now]
+    return version
+
+
+def bump_signal_version() -> None:
+    """A vote or a comment changed a count: pages and feeds that show counts are rendered again."""
+    version = uuid.uuid4().hex[:12]
+    cache.set(SIGNAL_KEY, version, settings.PAGE_CACHE_SECONDS)
+    _signal_seen[:] = [version, time.monotonic()]
+
+
+def page_version() -> str:
+    """The key part for a page or feed that shows papers with their counts."""
+    return f"{content_version()}.{signal_version()}"
 
 
 class _Memo:

@@ -66,6 +66,15 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def envrate(name: str, default: str) -> str:
+    """A rate limit "count/seconds", e.g. "10/600"."""
+    value = os.environ.get(name) or default
+    count, _, seconds = value.partition("/")
+    if not (count.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
+        raise ImproperlyConfigured(f"{name}={value!r}: expected count/seconds, e.g. 10/600")
+    return f"{int(count)}/{int(seconds)}"
+
+
 def _secret_key() -> str:
     # Production must set SECRET_KEY; embedded mode keeps one stable key in var/ so that
     # signed links in emails already sent keep working across restarts.
@@ -113,6 +122,7 @@ INSTALLED_APPS = [
     "digest",
     "subscribers",
     "web",
+    "community",
 ]
 
 MIDDLEWARE = [
@@ -327,6 +337,7 @@ LOGGING = {
         "paperpost": {"level": LOG_LEVEL, "propagate": True},
         "digest": {"level": LOG_LEVEL, "propagate": True},
         "subscribers": {"level": LOG_LEVEL, "propagate": True},
+        "community": {"level": LOG_LEVEL, "propagate": True},
         "celery": {"level": LOG_LEVEL, "propagate": True},
     },
 }
@@ -411,3 +422,28 @@ PAGE_VERSION_MEMO_SECONDS = envfloat("PAGE_VERSION_MEMO_SECONDS", 1.0)
 CELERY_BEAT_SCHEDULE["send-scheduled-batches"] = {"task": "subscribers.tasks.send_scheduled", "schedule": 60}
 # Where "add a paper by arXiv id" in the admin fetches from (through the ingest guards).
 ARXIV_API_URL = os.environ.get("ARXIV_API_URL", "https://export.arxiv.org/api/query")
+
+# --- Community: sign-in, votes, submissions, comments (see community/) -------------------------
+# Sign-in links expire after this many minutes and work once.
+SIGN_IN_MAX_AGE_MINUTES = envint("SIGN_IN_MAX_AGE_MINUTES", 15)
+# Sign-in form posts per IP (past it: 429), and sign-in emails per address.
+SIGN_IN_RATE_PER_IP = envrate("SIGN_IN_RATE_PER_IP", "10/600")
+SIGN_IN_RATE_PER_ADDRESS = envrate("SIGN_IN_RATE_PER_ADDRESS", "3/900")
+VOTE_RATE_PER_PERSON = envrate("VOTE_RATE_PER_PERSON", "60/60")
+VOTE_RATE_PER_IP = envrate("VOTE_RATE_PER_IP", "300/60")
+SUBMIT_RATE_PER_IP = envrate("SUBMIT_RATE_PER_IP", "20/3600")
+# Submissions per person per day, and how recent a submitted paper must be.
+SUBMISSIONS_PER_DAY = envint("SUBMISSIONS_PER_DAY", 5)
+SUBMISSION_MAX_AGE_DAYS = envint("SUBMISSION_MAX_AGE_DAYS", 14)
+COMMENT_RATE_PER_PERSON = envrate("COMMENT_RATE_PER_PERSON", "5/60")
+COMMENT_RATE_PER_IP = envrate("COMMENT_RATE_PER_IP", "30/600")
+COMMENT_MAX_CHARS = envint("COMMENT_MAX_CHARS", 5000)
+# "Upvote" links in digest emails work without signing in for this many days.
+UPVOTE_LINK_MAX_AGE_DAYS = envint("UPVOTE_LINK_MAX_AGE_DAYS", 30)
+# Trending: papers of the last TRENDING_DAYS days, score = points / (hours + 2) ** TRENDING_GRAVITY.
+TRENDING_DAYS = envint("TRENDING_DAYS", 7)
+TRENDING_GRAVITY = envfloat("TRENDING_GRAVITY", 1.5)
+API_PAGE_SIZE = envint("API_PAGE_SIZE", 50)
+LOGIN_URL = "/login/"
+CELERY_BEAT_SCHEDULE["prune-sign-in-requests"] = {"task": "community.tasks.prune_sign_in_requests",
+                                                  "schedule": 3600}

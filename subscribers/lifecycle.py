@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -30,6 +31,12 @@ from .models import Frequency, Subscriber, Suppression, email_hash, normalize_em
 from .tokens import make_token
 
 log = logging.getLogger(__name__)
+
+# Apps above this one hold more about the same person (the community app: votes, submissions,
+# comments). An export asks them for it; a deletion tells them to erase it.
+collect_export = Signal()  # receivers return a dict merged into the export
+person_deleted = Signal()  # sent with email= after a subscriber erased their data
+address_changed = Signal()  # sent with old= and new= after a subscriber changed address
 
 EMAIL_CHANGE_SALT = "paperpost.email-change"
 EMAIL_CHANGE_MAX_AGE = 2 * 24 * 3600
@@ -180,7 +187,9 @@ def delete_subscriber(subscriber: Subscriber) -> None:
         Suppression.objects.update_or_create(
             email_hash=email_hash(subscriber.email), defaults={"reason": Suppression.Reason.DELETED}
         )
+        email = subscriber.email
         subscriber.delete()  # deliveries go with it (on_delete=CASCADE)
+    person_deleted.send(sender=Subscriber, email=email)
     log.info("a subscriber deleted their data")
 
 
@@ -201,7 +210,7 @@ def export_data(subscriber: Subscriber) -> dict:
     def iso(value):
         return value.isoformat() if value else None
 
-    return {
+    data = {
         "email": subscriber.email,
         "status": subscriber.status,
         "frequency": subscriber.frequency,
@@ -222,6 +231,9 @@ def export_data(subscriber: Subscriber) -> dict:
         "updated_at": iso(subscriber.updated_at),
         "deliveries": deliveries,
     }
+    for _receiver, extra in collect_export.send(sender=Subscriber, subscriber=subscriber):
+        data.update(extra or {})
+    return data
 
 
 def request_email_change(subscriber: Subscriber, new_email: str) -> str:
@@ -269,11 +281,13 @@ def apply_email_change(subscriber: Subscriber, new_email: str) -> bool:
     with transaction.atomic():
         if Subscriber.objects.filter(email__iexact=new_email).exclude(pk=subscriber.pk).exists():
             return False
+        old_email = subscriber.email
         changed = Subscriber.objects.filter(pk=subscriber.pk, email=subscriber.email).update(
             email=new_email, updated_at=timezone.now())
         if not changed:
             return False
         subscriber.email = new_email
+    address_changed.send(sender=Subscriber, old=old_email, new=new_email)
     log.info("subscriber=%s changed address", subscriber.pk)
     return True
 

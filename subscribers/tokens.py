@@ -14,6 +14,8 @@ from django.core import signing
 from .models import Subscriber
 
 PURPOSES = {"confirm", "manage", "unsubscribe", "feed", "feedback", "email-change"}
+# Tokens bound to one delivery (one email): its links act only on the papers that email held.
+DELIVERY_PURPOSES = {"upvote"}
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
 
@@ -44,3 +46,20 @@ def subscriber_for(token: str, purpose: str, max_age: int | None = None) -> Subs
         # delete take "manage" tokens and keep working, so people can come back or leave fully.
         found = found.filter(status__in=[Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED])
     return found.first()
+
+
+def make_delivery_token(subscriber, delivery_id: int, purpose: str) -> str:
+    """One signature per email, however many papers it holds (signing is the costly part)."""
+    assert purpose in DELIVERY_PURPOSES, purpose
+    signer = signing.TimestampSigner(salt=f"paperpost.{purpose}")
+    return signer.sign(f"{delivery_id}.{subscriber.uid.hex}")
+
+
+def read_delivery_token(token: str, purpose: str, max_age: int | None = None) -> tuple[int, uuid.UUID] | None:
+    """(delivery id, subscriber uid) of a valid token, or None."""
+    signer = signing.TimestampSigner(salt=f"paperpost.{purpose}")
+    try:
+        delivery_id, _, uid = signer.unsign(token, max_age=max_age).partition(".")
+        return int(delivery_id), uuid.UUID(hex=uid)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None

@@ -194,3 +194,43 @@ def site(live_server, settings, smtp_server):
     settings.EMAIL_TIMEOUT = 10
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return live_server
+
+
+# --- The community: members and their sessions ----------------------------------------------------
+
+
+@pytest.fixture
+def make_member(db):
+    """make_member("alice@example.org", name="Alice") -> the user (a reader account)."""
+    from community.members import member_for, user_for_email
+
+    def make(email="alice@example.org", name="Alice", **fields):
+        user = user_for_email(email)
+        member = member_for(user)
+        for key, value in {"display_name": name or "", **fields}.items():
+            setattr(member, key, value)
+        member.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def member_client(make_member):
+    """A client signed in as a new member (with CSRF checks, like a browser)."""
+    from django.test import Client
+
+    def make(email="alice@example.org", name="Alice", **fields):
+        client = Client(enforce_csrf_checks=True)
+        client.user = make_member(email, name, **fields)
+        client.force_login(client.user)
+        client.get("/login/")  # sets the CSRF cookie
+        return client
+
+    return make
+
+
+def csrf_post(client, path, data=None, **extra):
+    """POST with the client's CSRF cookie as the form token, as a browser form does."""
+    token = client.cookies["csrftoken"].value if "csrftoken" in client.cookies else ""
+    return client.post(path, {**(data or {}), "csrfmiddlewaretoken": token}, **extra)

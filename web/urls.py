@@ -28,6 +28,8 @@ class DateConverter:
 register_converter(DateConverter, "isodate")
 
 urlpatterns = [
+    # First: community routes under paper/<id>/... must win over the paper page's catch-all.
+    path("", include("community.urls")),
     path("", views.home, name="home"),
     path("papers/<isodate:day>/", views.day, name="day"),
     path("best/<str:period>/", views.best, name="best"),

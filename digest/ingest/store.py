@@ -133,9 +133,12 @@ def store(
     date: dt.date | None = None,
     dry_run: bool = False,
     progress=None,
+    enter_batches: bool = True,
 ) -> StoreSummary:
     """Upsert the records of one parsed input. `date` overrides every announce date.
-    `progress(n)` is called as records are processed (for a progress bar)."""
+    `progress(n)` is called as records are processed (for a progress bar). Without
+    `enter_batches` the papers are stored but join no batch (a reader's submission joins
+    one only when a curator approves it)."""
     summary = StoreSummary(errors=len(result.errors), messages=list(result.warnings) + list(result.errors))
     records = _dedupe(result.records)
     summary.total = len(records) + len(result.errors)
@@ -145,7 +148,7 @@ def store(
     add_replacements = settings.INGEST_REPLACEMENTS_JOIN_BATCH
     try:
         with transaction.atomic():
-            _store(records, result, summary, source, date, today, add_replacements, progress)
+            _store(records, result, summary, source, date, today, add_replacements, progress, enter_batches)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -155,7 +158,7 @@ def store(
     return summary
 
 
-def _store(records, result, summary, source, date, today, add_replacements, progress) -> None:
+def _store(records, result, summary, source, date, today, add_replacements, progress, enter_batches) -> None:
     # 1. Find the papers already known, by key and (for a first id) by normalised title.
     keys = [r.key for r in records]
     by_key: dict[str, Paper] = {}
@@ -220,6 +223,8 @@ def _store(records, result, summary, source, date, today, add_replacements, prog
         Paper.objects.bulk_update(list(to_update.values()), sorted(changed_fields | {"updated_at"}), batch_size=CHUNK)
 
     # 3. Enter each paper into the batch of its announce date, once, in input order.
+    if not enter_batches:
+        return
     per_day: dict[dt.date, list[tuple[PaperRecord, Paper]]] = {}
     for rec in records:
         if rec.announce_type in REPLACE_TYPES and not add_replacements:
