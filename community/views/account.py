@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from paperpost.ratelimit import client_ip
 from subscribers.tokens import make_token
-from subscribers.views import client_ip
 
 from .. import members, signin, tasks
 from ..forms import DisplayNameForm, SignInForm

@@ -10,8 +10,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from digest.models import Paper
-from paperpost.ratelimit import allow, parse_rate
-from subscribers.views import client_ip
+from paperpost.ratelimit import allow, client_ip, parse_rate
 
 log = logging.getLogger(__name__)
 
