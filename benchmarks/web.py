@@ -209,7 +209,7 @@ _COUNT = """
 import json
 from community.counts import drift
 from community.models import Vote
-from community.views.common import published_paper
+from community.lookup import published_paper
 paper = published_paper(%r)
 print(json.dumps({"rows": Vote.objects.filter(paper=paper).count(), "stored": paper.community_votes, "drift": drift()}))
 """

@@ -128,7 +128,7 @@ class CommentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide from the site")
     def hide(self, request, queryset):
-        done = comments.hide(queryset, reason="hidden by a curator")
+        done = comments.hide(queryset)
         self.message_user(request, f"Hid {done} comment{'s' if done != 1 else ''}.", messages.SUCCESS)
 
     @admin.action(description="Show again")

@@ -22,11 +22,10 @@ from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.views.decorators.http import require_GET
 
 from digest.models import Batch, BatchEntry, Paper
-from digest.pagecache import signal_version
+from digest.pagecache import page_version
 from digest.trending import rank
-from digest.views import content_version
 
-from .views.common import published_paper
+from .lookup import published_paper
 
 MAX_PER_PAGE = 100
 SORTS = ("curated", "trending", "votes")
@@ -157,7 +156,7 @@ def _detail(identifier: str) -> dict:
 
 def _answer(request, build) -> HttpResponse:
     """Serve `build()` as JSON from the cache, with an ETag and 304s."""
-    raw = f"{request.path}?{sorted(request.GET.items())}:{content_version()}:{signal_version()}"
+    raw = f"{request.path}?{sorted(request.GET.items())}:{page_version()}"
     key = "api:" + hashlib.sha256(raw.encode()).hexdigest()
     cached = cache.get(key)
     if cached is None:

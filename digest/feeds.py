@@ -22,7 +22,7 @@ from django.utils.html import escape
 from django.utils.http import http_date, parse_http_date_safe
 
 from .models import Batch, Topic
-from .pagecache import content_version, memo
+from .pagecache import memo, page_version
 from .selection import published_entries, topic_papers
 
 FEED_ITEMS = 100
@@ -30,6 +30,17 @@ FEED_ITEMS = 100
 
 def absolute(path: str) -> str:
     return settings.SITE_URL + path
+
+
+def signal_line(paper) -> str:
+    """E.g. "▲ 12 votes on Paperpost · 74 upvotes on Hugging Face · 3 comments"."""
+    votes = paper.community_votes
+    parts = [f"▲ {votes} vote{'s' if votes != 1 else ''} on Paperpost"]
+    if paper.upvotes:
+        parts.append(f"{paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''} on Hugging Face")
+    if paper.community_comments:
+        parts.append(f"{paper.community_comments} comment{'s' if paper.community_comments != 1 else ''}")
+    return " · ".join(parts)
 
 
 def entry_time(batch: Batch) -> dt.datetime:
@@ -64,7 +75,7 @@ class PaperFeed(Feed):
         text = escape(item.paper.abstract)
         if item.why:
             text = f"<p><strong>Why:</strong> {escape(item.why)}</p><p>{text}</p>"
-        return text
+        return f"{text}<p>{escape(signal_line(item.paper))}</p>"
 
     def item_link(self, item):
         # Absolute with SITE_URL (Django would use the request's host otherwise).
@@ -135,7 +146,7 @@ def cached_feed(feed_class, private_version=None):
     private = private_version is not None
 
     def view(request, **kwargs):
-        version = content_version()
+        version = page_version()  # the papers and their community counts
         if private:
             version += private_version(**kwargs)
         key = "feed:" + hashlib.sha256(f"{feed_class.__name__}:{kwargs}:{version}".encode()).hexdigest()

@@ -55,11 +55,17 @@ def latest_published_id(version: str) -> int | None:
     return found[0]
 
 
-def day_page(batch: Batch, page_number: int) -> dict:
-    """One page of a day's papers in the curator's order, with the days before and after."""
-    page = Paginator(batch.visible_entries(), PER_PAGE).get_page(page_number)
+def day_page(batch: Batch, page_number: int, sort: str = "curated") -> dict:
+    """One page of a day's papers in the curator's order (or, with sort="votes", by the
+    community's votes, then the source's), with the days before and after."""
+    entries = batch.visible_entries()
+    if sort == "votes":
+        entries = entries.order_by("-paper__community_votes", F("paper__upvotes").desc(nulls_last=True),
+                                   "-featured", "position", "pk")
+    page = Paginator(entries, PER_PAGE).get_page(page_number)
     return {
         "batch": batch,
+        "sort": sort,
         "page": page,
         "entries": list(page.object_list),
         "rank_offset": page.start_index() - 1 if page.object_list else 0,
@@ -69,13 +75,15 @@ def day_page(batch: Batch, page_number: int) -> dict:
 
 
 def best_entries(start: dt.date, end: dt.date, limit: int = 50) -> list[BatchEntry]:
-    """The best papers published start..end: featured first, then by upvotes; each once."""
+    """The best papers published start..end: featured first, then by the community's votes,
+    then by the source's upvotes; each once."""
     entries = (
         published_entries(start, end)
         .select_related("batch")
         # nulls_last: papers without a vote count go after the voted ones on PostgreSQL
         # too (its default puts NULL first in a descending order; SQLite's puts it last).
-        .order_by("-featured", F("paper__upvotes").desc(nulls_last=True), "-batch__date", "position")
+        .order_by("-featured", "-paper__community_votes", F("paper__upvotes").desc(nulls_last=True),
+                  "-batch__date", "position")
     )
     seen, best = set(), []
     for entry in entries[:200]:

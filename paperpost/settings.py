@@ -66,15 +66,6 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def envrate(name: str, default: str) -> str:
-    """A rate limit "count/seconds", e.g. "10/600"."""
-    value = os.environ.get(name) or default
-    count, _, seconds = value.partition("/")
-    if not (count.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
-        raise ImproperlyConfigured(f"{name}={value!r}: expected count/seconds, e.g. 10/600")
-    return f"{int(count)}/{int(seconds)}"
-
-
 def _secret_key() -> str:
     # Production must set SECRET_KEY; embedded mode keeps one stable key in var/ so that
     # signed links in emails already sent keep working across restarts.

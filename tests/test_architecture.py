@@ -12,7 +12,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("paperpost", "digest", "subscribers", "web")
+PACKAGES = ("paperpost", "digest", "subscribers", "web", "community")
 MAX_LINES = 500
 # digest/matching.py is being split into a package, one module per concern (issue 10);
 # until that lands it is exempt from the two checks below. A missing file is fine.

@@ -75,7 +75,7 @@ def test_a_signed_in_reader_sees_their_own_vote(paper, member_client):
     client = member_client()
     csrf_post(client, f"/paper/{paper.identifier}/upvote/")
     html = client.get("/").content.decode()
-    assert html.count('aria-pressed="true"') == 1 and f'action="/paper/{paper.identifier}/unvote/"' in html
+    assert html.count('aria-pressed="true"') == 1 and f'formaction="/paper/{paper.identifier}/unvote/"' in html
 
 
 def test_fifty_parallel_voters_lose_and_double_nothing(paper, make_member, transactional_db):
@@ -210,3 +210,38 @@ def test_the_email_link_votes_only_for_that_emails_papers_and_only_for_a_confirm
     monkeypatch.setattr("django.core.signing.time.time", lambda: later)
     assert Client().get(f"/vote/{token}/{papers[0].pk}/").status_code == 404
     assert Vote.objects.count() == 0
+
+
+def test_feeds_show_the_counts_and_follow_a_vote(paper, make_member, client, django_capture_on_commit_callbacks):
+    first = client.get("/feed/")
+    assert "▲ 0 votes on Paperpost" in first.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        votes.upvote(make_member(), paper)
+    again = client.get("/feed/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200 and "▲ 1 vote on Paperpost" in again.content.decode()
+
+
+def test_a_day_sorted_by_votes_and_the_best_of_the_week(batch, make_member, client,
+                                                        django_capture_on_commit_callbacks):
+    last = batch.visible_entries().last().paper
+    with django_capture_on_commit_callbacks(execute=True):
+        votes.upvote(make_member(), last)
+    curated = client.get("/papers/2026-03-19/").content.decode()
+    by_votes = client.get("/papers/2026-03-19/?sort=votes").content.decode()
+    best = client.get("/best/week/").content.decode()
+    assert curated.index('<span class="rank">1</span>') < curated.index(last.title)
+    for html in (by_votes, best):
+        first = html.index('<span class="rank">1</span>')
+        assert last.title in html[first:first + 500]
+    assert "<strong>most votes</strong>" in by_votes and '?page=' not in by_votes  # one page of 93
+
+
+def test_a_signed_in_readers_page_is_theirs_and_costs_a_bounded_number_of_queries(
+        batch, member_client, django_assert_max_num_queries):
+    client = member_client()
+    for entry in batch.visible_entries()[:20]:
+        votes.upvote(client.user, entry.paper)
+    with django_assert_max_num_queries(14):
+        html = client.get("/").content.decode()
+    assert html.count('aria-pressed="true"') == 20 and ">Alice</a>" in html
+    assert "Sign in" not in html.split("</header>")[0]

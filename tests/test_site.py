@@ -38,7 +38,7 @@ def test_home_shows_the_day_like_the_daily_papers_page(client, batch):
     html = client.get("/").content.decode()
     first = html.index('<span class="rank">1</span>')
     assert "LoLDU" in html[first:first + 400] and "featured" in html[first:first + 600]  # featured first
-    assert "▲ 42" in html and "Curator's note" in html and "A clean LoRA variant." in html
+    assert "42 on HF" in html and "Curator's note" in html and "A clean LoRA variant." in html
     assert "<details class=\"abstract\">" in html  # expandable without JavaScript
     assert 'href="https://github.com/SKDDJ/LoLDU">Code</a>' in html
     assert html.index("Get trending papers in your email inbox!") < html.index("<ol class=\"papers\">")

@@ -13,7 +13,8 @@ from django.template.loader import render_to_string
 log = logging.getLogger(__name__)
 
 # Private pages (signed links) and machinery stay out of search engines.
-DISALLOWED = ("/u/", "/f/", "/confirm/", "/email/", "/admin/", "/anymail/")
+DISALLOWED = ("/u/", "/f/", "/confirm/", "/email/", "/admin/", "/anymail/",
+              "/login/", "/vote/", "/me/", "/comments/", "/submit/")
 
 
 def robots(request):

@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods
 
 from digest.models import Batch, Paper, Topic
-from digest.pagecache import content_version, memo
+from digest.pagecache import content_version, memo, signal_version
 from digest.search import search_papers
 from digest.selection import best_entries, day_page, latest_published_id, similar_papers, topic_papers
 from paperpost.ratelimit import allow, client_ip, parse_rate
@@ -33,9 +33,13 @@ SEARCH_PER_PAGE = 20
 
 
 def _cached_page(request, key: str, template: str, build_context, version: str | None = None) -> HttpResponse:
-    """Render a page once per content version and serve it from the cache. The subscribe
-    form's CSRF token is the only per-visitor part: it is left as a hole and filled in."""
-    cache_key = f"page:{key}:{version or content_version()}"
+    """Render a page once per content and community version (the counts on it) and serve it
+    from the cache. The subscribe form's CSRF token is the only per-visitor part: it is left as
+    a hole and filled in. A signed-in reader gets the page rendered for them (their votes,
+    their name in the header), not the shared copy."""
+    if request.user.is_authenticated:
+        return render(request, template, build_context())
+    cache_key = f"page:{key}:{version or content_version()}.{signal_version()}"
     html = memo.get(cache_key)
     if html is None:
         html = cache.get(cache_key)
@@ -69,16 +73,22 @@ def home(request):
     if topic:  # a prefilled form: not cached
         context = day_page(Batch.objects.get(pk=batch_id), 1)
         return render(request, "web/home.html", {**context, "subscribe_topic": topic})
-    page = _page_number(request)
-    return _cached_page(request, f"home:{batch_id}:{page}", "web/home.html",
-                        lambda: day_page(Batch.objects.get(pk=batch_id), page), version)
+    page, sort = _page_number(request), _sort(request)
+    return _cached_page(request, f"home:{batch_id}:{page}:{sort}", "web/home.html",
+                        lambda: day_page(Batch.objects.get(pk=batch_id), page, sort), version)
 
 
 @require_GET
 def day(request, day):
     batch = get_object_or_404(Batch.objects.published(), date=day)
-    page = _page_number(request)
-    return _cached_page(request, f"day:{batch.pk}:{page}", "web/home.html", lambda: day_page(batch, page))
+    page, sort = _page_number(request), _sort(request)
+    return _cached_page(request, f"day:{batch.pk}:{page}:{sort}", "web/home.html",
+                        lambda: day_page(batch, page, sort))
+
+
+def _sort(request) -> str:
+    """A day in the curators' order (the default) or by the community's votes (?sort=votes)."""
+    return "votes" if request.GET.get("sort") == "votes" else "curated"
 
 
 @require_GET

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 from django.db.models import Q
+from django.utils.html import format_html
 
 from .. import comments as comment_rules
 from ..forms import CommentForm
@@ -31,15 +32,21 @@ def voted_set(request, paper_ids=None) -> set[int]:
 
 
 @register.inclusion_tag("community/_vote.html", takes_context=True)
-def vote_widget(context, paper, compact=True):
-    request = context.get("request")
-    return {
-        "paper": paper,
-        "voted": paper.pk in voted_set(request),
-        "signed_in": bool(request and request.user.is_authenticated),
-        "csrf_hole": context.get("csrf_hole"),
-        "compact": compact,
-    }
+def vote_widget(context, paper, in_list=False):
+    """The ▲ button with the community's count, the source's count and the comment count. In
+    a list (inside {% votes_form %}) it is a bare button posting to its paper's URL, so that a
+    page of 100 papers carries one form and one CSRF token, not a hundred."""
+    return {"paper": paper, "voted": paper.pk in voted_set(context.get("request")), "in_list": in_list,
+            "csrf_token": context.get("csrf_token")}
+
+
+@register.simple_tag(takes_context=True)
+def votes_form(context):
+    """Opens the one form around a list of papers (the template closes it after the list)."""
+    hole = context.get("csrf_hole")
+    token = hole if hole else context.get("csrf_token")
+    return format_html('<form method="post" class="votes"><input type="hidden" name="csrfmiddlewaretoken" value="{}">',
+                       token or "")
 
 
 @register.inclusion_tag("community/_discussion.html", takes_context=True)

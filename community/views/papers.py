@@ -21,7 +21,8 @@ from subscribers.tokens import read_delivery_token
 from .. import comments, members, votes
 from ..forms import CommentForm, ReportForm
 from ..models import Comment, Vote
-from .common import over_limit, published_paper, published_paper_by_pk, safe_next
+from ..lookup import published_paper, published_paper_by_pk
+from .common import over_limit, safe_next
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from digest.models import BatchEntry
-from digest.pagecache import signal_version
+from digest.pagecache import page_version
 from digest.trending import trending as trending_papers
-from digest.views import content_version
 
-from ..templatetags.community import voted_set
 
 CACHE_BUCKET_SECONDS = 300
 
@@ -23,7 +21,7 @@ CACHE_BUCKET_SECONDS = 300
 @require_GET
 def trending(request):
     # The order moves with time as well as with votes: recompute at least every 5 minutes.
-    key = f"trending:{content_version()}:{signal_version()}:{int(time.time() // CACHE_BUCKET_SECONDS)}"
+    key = f"trending:{page_version()}:{int(time.time() // CACHE_BUCKET_SECONDS)}"
     ids = cache.get(key)
     if ids is None:
         ranked = trending_papers()
@@ -33,5 +31,4 @@ def trending(request):
     items = [(entries[pk], score) for pk, score in ids if pk in entries]
     return render(request, "community/trending.html", {
         "items": items, "days": settings.TRENDING_DAYS, "gravity": settings.TRENDING_GRAVITY,
-        "voted": voted_set(request, [e.paper_id for e, _ in items]),
     })
