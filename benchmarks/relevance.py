@@ -1,0 +1,337 @@
+#!/usr/bin/env python
+"""Relevance on the labelled development set (benchmarks/devset/), the product against two
+fair baselines, in one run.
+
+- The stored corpus is every paper of the daily-papers page, the Hugging Face JSON files and
+  the full 1,504-item arXiv feed; corpus statistics (IDF, acronyms, the semantic layer) are
+  fitted on it, as the product fits them on its rolling window of stored papers.
+- Each split's papers are one period to rank for each of the 17 profiles; the product sends
+  what clears the subscriber's floor (strictness "balanced", the default).
+- Baseline (a), substring: the typed keywords and the chosen topics' query terms as
+  case-insensitive substrings of title + abstract, exclusions drop, categories and authors
+  match exactly; ordered by the number of distinct terms hit, then page order.
+- Baseline (b), TF-IDF: cosine of the "about me" sentence (the typed keywords when there is
+  none) against each paper, TF-IDF fitted on the same corpus; its threshold is the one with
+  the best micro F1 on the tune half.
+
+Metrics: micro and macro precision/recall/F1 over (profile, paper) pairs (a profile that gets
+nothing counts precision 0), precision@5 (precision of the first <=5 papers each subscriber
+gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains 2/1).
+Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
+split printed (report, unless --split tune).
+
+    .venv/bin/python benchmarks/relevance.py --split tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._setup import DATA  # noqa: E402
+
+DEVSET = ROOT / "benchmarks" / "devset"
+PAGE = DATA / "daily-papers-page.txt"
+HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
+FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
+
+
+@dataclass
+class Devset:
+    corpus: list  # PaperDoc of every stored paper
+    by_key: dict  # devset key -> PaperDoc
+    by_arxiv: dict  # arXiv id -> PaperDoc (for liked papers)
+    split_of: dict  # devset key -> "tune" | "report"
+    keys: list  # devset keys in papers.jsonl order (the page order of a period)
+    profiles: list
+    grades: dict  # (reader, key) -> 1 | 2
+    texts: dict = field(default_factory=dict)  # doc id -> title + abstract
+
+    def period(self, split: str) -> list:
+        return [self.by_key[k] for k in self.keys if self.split_of[k] == split]
+
+    def relevant(self, reader: str, split: str) -> dict:
+        return {self.by_key[k].id: g for (r, k), g in self.grades.items() if r == reader and self.split_of[k] == split}
+
+
+def load_devset() -> Devset:
+    """The devset's papers read from the shared data by the project's own parsers."""
+    from digest.ingest.formats import parse
+    from digest.matching import PaperDoc
+
+    for path in [PAGE, FEED, *HF_FILES]:
+        if not path.exists():
+            sys.exit(f"{path} is missing: the shared data set belongs at ../shared/data (or set PAPERPOST_DATA)")
+    corpus, by_key, by_arxiv = [], {}, {}
+
+    def add(record, doc_id: int, key: str | None) -> None:
+        doc = PaperDoc(id=doc_id, title=record.title, abstract=record.abstract, authors=tuple(record.authors),
+                       categories=tuple(record.categories), order=doc_id, upvotes=record.upvotes or 0)
+        corpus.append(doc)
+        if key:
+            by_key[key] = doc
+        if record.arxiv_id:
+            by_arxiv.setdefault(record.arxiv_id, doc)
+            by_key.setdefault(f"arxiv:{record.arxiv_id}", doc)
+
+    for i, record in enumerate(parse(PAGE.read_bytes()).records):
+        add(record, 1 + i, f"page:{i + 1:02d}")
+    n = 1000
+    for path in HF_FILES:
+        for record in parse(path.read_bytes()).records:
+            add(record, n, None)
+            n += 1
+    for i, record in enumerate(parse(FEED.read_bytes()).records):
+        add(record, 10_000 + i, None)
+    rows = [json.loads(line) for line in (DEVSET / "papers.jsonl").read_text().splitlines() if line.strip()]
+    keys = [r["key"] for r in rows]
+    missing = [k for k in keys if k not in by_key]
+    if missing:
+        sys.exit(f"devset papers not found in the shared data: {missing[:5]}")
+    grades = {}
+    for line in (DEVSET / "labels.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            for reader, grade in row["grades"].items():
+                grades[(reader, row["key"])] = int(grade)
+    profiles = json.loads((DEVSET / "profiles.json").read_text())
+    return Devset(corpus, by_key, by_arxiv, {r["key"]: r["split"] for r in rows}, keys, profiles, grades,
+                  {d.id: f"{d.title}\n{d.abstract}" for d in corpus})
+
+
+# --- Metrics -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scores:
+    micro: tuple[float, float, float]
+    macro: tuple[float, float, float]
+    p_at_5: float
+    ndcg_at_10: float
+    per_profile: dict  # reader -> (precision, recall, f1, sent, relevant)
+
+
+def prf(tp: int, sent: int, relevant: int) -> tuple[float, float, float]:
+    p = tp / sent if sent else 0.0
+    r = tp / relevant if relevant else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def ndcg(ranked: list[int], gains: dict[int, int], k: int = 10) -> float:
+    dcg = sum(gains.get(pid, 0) / math.log2(i + 2) for i, pid in enumerate(ranked[:k]))
+    ideal = sorted(gains.values(), reverse=True)[:k]
+    best = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / best if best else 0.0
+
+
+def evaluate(sent: dict[str, list[int]], devset: Devset, split: str) -> Scores:
+    """`sent`: reader -> the paper ids the system sends, best first."""
+    tp_all = sent_all = rel_all = 0
+    per, p5, nd = {}, [], []
+    for profile in devset.profiles:
+        reader = profile["id"]
+        gains = devset.relevant(reader, split)
+        ranked = sent.get(reader, [])
+        tp = sum(1 for pid in ranked if pid in gains)
+        tp_all, sent_all, rel_all = tp_all + tp, sent_all + len(ranked), rel_all + len(gains)
+        per[reader] = (*prf(tp, len(ranked), len(gains)), len(ranked), len(gains))
+        if ranked:
+            top = ranked[:5]
+            p5.append(sum(1 for pid in top if pid in gains) / len(top))
+        nd.append(ndcg(ranked, gains))
+    macro = tuple(sum(v[i] for v in per.values()) / len(per) for i in range(3))
+    return Scores(prf(tp_all, sent_all, rel_all), macro, sum(p5) / len(p5) if p5 else 0.0, sum(nd) / len(nd), per)
+
+
+# --- The systems ---------------------------------------------------------------------------------
+
+
+def topic_queries() -> dict[str, tuple[str, str]]:
+    from digest.starter_topics import STARTER_TOPICS
+
+    return {slug: (name, query) for name, slug, query in STARTER_TOPICS}
+
+
+def product(devset: Devset, split: str, strictness: str = "balanced", stats=None) -> dict[str, list[int]]:
+    """What the product sends each profile for the split's period."""
+    import inspect
+
+    from digest import matching
+
+    topics = topic_queries()
+    period = devset.period(split)
+    liked_docs = [devset.by_arxiv[a] for p in devset.profiles for a in p["typed"]["liked"] if a in devset.by_arxiv]
+    new_engine = hasattr(matching, "CorpusStats")
+    if new_engine:
+        stats = stats or matching.CorpusStats.fit(devset.corpus)
+        index = matching.PaperIndex(period, stats=stats, external=liked_docs)
+    else:
+        index = matching.PaperIndex(period, external=liked_docs)
+    accepts = inspect.signature(matching.Interests.build).parameters
+    out = {}
+    for profile in devset.profiles:
+        typed = profile["typed"]
+        extra = {}
+        if "about" in accepts:
+            extra = {"about": typed["about"], "strictness": strictness}
+        interests = matching.Interests.build(
+            topics=[topics[slug] for slug in typed["topics"]], keywords=typed["keywords"],
+            categories=typed["categories"], authors=typed["authors"],
+            liked=[devset.by_arxiv[a].id for a in typed["liked"] if a in devset.by_arxiv], **extra)
+        ranking = matching.rank(interests, index)
+        out[profile["id"]] = [index.papers[p].id for p in ranking.positions.tolist()]
+    return out
+
+
+def substring_baseline(devset: Devset, split: str) -> dict[str, list[int]]:
+    from digest.matching import normalize_name, parse_terms
+
+    topics = topic_queries()
+    out = {}
+    for profile in devset.profiles:
+        typed = profile["typed"]
+        terms = list(parse_terms(typed["keywords"]))
+        for slug in typed["topics"]:
+            terms += parse_terms(topics[slug][1])
+        wanted = list(dict.fromkeys(t.text.casefold() for t in terms if not t.exclude))
+        unwanted = [t.text.casefold() for t in terms if t.exclude]
+        cats = {c.strip() for c in typed["categories"].split(",") if c.strip()}
+        names = {normalize_name(a) for a in typed["authors"].split(",") if a.strip()}
+        scored = []
+        for order, doc in enumerate(devset.period(split)):
+            text = f"{doc.title} {doc.abstract}".casefold()
+            if any(u in text for u in unwanted):
+                continue
+            hits = sum(1 for w in wanted if w in text)
+            hits += sum(1 for c in doc.categories if c in cats)
+            hits += sum(1 for a in doc.authors if normalize_name(a) in names)
+            if hits:
+                scored.append((-hits, order, doc.id))
+        out[profile["id"]] = [pid for _, _, pid in sorted(scored)]
+    return out
+
+
+class TfidfBaseline:
+    """Cosine of the "about me" sentence (or the typed keywords) against each paper."""
+
+    def __init__(self, devset: Devset):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.devset = devset
+        self.vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=1)
+        self.vectorizer.fit([devset.texts[d.id] for d in devset.corpus])
+        self.threshold = 0.0
+
+    def query(self, typed: dict) -> str:
+        if typed["about"].strip():
+            return typed["about"]
+        from digest.matching import parse_terms
+
+        return ", ".join(t.text for t in parse_terms(typed["keywords"]) if not t.exclude)
+
+    def scores(self, split: str) -> dict[str, list[tuple[float, int]]]:
+        period = self.devset.period(split)
+        docs = self.vectorizer.transform([self.devset.texts[d.id] for d in period])
+        out = {}
+        for profile in self.devset.profiles:
+            text = self.query(profile["typed"])
+            if not text.strip():
+                out[profile["id"]] = []
+                continue
+            sims = (docs @ self.vectorizer.transform([text]).T).toarray().ravel()
+            out[profile["id"]] = sorted(((-float(s), order) for order, s in enumerate(sims) if s > 0))
+        return out
+
+    def sent(self, split: str, threshold: float | None = None) -> dict[str, list[int]]:
+        limit = self.threshold if threshold is None else threshold
+        period = self.devset.period(split)
+        return {reader: [period[order].id for s, order in ranked if -s >= limit]
+                for reader, ranked in self.scores(split).items()}
+
+    def choose_threshold(self) -> float:
+        """The threshold with the best micro F1 on the tune half."""
+        best = (-1.0, 0.0)
+        for step in range(1, 60):
+            t = step / 100
+            f1 = evaluate(self.sent("tune", t), self.devset, "tune").micro[2]
+            best = max(best, (f1, t))
+        self.threshold = best[1]
+        return self.threshold
+
+
+# --- Output ----------------------------------------------------------------------------------------
+
+
+def table(split: str, systems: dict[str, Scores], out: Callable[[str], None] = print) -> None:
+    out(f"\n== {split} half ==")
+    out(f"{'system':22s} {'micro P':>7s} {'R':>5s} {'F1':>5s}   {'macro P':>7s} {'R':>5s} {'F1':>5s}   "
+        f"{'P@5':>5s} {'nDCG@10':>7s}")
+    for name, s in systems.items():
+        out(f"{name:22s} {s.micro[0]:7.3f} {s.micro[1]:5.3f} {s.micro[2]:5.3f}   {s.macro[0]:7.3f} {s.macro[1]:5.3f} "
+            f"{s.macro[2]:5.3f}   {s.p_at_5:5.3f} {s.ndcg_at_10:7.3f}")
+    out("P@5: precision of the first <=5 papers each subscriber gets, averaged over subscribers who get any.")
+    out(f"\n{'profile':20s} {'rel':>4s} | " + " | ".join(f"{n[:14]:>14s} P/R/F1 sent" for n in systems))
+    first = next(iter(systems.values()))
+    for reader in first.per_profile:
+        cells = []
+        for s in systems.values():
+            p, r, f, n, _ = s.per_profile[reader]
+            cells.append(f"{p:4.2f}/{r:4.2f}/{f:4.2f} {n:4d}")
+        out(f"{reader:20s} {first.per_profile[reader][4]:4d} | " + " | ".join(f"{c:>26s}" for c in cells))
+
+
+def run(splits: list[str], strictness: str = "balanced") -> dict:
+    devset = load_devset()
+    tfidf = TfidfBaseline(devset)
+    threshold = tfidf.choose_threshold()
+    stats = None
+    from digest import matching
+
+    if hasattr(matching, "CorpusStats"):
+        stats = matching.CorpusStats.fit(devset.corpus)
+    print(f"relevance benchmark: {len(devset.corpus):,} stored papers, {len(devset.keys)} labelled "
+          f"({sum(1 for s in devset.split_of.values() if s == 'tune')} tune / "
+          f"{sum(1 for s in devset.split_of.values() if s == 'report')} report), {len(devset.profiles)} profiles; "
+          f"strictness {strictness}; TF-IDF threshold {threshold:.2f} (chosen on tune)")
+    result = {}
+    for split in splits:
+        systems = {
+            "Paperpost": evaluate(product(devset, split, strictness, stats), devset, split),
+            "substring filter": evaluate(substring_baseline(devset, split), devset, split),
+            "TF-IDF about me": evaluate(tfidf.sent(split), devset, split),
+        }
+        table(split, systems)
+        ours, sub, tf = systems.values()
+        result = {
+            "benchmark": "relevance", "split": split, "strictness": strictness,
+            "f1": round(ours.micro[2], 3), "precision": round(ours.micro[0], 3), "recall": round(ours.micro[1], 3),
+            "macro_f1": round(ours.macro[2], 3), "p_at_5": round(ours.p_at_5, 3), "ndcg_at_10": round(ours.ndcg_at_10, 3),
+            "f1_substring": round(sub.micro[2], 3), "p_at_5_substring": round(sub.p_at_5, 3),
+            "ndcg_at_10_substring": round(sub.ndcg_at_10, 3),
+            "f1_tfidf": round(tf.micro[2], 3), "p_at_5_tfidf": round(tf.p_at_5, 3), "ndcg_at_10_tfidf": round(tf.ndcg_at_10, 3),
+            "tfidf_threshold": threshold,
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", choices=["tune", "report", "both"], default="both",
+                        help="which half to score (tune while tuning; report only at checkpoints)")
+    parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
+    args = parser.parse_args()
+    splits = ["tune", "report"] if args.split == "both" else [args.split]
+    print(json.dumps(run(splits, args.strictness)))
+
+
+if __name__ == "__main__":
+    main()
