@@ -1,0 +1,186 @@
+"""How a term meets a paper's words: acronyms and their expansions, and multi-word terms
+that match within a small window in any order.
+
+A term is turned into slots, one per content word; a slot is satisfied by any of its
+forms. "LLM agents" becomes [{llm, large language model}, {agent}], so it meets "LLM agents",
+"agents built on large language models" and "large language models acting as agents" (the
+last two within the window, in another order: they count WINDOW_CREDIT, a contiguous match
+in order counts 1).
+
+Acronyms come from a short curated list plus the ones the stored corpus defines itself:
+abstracts write "graph neural networks (GNNs)", and CorpusStats keeps each acronym whose
+definitions agree (see learn_acronyms)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+
+from ..text import stem, stems
+from .terms import STOPWORDS
+
+CURATED = {
+    "LLM": "large language model", "LM": "language model", "MLLM": "multimodal large language model",
+    "VLM": "vision language model", "LVLM": "large vision language model", "MoE": "mixture of experts",
+    "GNN": "graph neural network", "RL": "reinforcement learning",
+    "RLHF": "reinforcement learning from human feedback", "DPO": "direct preference optimization",
+    "GRPO": "group relative policy optimization", "PPO": "proximal policy optimization",
+    "KV": "key value", "LoRA": "low rank adaptation", "PEFT": "parameter efficient fine tuning",
+    "NAS": "neural architecture search", "RAG": "retrieval augmented generation", "CoT": "chain of thought",
+    "ASR": "automatic speech recognition", "TTS": "text to speech", "NeRF": "neural radiance field",
+    "ViT": "vision transformer", "QEC": "quantum error correction", "OOD": "out of distribution",
+    "SSM": "state space model", "VQA": "visual question answering", "GAN": "generative adversarial network",
+    "CNN": "convolutional neural network", "NLP": "natural language processing",
+    "AGN": "active galactic nucleus", "MRI": "magnetic resonance imaging", "T2I": "text to image",
+}
+# A slot form is a tuple of stems; a slot is the set of forms that satisfy one word.
+Form = tuple[str, ...]
+Acronyms = Mapping[str, tuple[Form, ...]]  # acronym stem -> expansions (stems)
+WINDOW_EXTRA = 4  # words a window match may hold besides the term's own
+WINDOW_CREDIT = 0.6
+
+
+def _curated() -> dict[str, tuple[Form, ...]]:
+    return {stem(short.lower()): (tuple(stems(long)),) for short, long in CURATED.items()}
+
+
+CURATED_STEMS = _curated()
+
+_DEFINITION = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9\-]{1,11})\s*\)")
+_WORDS_BEFORE = re.compile(r"[^\W_]+(?:[-\u2010\u2011][^\W_]+)*")
+
+
+def _long_form(short: str, before: str) -> str | None:
+    """Schwartz & Hearst's rule: the acronym's letters found, right to left, in the words
+    before it, the first letter starting a word; None if they are not there."""
+    letters = [c.lower() for c in short if c.isalnum()]
+    text = before.lower()
+    s, i = len(letters) - 1, len(text) - 1
+    while s >= 0:
+        c = letters[s]
+        while i >= 0 and (text[i] != c or (s == 0 and i > 0 and text[i - 1].isalnum())):
+            i -= 1
+        if i < 0:
+            return None
+        i -= 1
+        s -= 1
+    return before[i + 1:]
+
+
+def definitions(text: str) -> Iterable[tuple[str, Form]]:
+    """(acronym stem, expansion stems) for each "long form (ACRONYM)" in `text`."""
+    for m in _DEFINITION.finditer(text):
+        short = m.group(1)
+        core = short[:-1] if short.endswith("s") and short[:-1].isupper() else short
+        if sum(1 for c in core if c.isupper()) < 2 or not core[0].isalpha():
+            continue
+        words = _WORDS_BEFORE.findall(text[max(0, m.start() - 120):m.start()])
+        words = words[-min(len(core) + 5, len(core) * 2):]
+        long = _long_form(core, " ".join(words))
+        if not long:
+            continue
+        form = tuple(stems(long))
+        if 2 <= len(form) <= len(core) + 3:
+            yield stem(core.lower()), form
+
+
+def learn_acronyms(texts: Iterable[str]) -> dict[str, tuple[Form, ...]]:
+    """Acronyms the corpus defines, each with its most frequent expansion, kept when at
+    least two thirds of its definitions agree (so "SR" that is super-resolution in one
+    abstract and symbolic regression in another is left alone). The curated list wins."""
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for text in texts:
+        for short, form in definitions(text):
+            seen[short][form] += 1
+    learned = {}
+    for short, forms in seen.items():
+        form, count = forms.most_common(1)[0]
+        if short not in CURATED_STEMS and count * 3 >= 2 * sum(forms.values()):
+            learned[short] = (form,)
+    return {**learned, **CURATED_STEMS}
+
+
+def slots(alternative: Form, acronyms: Acronyms) -> tuple[tuple[Form, ...], ...]:
+    """The slots of one term alternative: its content words, with an acronym's expansion
+    (or an expansion's acronym) as another form of the same slot."""
+    expansions = {form: short for short, forms in acronyms.items() for form in forms}
+    out: list[tuple[Form, ...]] = []
+    i = 0
+    words = alternative
+    while i < len(words):
+        for form, short in _longest_expansion_at(words, i, expansions):
+            out.append((form, (short,)))
+            i += len(form)
+            break
+        else:
+            word = words[i]
+            i += 1
+            if word in STOPWORDS and len(words) > 1:
+                continue
+            out.append(((word,), *acronyms.get(word, ())))
+    return tuple(out)
+
+
+def _longest_expansion_at(words: Form, i: int, expansions: dict[Form, str]):
+    for n in range(min(6, len(words) - i), 1, -1):
+        form = tuple(words[i:i + n])
+        if form in expansions:
+            yield form, expansions[form]
+            return
+
+
+def occurrences(seq: tuple[str, ...], first: Mapping[str, list[int]], slot: tuple[Form, ...]) -> list[tuple[int, int]]:
+    """(start, end) of every place in `seq` where a form of `slot` stands."""
+    found = []
+    for form in slot:
+        for start in first.get(form[0], ()):
+            if seq[start:start + len(form)] == form:
+                found.append((start, start + len(form)))
+    return found
+
+
+def credit(seq: tuple[str, ...], first: Mapping[str, list[int]],
+           term_slots: tuple[tuple[Form, ...], ...]) -> tuple[float, tuple[int, int]]:
+    """(term frequency in this text, (start, end) tokens of the first match or (-1, -1)). A single slot counts each
+    occurrence 1. Several slots: each occurrence of the rarest slot with all the others
+    near it counts 1 if they stand in order next to each other (stop words between are
+    allowed), WINDOW_CREDIT if they are within the window in another order or farther."""
+    places = [occurrences(seq, first, slot) for slot in term_slots]
+    if not all(places):
+        return 0.0, (-1, -1)
+    if len(places) == 1:
+        return float(len(places[0])), min(places[0])
+    size = sum(min(len(f) for f in slot) for slot in term_slots)
+    window = size + WINDOW_EXTRA
+    anchor_index = min(range(len(places)), key=lambda k: len(places[k]))
+    total, first_at = 0.0, (-1, -1)
+    for a_start, a_end in places[anchor_index]:
+        best = 0.0
+        chosen = []
+        for k, spans in enumerate(places):
+            if k == anchor_index:
+                chosen.append((a_start, a_end))
+                continue
+            near = [sp for sp in spans if abs(sp[0] - a_start) <= window]
+            if not near:
+                break
+            chosen.append(min(near, key=lambda sp: abs(sp[0] - a_start)))
+        else:
+            lo, hi = min(s for s, _ in chosen), max(e for _, e in chosen)
+            if hi - lo <= window:
+                in_order = all(chosen[k][1] <= chosen[k + 1][0] for k in range(len(chosen) - 1))
+                gaps = all(all(w in STOPWORDS for w in seq[chosen[k][1]:chosen[k + 1][0]])
+                           for k in range(len(chosen) - 1)) if in_order else False
+                best = 1.0 if gaps else WINDOW_CREDIT
+                if first_at[0] < 0 or lo < first_at[0]:
+                    first_at = (lo, hi)
+        total += best
+    return total, first_at
+
+
+def first_positions(seq: tuple[str, ...]) -> dict[str, list[int]]:
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(seq):
+        where[s].append(i)
+    return where

@@ -1,0 +1,478 @@
+"""One edition's papers, analysed for matching: stems in order per field, postings, and
+every component vector (term, topic, category, author, liked paper, about text, learned
+model) computed once and memoised, with corpus statistics (IDF, acronyms, the semantic
+layer) from CorpusStats.
+
+A term's score in a paper is BM25F-like:
+    tf      = TITLE x (count in the title) + ABSTRACT x (count in the abstract)
+              (a multi-word term counts 1 per contiguous match, WINDOW_CREDIT per match
+              within the window in another order)
+    value   = specificity x tf / (K1 + tf)
+    specificity = clip(IDF / IDF_FULL, IDF_MIN_SHARE, 1), IDF from the stored corpus
+so a word repeated or in the title saturates towards its specificity, and a common word
+("benchmark") is worth a fraction of a rare one ("GRPO")."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ..text import _WORD, analyse, stem
+from .analysis import credit, first_positions, slots
+from .corpus import CorpusStats
+from .interests import COMPONENTS, Weights
+from .semantic import MIN_DOCS, l2_rows, tfidf_rows, useful
+from .terms import Term, category_matches, normalize_name
+
+# Relevance is summed in integer millionths, so that the sum is exact in any order and the
+# matrix path, the single path and the reference loop agree to the last digit.
+UNIT = 1_000_000
+SCORE_DECIMALS = 6
+SNIPPET_AFTER = 300  # characters of the abstract an email shows; a hit beyond gets a snippet
+_VEC = tuple[np.ndarray, np.ndarray]  # (positions int32, values in UNITs int64)
+
+
+@dataclass(frozen=True)
+class PaperDoc:
+    """What matching needs to know of one paper."""
+
+    id: int
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    order: int = 0
+    upvotes: int = 0
+    featured: bool = False
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where a term stands in one paper: for explanations."""
+
+    field: str  # "title" or "abstract"
+    word: str  # as written in the paper
+    value: float
+    snippet: str = ""
+
+
+def units(value: float) -> int:
+    return int(round(value * UNIT))
+
+
+def to_units(values: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(values, dtype=np.float64) * UNIT).astype(np.int64)
+
+
+def tfidf_features(seqs: Sequence[Sequence[str]], stats: CorpusStats) -> tuple[sparse.csr_matrix, dict[str, int]]:
+    """Unit TF-IDF rows: over the semantic layer's vocabulary when there is one, else over
+    the words of `seqs` with the corpus IDF."""
+    if stats.semantic is not None:
+        return stats.semantic.tfidf(seqs), stats.semantic.vocab
+    vocab: dict[str, int] = {}
+    for seq in seqs:
+        for s in seq:
+            if useful(s):
+                vocab.setdefault(s, len(vocab))
+    idf = np.array([stats.idf(s) for s in vocab]) if vocab else np.zeros(0)
+    return tfidf_rows(seqs, vocab, idf), vocab
+
+
+class PaperIndex:
+    def __init__(self, papers: Sequence[PaperDoc], weights: Weights | None = None, external: Sequence[PaperDoc] = (),
+                 stats: CorpusStats | None = None):
+        self.weights = weights or Weights()
+        # Position in the index is the page order, so ties are broken by position.
+        self.papers = sorted(papers, key=lambda p: p.order)
+        self.size = len(self.papers)
+        self.position = {p.id: i for i, p in enumerate(self.papers)}
+        self.fields: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
+        postings: dict[str, list[int]] = defaultdict(list)
+        self._categories: dict[str, list[int]] = defaultdict(list)
+        for i, paper in enumerate(self.papers):
+            title_seq, title_compounds = analyse(paper.title)
+            abs_seq, abs_compounds = analyse(paper.abstract)
+            self.fields.append((tuple(title_seq), tuple(title_compounds), tuple(abs_seq), tuple(abs_compounds)))
+            for s in set(title_seq).union(title_compounds, abs_seq, abs_compounds):
+                postings[s].append(i)
+            for c in paper.categories:
+                self._categories[c].append(i)
+        self._postings = dict(postings)
+        self.stats = stats if stats is not None else CorpusStats.fit(self.papers, semantic=self.size >= MIN_DOCS)
+        self._authors_index: dict[str, list[int]] | None = None
+        self._firsts: dict[int, tuple[dict, dict]] = {}
+        w = self.weights
+        upvotes = np.array([max(0, p.upvotes or 0) for p in self.papers], dtype=np.float64)
+        popularity = np.minimum(1.0, np.log1p(upvotes) / np.log1p(max(1.0, w.upvote_scale)))
+        featured = np.array([1.0 if p.featured else 0.0 for p in self.papers])
+        # Added after the floor, scaled by each subscriber's popularity weight (0..1).
+        self.bonus = to_units(w.signal * popularity + w.featured * featured)
+        self.has_signal = bool(self.bonus.any())
+        self._vectors: dict[int, _VEC] = {}
+        self._members: dict[int, frozenset[int]] = {}
+        self._term_values: dict[tuple, dict[int, float]] = {}
+        self._slots: dict[tuple, tuple] = {}
+        self._similar: dict[int, np.ndarray] = {}
+        self._features = None
+        self._embeddings = None
+        self._external: dict[int, PaperDoc] = {}
+        self.add_external(external)
+
+    def __len__(self) -> int:
+        return self.size
+
+    # -- terms --------------------------------------------------------------------------------
+
+    def slots_of(self, alternative: tuple[str, ...]) -> tuple:
+        found = self._slots.get(alternative)
+        if found is None:
+            found = self._slots[alternative] = slots(alternative, self.stats.acronyms)
+        return found
+
+    def _form_idf(self, form: tuple[str, ...]) -> float:
+        idfs = sorted((self.stats.idf(s) for s in form), reverse=True)
+        return idfs[0] + 0.5 * sum(idfs[1:])
+
+    def specificity(self, alternative: tuple[str, ...]) -> float:
+        """How much a full match of this term alternative is worth, from its IDF: a slot
+        is as common as its commonest form; a phrase is its rarest slot plus half the rest."""
+        if self.stats.n_docs < MIN_DOCS:
+            return 1.0  # too few papers to tell common words from rare ones
+        slot_idfs = sorted((min(self._form_idf(f) for f in slot) for slot in self.slots_of(alternative)), reverse=True)
+        if not slot_idfs:
+            return 0.0
+        idf = slot_idfs[0] + 0.5 * sum(slot_idfs[1:])
+        w = self.weights
+        return float(min(1.0, max(w.idf_min_share, idf / w.idf_full)))
+
+    def _first(self, i: int) -> tuple[dict, dict]:
+        found = self._firsts.get(i)
+        if found is None:
+            title_seq, _, abs_seq, _ = self.fields[i]
+            found = self._firsts[i] = (first_positions(title_seq), first_positions(abs_seq))
+        return found
+
+    def field_counts(self, i: int, alternative: tuple[str, ...]) -> tuple[tuple[float, tuple], tuple[float, tuple]]:
+        """((count, first match's token span) in the title, (the same) in the abstract)."""
+        term_slots = self.slots_of(alternative)
+        title_seq, title_compounds, abs_seq, abs_compounds = self.fields[i]
+        first_title, first_abs = self._first(i)
+        out = []
+        for seq, compounds, first in ((title_seq, title_compounds, first_title), (abs_seq, abs_compounds, first_abs)):
+            count, at = credit(seq, first, term_slots)
+            if len(term_slots) == 1 and compounds:
+                extra = sum(1 for c in compounds if (c,) in term_slots[0])
+                if extra:
+                    count = count + extra  # a solid compound: no token span to show
+            out.append((count, at))
+        return out[0], out[1]
+
+    def value_in(self, i: int, term: Term) -> float:
+        """The term's score in paper i (0 if absent): the best of its alternatives."""
+        w = self.weights
+        best = 0.0
+        for alt in term.alternatives:
+            (t_count, _), (a_count, _) = self.field_counts(i, alt)
+            tf = w.title * t_count + w.abstract * a_count
+            if tf > 0:
+                best = max(best, round(self.specificity(alt) * tf / (w.k1 + tf), SCORE_DECIMALS))
+        return best
+
+    def candidates(self, alternative: tuple[str, ...]) -> set[int]:
+        """Papers holding some form of every slot (the phrase check comes after)."""
+        found: set[int] | None = None
+        for slot in self.slots_of(alternative):
+            union: set[int] = set()
+            for form in slot:
+                lists = [self._postings.get(s) for s in form]
+                if all(lists):
+                    union.update(set(lists[0]).intersection(*lists[1:]) if len(lists) > 1 else lists[0])
+            found = union if found is None else found & union
+            if not found:
+                return set()
+        return found or set()
+
+    def term_values(self, term: Term) -> dict[int, float]:
+        """Paper position -> the term's score there; memoised by the term's stems."""
+        key = term.alternatives
+        hits = self._term_values.get(key)
+        if hits is None:
+            hits = {}
+            for i in sorted(set().union(*(self.candidates(alt) for alt in term.alternatives))):
+                value = self.value_in(i, term)
+                if value > 0:
+                    hits[i] = value
+            self._term_values[key] = hits
+        return hits
+
+    def hit(self, i: int, term: Term) -> Hit | None:
+        """The term's first appearance in paper i, title first, as written there."""
+        paper = self.papers[i]
+        best = None
+        for alt in term.alternatives:
+            (t_count, t_at), (a_count, a_at) = self.field_counts(i, alt)
+            if t_count > 0:
+                best = ("title", paper.title, t_at)
+                break
+            if a_count > 0 and best is None:
+                best = ("abstract", paper.abstract, a_at)
+        if best is None:
+            return None
+        field, text, (lo, hi) = best
+        word, start = _words_at(text, lo, hi) if lo >= 0 else (term.text, 0)
+        snippet = ""
+        if field == "abstract" and start > SNIPPET_AFTER:
+            snippet = _snippet(text, start, len(word))
+        return Hit(field, word, self.value_in(i, term), snippet)
+
+    # -- semantic layer -------------------------------------------------------------------------
+
+    def _seq_of(self, doc: PaperDoc) -> tuple[str, ...]:
+        if doc.id in self.position:
+            title_seq, _, abs_seq, _ = self.fields[self.position[doc.id]]
+            return title_seq + abs_seq
+        return tuple(analyse(doc.title)[0]) + tuple(analyse(doc.abstract or "")[0])
+
+    def features(self) -> tuple[sparse.csr_matrix, dict[str, int]]:
+        """Unit TF-IDF rows of the papers (the learned models' features)."""
+        if self._features is None:
+            self._features = tfidf_features([t + a for t, _, a, _ in self.fields], self.stats)
+        return self._features
+
+    def embeddings(self):
+        """Unit vectors of the papers in the semantic layer (or their TF-IDF rows when the
+        corpus was too small for one)."""
+        if self._embeddings is None:
+            seqs = [t + a for t, _, a, _ in self.fields]
+            if self.stats.semantic is not None:
+                self._embeddings = self.stats.semantic.embed(seqs)
+            else:
+                self._embeddings = self.features()[0]
+        return self._embeddings
+
+    def embed(self, seqs: Sequence[Sequence[str]]):
+        if self.stats.semantic is not None:
+            return self.stats.semantic.embed(seqs)
+        matrix, vocab = self.features()
+        rows, cols, vals = [], [], []
+        for r, seq in enumerate(seqs):
+            for s in set(seq):
+                if s in vocab:
+                    rows.append(r)
+                    cols.append(vocab[s])
+                    vals.append(self.stats.idf(s))
+        return l2_rows(sparse.csr_matrix((vals, (rows, cols)), shape=(len(seqs), matrix.shape[1])))
+
+    def cosines(self, queries) -> np.ndarray:
+        """papers x queries cosines, rounded to 4 places so that every path agrees."""
+        product = self.embeddings() @ queries.T
+        dense = product.toarray() if sparse.issparse(product) else np.asarray(product)
+        return np.round(dense.astype(np.float64), 4)
+
+    def similarities(self, paper_id: int) -> np.ndarray:
+        """Cosine of every paper with `paper_id` (in the index or external); memoised."""
+        found = self._similar.get(paper_id)
+        if found is None:
+            self.prepare_similar([paper_id])
+            found = self._similar[paper_id]
+        return found
+
+    def prepare_similar(self, paper_ids: Iterable[int]) -> None:
+        todo = [p for p in dict.fromkeys(paper_ids) if p not in self._similar]
+        if not todo:
+            return
+        known = [p for p in todo if p in self.position or p in self._external]
+        if known:
+            if self.stats.semantic is not None:
+                queries = self.embed([self._seq_of(self._doc(p)) for p in known])
+            else:
+                queries = self.embed([self._seq_of(self._doc(p)) for p in known])
+            sims = self.cosines(queries)
+            for k, p in enumerate(known):
+                column = sims[:, k].copy()
+                if p in self.position:
+                    column[self.position[p]] = 0.0  # a paper is not its own neighbour
+                self._similar[p] = column
+        for p in todo:
+            self._similar.setdefault(p, np.zeros(self.size))
+
+    def similar(self, paper_id: int) -> dict[int, float]:
+        """Positions of papers at least SIMILARITY_MIN alike `paper_id`, the paper itself
+        excluded."""
+        column = self.similarities(paper_id)
+        keep = np.flatnonzero(column >= self.weights.similarity_min)
+        return {int(j): float(column[j]) for j in keep}
+
+    def about_cosines(self, about: str) -> np.ndarray:
+        seq = tuple(analyse(about)[0])
+        return self.cosines(self.embed([seq]))[:, 0]
+
+    def _doc(self, paper_id: int) -> PaperDoc:
+        if paper_id in self.position:
+            return self.papers[self.position[paper_id]]
+        return self._external[paper_id]
+
+    def add_external(self, docs: Iterable[PaperDoc]) -> None:
+        """Papers outside this index that subscribers liked or disliked (earlier days)."""
+        for doc in docs:
+            if doc.id not in self.position:
+                self._external[doc.id] = doc
+
+    def title_of(self, paper_id: int) -> str:
+        if paper_id in self.position:
+            return self.papers[self.position[paper_id]].title
+        doc = self._external.get(paper_id)
+        return doc.title if doc else f"paper {paper_id}"
+
+    # -- component vectors -------------------------------------------------------------------------
+
+    def vector(self, component: int) -> _VEC:
+        found = self._vectors.get(component)
+        if found is None:
+            found = self._vectors[component] = self._sparse(self.component_values(COMPONENTS[component]))
+        return found
+
+    def members(self, component: int) -> frozenset[int]:
+        found = self._members.get(component)
+        if found is None:
+            found = self._members[component] = frozenset(self.vector(component)[0].tolist())
+        return found
+
+    @staticmethod
+    def _sparse(values: dict[int, float] | np.ndarray) -> _VEC:
+        if isinstance(values, np.ndarray):
+            quantised = to_units(values)
+            positions = np.flatnonzero(quantised).astype(np.int32)
+            return positions, quantised[positions]
+        positions = np.fromiter(sorted(values), dtype=np.int32, count=len(values))
+        vals = to_units(np.array([values[i] for i in positions.tolist()], dtype=np.float64))
+        keep = vals != 0
+        return positions[keep], vals[keep]
+
+    def component_values(self, key: tuple) -> dict[int, float] | np.ndarray:
+        """The component's score per paper (a dict or a dense array over positions)."""
+        w = self.weights
+        kind = key[0]
+        if kind == "term":
+            return {i: w.keyword * v for i, v in self.term_values(Term("", key[1])).items()}
+        if kind == "not":
+            return dict.fromkeys(self.term_values(Term("", key[1])), 1.0)
+        if kind == "topic":
+            return {i: w.topic * v for i, v in self.topic_values(key[1]).items()}
+        if kind == "category":
+            _, pattern, alone = key
+            return dict.fromkeys(self.category_hits(pattern), w.category_alone if alone else w.category)
+        if kind == "author":
+            return dict.fromkeys(self.author_hits(key[1]), w.author)
+        if kind == "like":
+            return w.like * ramp(self.similarities(key[1]), w.like_low, w.like_high)
+        if kind == "dislike":
+            blocked = (self.similarities(key[1]) >= w.like_high).astype(np.float64)
+            if key[1] in self.position:
+                blocked[self.position[key[1]]] = 1.0
+            return blocked
+        if kind == "about":
+            return self.about_values([key[1]])[:, 0]
+        if kind == "learned":
+            return self.learned_values([key[1]])[:, 0]
+        raise ValueError(f"unknown component {kind!r}")
+
+    def about_values(self, texts: Sequence[str]) -> np.ndarray:
+        """papers x texts: each "about me" text's cosine with each paper, ramped and weighted."""
+        w = self.weights
+        seqs = [tuple(analyse(t)[0]) for t in texts]
+        return np.round(w.about * ramp(self.cosines(self.embed(seqs)), w.about_low, w.about_high), 4)
+
+    def learned_values(self, models: Sequence) -> np.ndarray:
+        """papers x models: Weights.learned x max(0, 2p - 1) for each learned model."""
+        features, vocab = self.features()
+        rows, cols, vals = [], [], []
+        for k, model in enumerate(models):
+            for term, weight in model.terms:
+                if term in vocab:
+                    rows.append(vocab[term])
+                    cols.append(k)
+                    vals.append(weight)
+        weights = sparse.csr_matrix((vals, (rows, cols)), shape=(len(vocab), len(models)))
+        margins = (features @ weights).toarray() + np.array([m.bias for m in models])
+        p = 1.0 / (1.0 + np.exp(-margins))
+        return np.round(self.weights.learned * np.clip(2.0 * p - 1.0, 0.0, 1.0), 4)
+
+    DENSE_CHUNK = 1000
+
+    def prepare_dense(self, components: Iterable[int]) -> None:
+        """Compute many "about me" and learned-model vectors with a few matrix products."""
+        todo = [c for c in dict.fromkeys(components) if c not in self._vectors]
+        for kind, compute in (("about", self.about_values), ("learned", self.learned_values)):
+            mine = [c for c in todo if COMPONENTS[c][0] == kind]
+            for start in range(0, len(mine), self.DENSE_CHUNK):
+                chunk = mine[start:start + self.DENSE_CHUNK]
+                values = compute([COMPONENTS[c][1] for c in chunk])
+                for k, c in enumerate(chunk):
+                    self._vectors[c] = self._sparse(values[:, k])
+
+    def topic_values(self, topic) -> dict[int, float]:
+        """A topic's score: its terms combined as a soft OR, 1 - prod(1 - value), so a
+        paper that meets three of a topic's synonyms scores more than one meeting one, but
+        never more than 1."""
+        missing: dict[int, float] = defaultdict(lambda: 1.0)
+        for term in topic.terms:
+            if not term.exclude:
+                for i, v in self.term_values(term).items():
+                    missing[i] *= 1.0 - v
+        for term in topic.terms:
+            if term.exclude:
+                for i in self.term_values(term):
+                    missing.pop(i, None)
+        return {i: round(1.0 - m, SCORE_DECIMALS) for i, m in missing.items()}
+
+    def author_hits(self, normalized: str) -> list[int]:
+        if self._authors_index is None:
+            index: dict[str, list[int]] = defaultdict(list)
+            for i, paper in enumerate(self.papers):
+                # Two co-authors may share a name: count the paper once.
+                for a in dict.fromkeys(normalize_name(a) for a in paper.authors):
+                    index[a].append(i)
+            self._authors_index = dict(index)
+        return self._authors_index.get(normalized, [])
+
+    def category_hits(self, pattern: str) -> list[int]:
+        found: set[int] = set()
+        for cat, ids in self._categories.items():
+            if category_matches(pattern, cat):
+                found.update(ids)
+        return sorted(found)
+
+
+def ramp(cosines: np.ndarray, low: float, high: float) -> np.ndarray:
+    """0 at or below `low`, rising linearly to 1 at `high`; rounded to 4 places."""
+    return np.round(np.clip((cosines - low) / max(1e-9, high - low), 0.0, 1.0), 4)
+
+
+def _words_at(text: str, lo: int, hi: int) -> tuple[str, int]:
+    """The words of `text` from token `lo` to token `hi` (excluded), as written, and the
+    character where they start."""
+    norm = unicodedata.normalize("NFKC", text)
+    spans = [m.span() for m in _WORD.finditer(norm)]
+    if not spans:
+        return "", 0
+    lo = min(max(0, lo), len(spans) - 1)
+    hi = min(max(lo + 1, hi), len(spans))
+    return norm[spans[lo][0]:spans[hi - 1][1]], spans[lo][0]
+
+
+def _snippet(text: str, start: int, length: int, around: int = 60) -> str:
+    norm = unicodedata.normalize("NFKC", text)
+    lo, hi = max(0, start - around), min(len(norm), start + length + around)
+    lo = norm.rfind(" ", 0, lo) + 1 if lo > 0 else 0
+    cut = norm.find(" ", hi)
+    hi = cut if cut != -1 else len(norm)
+    return ("…" if lo > 0 else "") + norm[lo:hi].strip() + ("…" if hi < len(norm) else "")
+
+
+__all__ = ["PaperDoc", "PaperIndex", "Hit", "UNIT", "units", "stem"]

@@ -1,0 +1,179 @@
+"""A subscriber's interests as plain data (Interests), the weights of the score (Weights)
+and the strictness floors.
+
+Interests are curated topics (a query of terms each), free keywords and phrases,
+exclusions ("-survey"), arXiv categories ("cs.CL", "cs.*"), followed authors, an "about
+me" text, liked and disliked papers ("more/fewer like this"), an optional learned model
+(digest.matching.learned) and a strictness. Every part becomes one component: a sparse
+vector of scores over an index's papers, computed once per index and shared by every
+subscriber who has that part (see ranking.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+
+from .learned import LearnedModel
+from .terms import Term, TopicQuery, normalize_name, parse_terms, split_list
+
+STRICTNESS = ("strict", "balanced", "broad")
+ABOUT_MAX_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The numbers of the score; docs/ranking.md explains each. Settings: MATCH_WEIGHTS."""
+
+    # A term: BM25F term frequency (title and abstract counts weighted), saturated.
+    title: float = 3.0
+    abstract: float = 1.0
+    k1: float = 2.0
+    # IDF at or above which a term counts fully; commoner words count in proportion.
+    idf_full: float = 4.0
+    idf_min_share: float = 0.25
+    keyword: float = 1.0
+    topic: float = 1.0
+    category: float = 0.3  # a category next to other interests: supporting evidence
+    category_alone: float = 1.0  # categories (and authors) are all the subscriber typed
+    author: float = 1.5
+    # "About me" and liked papers: cosine in the semantic layer mapped from [low, high] to [0, 1].
+    about: float = 1.0
+    about_low: float = 0.25
+    about_high: float = 0.55
+    like: float = 1.0
+    like_low: float = 0.3
+    like_high: float = 0.7
+    learned: float = 0.8
+    # The floors a paper's relevance must reach, by strictness.
+    floor_strict: float = 1.0
+    floor_balanced: float = 0.6
+    floor_broad: float = 0.3
+    # Community signal: added after the floor, at most signal + featured.
+    signal: float = 0.1
+    upvote_scale: float = 100.0
+    featured: float = 0.1
+    # "Similar papers" on a paper's page.
+    similarity_min: float = 0.15
+
+    @classmethod
+    def from_settings(cls) -> Weights:
+        from django.conf import settings
+
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in getattr(settings, "MATCH_WEIGHTS", {}).items() if k in known})
+
+    def floor(self, strictness: str) -> float:
+        return {"strict": self.floor_strict, "broad": self.floor_broad}.get(strictness, self.floor_balanced)
+
+
+# Every distinct component (a term, a topic, a category, an author, a liked or disliked
+# paper, an about text, a learned model) gets a small integer id once, when interests are
+# built, so that matching many subscribers hashes integers rather than nested tuples.
+_COMPONENT_IDS: dict[tuple, int] = {}
+COMPONENTS: list[tuple] = []
+BLOCKING = ("not", "dislike")
+
+
+def component_id(key: tuple) -> int:
+    found = _COMPONENT_IDS.get(key)
+    if found is None:
+        found = _COMPONENT_IDS[key] = len(COMPONENTS)
+        COMPONENTS.append(key)
+    return found
+
+
+def normalize_about(text: str) -> str:
+    return re.sub(r"\s+", " ", (text or "").strip())[:ABOUT_MAX_CHARS]
+
+
+@dataclass(frozen=True, eq=False)
+class Interests:
+    """Hashable and compared by content, so that subscribers with equal interests are
+    matched once. Build it with Interests.build()."""
+
+    topics: tuple[TopicQuery, ...] = ()
+    keywords: tuple[Term, ...] = ()
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    liked: tuple[int, ...] = ()  # paper ids marked "more like this" or listed as liked
+    disliked: tuple[int, ...] = ()  # paper ids marked "fewer like this" / "not interested"
+    about: str = ""
+    strictness: str = "balanced"
+    learned: LearnedModel | None = None
+    popularity: float = 1.0  # 0 ignores upvotes and curator picks, 1 is the default
+    adds: tuple[int, ...] = field(default=(), repr=False)  # component ids summed into relevance
+    blocks: tuple[int, ...] = field(default=(), repr=False)  # component ids that drop papers
+    _key: tuple = field(default=(), repr=False)
+    _hash: int = field(default=0, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        topics: Iterable[tuple[str, str]] = (),
+        keywords: str | Iterable[str] = "",
+        categories: str | Iterable[str] = "",
+        authors: str | Iterable[str] = "",
+        liked: Iterable[int] = (),
+        disliked: Iterable[int] = (),
+        about: str = "",
+        strictness: str = "balanced",
+        learned: LearnedModel | None = None,
+        popularity: float = 1.0,
+    ) -> Interests:
+        """topics: (name, query) pairs; keywords: a query string (commas, quotes, -exclusions)
+        or a list of terms; categories and authors: comma-separated or lists; liked and
+        disliked: paper ids (PaperIndex.add_external supplies papers outside the edition);
+        about: free text; strictness: strict | balanced | broad; learned: a LearnedModel
+        (ignored when it was trained on too few labels); popularity: the weight, from 0 to
+        1, of upvotes and curator picks among papers that already cleared the floor."""
+        if strictness not in STRICTNESS:
+            raise ValueError(f"strictness must be one of {', '.join(STRICTNESS)}, not {strictness!r}")
+        kw_query = keywords if isinstance(keywords, str) else ", ".join(keywords)
+        topic_set = tuple(sorted({TopicQuery(n, parse_terms(q)) for n, q in topics}, key=lambda t: t.name))
+        kws = tuple(sorted(parse_terms(kw_query), key=lambda t: (t.text.casefold(), t.exclude)))
+        cats = tuple(sorted(split_list(categories)))
+        names = tuple(sorted({normalize_name(a) for a in split_list(authors)} - {""}))
+        model = learned if learned is not None and learned.usable else None
+        return cls._from_parts(topic_set, kws, cats, names, tuple(sorted(set(liked))), tuple(sorted(set(disliked))),
+                               normalize_about(about), strictness, model, round(min(1.0, max(0.0, popularity)), 2))
+
+    @classmethod
+    def _from_parts(cls, topics, keywords, categories, authors, liked, disliked, about="", strictness="balanced",
+                    learned=None, popularity=1.0) -> Interests:
+        adds = [component_id(("topic", t)) for t in topics]
+        # An exclusion is its own component ("not"), distinct from the same term wanted, so
+        # that one subscriber's "-benchmark" never blocks another's "benchmark".
+        blocks = [component_id(("not", t.alternatives)) for t in keywords if t.exclude]
+        adds += [component_id(("term", t.alternatives)) for t in keywords if not t.exclude]
+        # Categories alone are the whole request (send me math.CO); next to anything else
+        # they support the other evidence.
+        alone = not (topics or about or liked or learned or any(not t.exclude for t in keywords))
+        adds += [component_id(("category", c, alone)) for c in categories]
+        adds += [component_id(("author", a)) for a in authors]
+        adds += [component_id(("like", p)) for p in liked]
+        if about:
+            adds.append(component_id(("about", about)))
+        if learned is not None:
+            adds.append(component_id(("learned", learned)))
+        blocks += [component_id(("dislike", p)) for p in disliked]
+        key = (tuple(sorted(adds)), tuple(sorted(set(blocks))), tuple(t.name for t in topics), strictness, popularity)
+        return cls(topics, keywords, categories, authors, liked, disliked, about, strictness, learned, popularity,
+                   tuple(adds), tuple(blocks), key, hash(key))
+
+    def __reduce__(self):
+        # Component ids belong to this process: another process rebuilds them from content.
+        return (Interests._from_parts, (self.topics, self.keywords, self.categories, self.authors, self.liked,
+                                        self.disliked, self.about, self.strictness, self.learned, self.popularity))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Interests) and self._hash == other._hash and self._key == other._key
+
+    @property
+    def is_empty(self) -> bool:
+        positive_kw = [t for t in self.keywords if not t.exclude]
+        return not (self.topics or positive_kw or self.categories or self.authors or self.liked or self.about
+                    or self.learned)

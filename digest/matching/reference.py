@@ -1,0 +1,57 @@
+"""The specification of ranking, as a plain loop: for every paper, test every term of
+every interest and add up the rules of ranking.py. Slow; the fast paths (rank and
+match_many) are tested against it, and benchmarks/matching.py checks them on a sample."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .index import PaperIndex, to_units, units
+from .interests import Interests
+from .ranking import floor_units
+from .terms import category_matches, normalize_name
+
+
+def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, float]]:
+    """(position, score) of every selected paper, best first."""
+    w = index.weights
+    alone = not (interests.topics or interests.about or interests.liked or interests.learned
+                 or any(not t.exclude for t in interests.keywords))
+    dense = [index.component_values(("like", p)) for p in interests.liked]
+    if interests.about:
+        dense.append(index.component_values(("about", interests.about)))
+    if interests.learned is not None:
+        dense.append(index.component_values(("learned", interests.learned)))
+    disliked = [index.component_values(("dislike", p)) for p in interests.disliked]
+    floor = floor_units(interests, index)
+    popularity = int(round(interests.popularity * 100))
+    results = []
+    for i, paper in enumerate(index.papers):
+        if any(index.value_in(i, t) > 0 for t in interests.keywords if t.exclude):
+            continue
+        if any(blocked[i] > 0 for blocked in disliked):
+            continue
+        relevance = 0
+        for topic in interests.topics:
+            if any(index.value_in(i, t) > 0 for t in topic.terms if t.exclude):
+                continue
+            missing = 1.0
+            for t in topic.terms:
+                if not t.exclude:
+                    value = index.value_in(i, t)
+                    if value > 0:
+                        missing *= 1.0 - value
+            if missing < 1.0:
+                relevance += units(w.topic * round(1.0 - missing, 6))
+        relevance += sum(units(w.keyword * index.value_in(i, t)) for t in interests.keywords if not t.exclude)
+        for pattern in interests.categories:
+            if any(category_matches(pattern, c) for c in paper.categories):
+                relevance += units(w.category_alone if alone else w.category)
+        names = {normalize_name(a) for a in paper.authors}
+        relevance += units(w.author) * sum(1 for a in interests.authors if a in names)
+        relevance += sum(int(to_units(np.array([values[i]]))[0]) for values in dense)
+        if relevance >= floor:
+            score = relevance + (popularity * int(index.bonus[i])) // 100 if index.has_signal else relevance
+            results.append((i, score / 1_000_000))
+    results.sort(key=lambda r: (-r[1], r[0]))
+    return results

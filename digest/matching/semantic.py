@@ -1,0 +1,94 @@
+"""The semantic layer: TF-IDF over the stored corpus, reduced by a truncated SVD (latent
+semantic analysis) to a few hundred dimensions in which words that share contexts sit
+together, so that "LLM agents" is near "language models acting as agents" even where
+the words differ. Fitted on the rolling window of stored papers (CorpusStats.fit), kept
+as a small array file, and loaded by workers: no download, no network, no GPU.
+
+Any object with the same `embed(seqs)` method (rows of unit vectors for lists of stems)
+can stand in as a dense-embedding backend."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+
+from .terms import STOPWORDS
+
+DIMENSIONS = 192
+MIN_DOCS = 40  # below this the corpus is too small for a latent space to mean anything
+
+
+def useful(stem: str) -> bool:
+    return len(stem) > 2 and stem not in STOPWORDS and not stem.isdigit()
+
+
+def l2_rows(matrix):
+    matrix = sparse.csr_matrix(matrix)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.diags(1.0 / norms) @ matrix
+
+
+def tfidf_rows(seqs: Sequence[Sequence[str]], vocab: dict[str, int], idf: np.ndarray) -> sparse.csr_matrix:
+    """Unit-length rows of (1 + log tf) x idf over `vocab`; unknown stems are left out."""
+    rows, cols, vals = [], [], []
+    for i, seq in enumerate(seqs):
+        for s, c in Counter(s for s in seq if s in vocab).items():
+            rows.append(i)
+            cols.append(vocab[s])
+            vals.append((1.0 + math.log(c)) * idf[vocab[s]])
+    matrix = sparse.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)), shape=(len(seqs), len(vocab)))
+    return l2_rows(matrix).tocsr()
+
+
+class SemanticModel:
+    def __init__(self, vocab: list[str], idf: np.ndarray, components: np.ndarray):
+        self.terms = list(vocab)
+        self.vocab = {t: i for i, t in enumerate(self.terms)}
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.components = np.asarray(components, dtype=np.float32)  # dimensions x vocabulary
+
+    @property
+    def dimensions(self) -> int:
+        return self.components.shape[0]
+
+    @classmethod
+    def fit(cls, seqs: Sequence[Sequence[str]], dimensions: int = DIMENSIONS, min_df: int = 2,
+            max_terms: int = 40_000) -> SemanticModel | None:
+        from sklearn.decomposition import TruncatedSVD
+
+        n = len(seqs)
+        if n < MIN_DOCS:
+            return None
+        df = Counter(s for seq in seqs for s in set(seq) if useful(s))
+        kept = sorted((s for s, d in df.items() if d >= min_df and d < 0.5 * n), key=lambda s: (-df[s], s))[:max_terms]
+        vocab = {s: i for i, s in enumerate(kept)}
+        idf = np.array([math.log((1 + n) / (1 + df[s])) + 1.0 for s in kept])
+        matrix = tfidf_rows(seqs, vocab, idf)
+        k = max(2, min(dimensions, n // 4, len(kept) - 1))
+        svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=0)
+        svd.fit(matrix)
+        return cls(kept, idf, svd.components_)
+
+    def tfidf(self, seqs: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+        return tfidf_rows(seqs, self.vocab, self.idf)
+
+    def embed(self, seqs: Sequence[Sequence[str]]) -> np.ndarray:
+        """Unit vectors in the latent space, one row per text (zero for a text with no
+        known word)."""
+        dense = np.asarray(self.tfidf(seqs) @ self.components.T, dtype=np.float32)
+        norms = np.linalg.norm(dense, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return dense / norms
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"semantic_terms": np.array(self.terms), "semantic_idf": self.idf.astype(np.float32),
+                "semantic_components": self.components.astype(np.float16)}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> SemanticModel:
+        return cls(arrays["semantic_terms"].tolist(), arrays["semantic_idf"], arrays["semantic_components"])
