@@ -161,7 +161,7 @@ def topic_queries() -> dict[str, tuple[str, str]]:
     return {slug: (name, query) for name, slug, query in STARTER_TOPICS}
 
 
-def product(devset: Devset, split: str, strictness: str = "balanced", stats=None) -> dict[str, list[int]]:
+def product(devset: Devset, split: str, strictness: str = "balanced", stats=None, weights=None) -> dict[str, list[int]]:
     """What the product sends each profile for the split's period."""
     import inspect
 
@@ -173,7 +173,7 @@ def product(devset: Devset, split: str, strictness: str = "balanced", stats=None
     new_engine = hasattr(matching, "CorpusStats")
     if new_engine:
         stats = stats or matching.CorpusStats.fit(devset.corpus)
-        index = matching.PaperIndex(period, stats=stats, external=liked_docs)
+        index = matching.PaperIndex(period, weights, stats=stats, external=liked_docs)
     else:
         index = matching.PaperIndex(period, external=liked_docs)
     accepts = inspect.signature(matching.Interests.build).parameters

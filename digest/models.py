@@ -226,3 +226,21 @@ class Source(models.Model):
             return True
         now = now or timezone.now()
         return now - self.last_checked_at >= dt.timedelta(minutes=self.interval_minutes)
+
+
+class RankingModel(models.Model):
+    """One fit of the corpus statistics that ranking uses (IDF, acronyms, the semantic
+    layer), over the papers stored in a rolling window; see digest/corpus.py. Workers load
+    the latest; older fits are deleted."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    window_days = models.PositiveIntegerField()
+    papers = models.PositiveIntegerField(help_text="Papers the statistics were fitted on")
+    data = models.BinaryField(help_text="CorpusStats.to_bytes(): compressed arrays")
+
+    class Meta:
+        ordering = ["-created_at"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"ranking model of {self.created_at:%Y-%m-%d %H:%M} ({self.papers} papers, {len(self.data) // 1024} KB)"

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from .corpus import current_stats
 from .matching import Interests, Match, PaperDoc, PaperIndex, Ranking, Weights, explain, match, match_many
 from .models import Batch, BatchEntry, Paper, Topic
 from .pagecache import content_version, memo
@@ -94,7 +95,7 @@ def best_entries(start: dt.date, end: dt.date, limit: int = 50) -> list[BatchEnt
 
 
 def similar_papers(paper: Paper, limit: int = 5) -> list[Paper]:
-    """Papers most alike this one (TF-IDF over titles and abstracts) among the papers
+    """Papers most alike this one (the semantic layer over titles and abstracts) among the papers
     published within SIMILAR_WINDOW_DAYS of it; computed once per content version."""
     key = f"similar:{paper.pk}:{content_version()}"
     ids = cache.get(key)
@@ -105,7 +106,7 @@ def similar_papers(paper: Paper, limit: int = 5) -> list[Paper]:
         pool = list(Paper.objects.filter(pk__in=published).only("pk", "title", "abstract")[:3000])
         weights = dataclasses.replace(Weights.from_settings(), similarity_min=SIMILAR_MIN)
         index = PaperIndex([PaperDoc(id=p.pk, title=p.title, abstract=p.abstract, order=i)
-                            for i, p in enumerate(pool)], weights)
+                            for i, p in enumerate(pool)], weights, stats=current_stats())
         index.add_external([PaperDoc(id=paper.pk, title=paper.title, abstract=paper.abstract)])
         ranked = sorted(index.similar(paper.pk).items(), key=lambda kv: -kv[1])[:limit]
         ids = [index.papers[position].id for position, _ in ranked]
@@ -131,9 +132,8 @@ def topic_papers(topic: Topic, days: int = 30, limit: int = 50) -> list[tuple[Pa
         for entry in entries[:5000]:
             if entry.paper_id not in papers:
                 papers[entry.paper_id] = entry.paper
-                docs.append(PaperDoc(id=entry.paper_id, title=entry.paper.title, abstract=entry.paper.abstract,
-                                     order=len(docs), upvotes=entry.paper.upvotes or 0, featured=entry.featured))
-        index = PaperIndex(docs, Weights.from_settings())
+                docs.append(doc_of(entry.paper, order=len(docs), featured=entry.featured))
+        index = PaperIndex(docs, Weights.from_settings(), stats=current_stats())
         matches = match(Interests.build(topics=[(topic.name, topic.query)]), index, limit=limit)
         ranked = [(m.paper_id, m.explain()) for m in matches]
         cache.set(key, ranked, settings.PAGE_CACHE_SECONDS)
@@ -176,7 +176,7 @@ class PeriodContent:
                 continue
             self.papers[paper.pk] = paper
             docs.append(doc_of(paper, order=order, featured=entry.featured))
-        self.index = PaperIndex(docs, weights or Weights.from_settings())
+        self.index = PaperIndex(docs, weights or Weights.from_settings(), stats=current_stats())
         # Rankings are reused across chunks for repeated interests, but bounded: a worker's
         # memory must not grow with the number of subscribers.
         self._rankings: OrderedDict[Interests, Ranking] = OrderedDict()

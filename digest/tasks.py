@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from .corpus import fit as fit_ranking
 from .ingest.pipeline import IngestError, ingest_source
 from .models import Source
 
@@ -30,3 +31,9 @@ def ingest_due_sources() -> int:
     for pk in due:
         ingest_source_task.delay(pk)
     return len(due)
+
+
+@shared_task(ignore_result=True)
+def refit_ranking() -> int:
+    """Refit ranking's corpus statistics on the rolling window (beat, daily by default)."""
+    return fit_ranking().pk

@@ -369,18 +369,28 @@ ANYMAIL = {
 if ANYMAIL["WEBHOOK_SECRET"] and ":" not in ANYMAIL["WEBHOOK_SECRET"]:
     raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET: expected user:password (HTTP basic auth for the ESP webhooks)")
 
-# --- Matching and ranking (see digest/matching.py for the formula) ---------------------------
+# --- Matching and ranking (docs/ranking.md explains every weight) ----------------------------
 MATCH_WEIGHTS = {
     "title": envfloat("MATCH_TITLE_WEIGHT", 3.0),
     "abstract": envfloat("MATCH_ABSTRACT_WEIGHT", 1.0),
-    "category": envfloat("MATCH_CATEGORY_WEIGHT", 1.0),
-    "author": envfloat("MATCH_AUTHOR_WEIGHT", 4.0),
-    "like": envfloat("MATCH_LIKE_WEIGHT", 6.0),
+    "category": envfloat("MATCH_CATEGORY_WEIGHT", 0.3),
+    "author": envfloat("MATCH_AUTHOR_WEIGHT", 1.5),
+    "about": envfloat("MATCH_ABOUT_WEIGHT", 1.0),
+    "like": envfloat("MATCH_LIKE_WEIGHT", 0.4),
+    "learned": envfloat("MATCH_LEARNED_WEIGHT", 0.8),
+    "floor_strict": envfloat("MATCH_FLOOR_STRICT", 1.1),
+    "floor_balanced": envfloat("MATCH_FLOOR_BALANCED", 0.7),
+    "floor_broad": envfloat("MATCH_FLOOR_BROAD", 0.35),
     "similarity_min": envfloat("MATCH_SIMILARITY_MIN", 0.15),
-    "signal": envfloat("MATCH_SIGNAL_WEIGHT", 0.5),
+    "signal": envfloat("MATCH_SIGNAL_WEIGHT", 0.1),
     "upvote_scale": envfloat("MATCH_UPVOTE_SCALE", 100.0),
-    "featured": envfloat("MATCH_FEATURED_BONUS", 2.0),
+    "featured": envfloat("MATCH_FEATURED_BONUS", 0.1),
 }
+# The corpus statistics (IDF, acronyms, semantic layer) are fitted on the papers stored in
+# the last RANKING_WINDOW_DAYS days, again every RANKING_REFIT_HOURS hours (digest/corpus.py).
+RANKING_WINDOW_DAYS = envint("RANKING_WINDOW_DAYS", 60)
+RANKING_REFIT_HOURS = envint("RANKING_REFIT_HOURS", 24)
+CELERY_BEAT_SCHEDULE["refit-ranking"] = {"task": "digest.tasks.refit_ranking", "schedule": RANKING_REFIT_HOURS * 3600}
 
 # --- Delivery engine ----------------------------------------------------------------------------
 DELIVERY_RATE_LIMIT = envfloat("DELIVERY_RATE_LIMIT", 0.0)  # messages/second, all workers; 0 = no limit

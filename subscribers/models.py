@@ -18,6 +18,12 @@ class Frequency(models.TextChoices):
     WEEKLY = "weekly", "Weekly"
 
 
+class Strictness(models.TextChoices):
+    STRICT = "strict", "Strict: core matches only"
+    BALANCED = "balanced", "Balanced"
+    BROAD = "broad", "Broad: passing mentions too, last"
+
+
 class SubscriberQuerySet(models.QuerySet):
     def deliverable(self, today=None):
         """Active subscribers who are not paused on `today`."""
@@ -46,6 +52,14 @@ class Subscriber(models.Model):
     )
     categories = models.TextField(blank=True, help_text="arXiv categories, e.g. cs.CL, cs.*")
     authors = models.TextField(blank=True, help_text="Followed authors, separated by commas")
+    about = models.TextField(
+        blank=True, max_length=1000,
+        help_text="Interests in a sentence or two, in the subscriber's words (matched by meaning)",
+    )
+    strictness = models.CharField(
+        max_length=10, choices=Strictness.choices, default=Strictness.BALANCED,
+        help_text="How strong a match must be to be sent: strict drops passing mentions, broad sends them last",
+    )
     liked_papers = models.ManyToManyField(
         "digest.Paper", blank=True, related_name="liked_by",
         help_text='Marked "more like this": similar papers are picked for this subscriber',
@@ -89,6 +103,8 @@ class Subscriber(models.Model):
             authors=self.authors,
             liked=[p.pk for p in self.liked_papers.all()],
             disliked=[p.pk for p in self.disliked_papers.all()],
+            about=self.about,
+            strictness=self.strictness or Strictness.BALANCED,
         )
 
     @property

@@ -13,7 +13,7 @@ from digest.models import Topic
 from digest.selection import PeriodContent
 
 from .emails import SHORT_ABSTRACTS_AFTER, PaperViews, digest_message
-from .models import Frequency, Subscriber
+from .models import Frequency, Strictness, Subscriber
 
 
 class _Related:
@@ -32,6 +32,8 @@ class MadeUpSubscriber:
     keywords: str = ""
     categories: str = ""
     authors: str = ""
+    about: str = ""
+    strictness: str = "balanced"
     max_papers: int = 10
     topic_list: list = field(default_factory=list)
     uid: uuid.UUID = field(default_factory=uuid.uuid4)
@@ -51,7 +53,8 @@ class MadeUpSubscriber:
 
     def interests(self) -> Interests:
         return Interests.build(topics=[(t.name, t.query) for t in self.topic_list], keywords=self.keywords,
-                               categories=self.categories, authors=self.authors)
+                               categories=self.categories, authors=self.authors, about=self.about,
+                               strictness=self.strictness)
 
 
 class PreviewForm(forms.Form):
@@ -62,12 +65,14 @@ class PreviewForm(forms.Form):
     keywords = forms.CharField(required=False)
     categories = forms.CharField(required=False)
     authors = forms.CharField(required=False)
+    about = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+    strictness = forms.ChoiceField(choices=Strictness.choices, initial=Strictness.BALANCED, required=False)
     max_papers = forms.IntegerField(min_value=1, max_value=50, initial=10, required=False)
 
     def clean(self):
         data = super().clean()
         if not data.get("subscriber") and not (data.get("topics") or data.get("keywords") or data.get("categories")
-                                              or data.get("authors")):
+                                              or data.get("authors") or data.get("about")):
             raise forms.ValidationError("Pick a subscriber, or some topics or keywords.")
         return data
 
@@ -76,7 +81,9 @@ class PreviewForm(forms.Form):
         if data.get("subscriber"):
             return data["subscriber"]
         return MadeUpSubscriber(keywords=data.get("keywords") or "", categories=data.get("categories") or "",
-                                authors=data.get("authors") or "", max_papers=data.get("max_papers") or 10,
+                                authors=data.get("authors") or "", about=data.get("about") or "",
+                                strictness=data.get("strictness") or Strictness.BALANCED,
+                                max_papers=data.get("max_papers") or 10,
                                 topic_list=list(data.get("topics") or []))
 
 

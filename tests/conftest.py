@@ -49,13 +49,16 @@ def _starter_topics(request):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
+    from digest.corpus import forget
     from digest.pagecache import forget_content_version
 
     cache.clear()
     forget_content_version()
+    forget()
     yield
     cache.clear()
     forget_content_version()
+    forget()
 
 
 @pytest.fixture

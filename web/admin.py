@@ -19,9 +19,9 @@ from django.utils.safestring import mark_safe
 
 from digest.ingest.feedtools import ARXIV_ID
 from digest.ingest.pipeline import IngestError, ingest_url
-from digest.models import Batch, BatchEntry, Paper, Source, Topic
+from digest.models import Batch, BatchEntry, Paper, RankingModel, Source, Topic
 from digest.pagecache import bump_content_version
-from digest.tasks import ingest_source_task
+from digest.tasks import ingest_source_task, refit_ranking
 from subscribers.delivery import NothingToSend, build_edition
 from subscribers.models import Edition, Frequency, Subscriber
 from subscribers.preview import PreviewForm, preview_digest
@@ -281,3 +281,25 @@ class SourceAdmin(admin.ModelAdmin):
         if not obj.last_error:
             return "-"
         return format_html('<span class="error-flag">{}</span>', obj.last_error[:80])
+
+
+@admin.register(RankingModel)
+class RankingModelAdmin(admin.ModelAdmin):
+    """Fits of ranking's corpus statistics (refitted by beat; "Refit now" queues one)."""
+
+    list_display = ("created_at", "window_days", "papers", "size")
+    readonly_fields = ("created_at", "window_days", "papers", "size")
+    exclude = ("data",)
+    actions = ["refit_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="size")
+    def size(self, obj):
+        return f"{len(obj.data or b'') // 1024} KB"
+
+    @admin.action(description="Refit now (fit on the rolling window)")
+    def refit_now(self, request, queryset):
+        refit_ranking.delay()
+        self.message_user(request, "Queued a refit of the ranking model.", messages.SUCCESS)

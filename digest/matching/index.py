@@ -7,7 +7,8 @@ A term's score in a paper is BM25F-like:
     tf      = TITLE x (count in the title) + ABSTRACT x (count in the abstract)
               (a multi-word term counts 1 per contiguous match, WINDOW_CREDIT per match
               within the window in another order)
-    value   = specificity x tf / (K1 + tf)
+    value   = specificity x [tf / (K1 + tf)] / [TITLE / (K1 + TITLE)]
+              (1 for one mention in the title of a specific term)
     specificity = clip(IDF / IDF_FULL, IDF_MIN_SHARE, 1), IDF from the stored corpus
 so a word repeated or in the title saturates towards its specificity, and a common word
 ("benchmark") is worth a fraction of a rare one ("GRPO")."""
@@ -118,6 +119,7 @@ class PaperIndex:
         self._term_values: dict[tuple, dict[int, float]] = {}
         self._slots: dict[tuple, tuple] = {}
         self._similar: dict[int, np.ndarray] = {}
+        self._similar_z: dict[int, np.ndarray] = {}
         self._features = None
         self._embeddings = None
         self._external: dict[int, PaperDoc] = {}
@@ -180,7 +182,10 @@ class PaperIndex:
             (t_count, _), (a_count, _) = self.field_counts(i, alt)
             tf = w.title * t_count + w.abstract * a_count
             if tf > 0:
-                best = max(best, round(self.specificity(alt) * tf / (w.k1 + tf), SCORE_DECIMALS))
+                # In units of one mention in the title: that is a core match of the term.
+                once_in_title = w.title / (w.k1 + w.title)
+                saturation = tf / (w.k1 + tf) / once_in_title
+                best = max(best, round(self.specificity(alt) * saturation, SCORE_DECIMALS))
         return best
 
     def candidates(self, alternative: tuple[str, ...]) -> set[int]:
@@ -274,6 +279,30 @@ class PaperIndex:
         dense = product.toarray() if sparse.issparse(product) else np.asarray(product)
         return np.round(dense.astype(np.float64), 4)
 
+    def closeness_of(self, seqs: Sequence[Sequence[str]], latent: np.ndarray | None = None) -> np.ndarray:
+        """papers x texts closeness: the mean of the standard scores of the latent cosine
+        (shared meaning) and of the plain TF-IDF cosine (the rare words themselves)."""
+        if latent is None:
+            latent = self.cosines(self.embed(seqs))
+        if self.stats.semantic is None:
+            return self.standardised(latent)
+        features, _ = self.features()
+        lexical = np.round((features @ self.stats.semantic.tfidf(seqs).T).toarray(), 4)
+        return np.round(0.5 * self.standardised(latent) + 0.5 * self.standardised(lexical), 3)
+
+    def standardised(self, cosines: np.ndarray) -> np.ndarray:
+        """Each column as standard scores over this index's papers: how much closer than
+        the typical paper of the edition. Raw cosines of a short text differ from one text
+        to another (a narrow field's papers all sit far from a broad sentence); standard
+        scores put every "about me" and every liked paper on one scale. An index too small
+        for a spread assumes a typical mean of 0.1 and spread of 0.1."""
+        if self.size < MIN_DOCS:
+            return np.round((cosines - 0.1) / 0.1, 3)
+        mean = cosines.mean(axis=0, keepdims=True)
+        spread = cosines.std(axis=0, keepdims=True)
+        spread[spread == 0] = 1.0
+        return np.round((cosines - mean) / spread, 3)
+
     def similarities(self, paper_id: int) -> np.ndarray:
         """Cosine of every paper with `paper_id` (in the index or external); memoised."""
         found = self._similar.get(paper_id)
@@ -288,18 +317,23 @@ class PaperIndex:
             return
         known = [p for p in todo if p in self.position or p in self._external]
         if known:
-            if self.stats.semantic is not None:
-                queries = self.embed([self._seq_of(self._doc(p)) for p in known])
-            else:
-                queries = self.embed([self._seq_of(self._doc(p)) for p in known])
-            sims = self.cosines(queries)
+            seqs = [self._seq_of(self._doc(p)) for p in known]
+            sims = self.cosines(self.embed(seqs))
+            scores = self.closeness_of(seqs, sims)
             for k, p in enumerate(known):
-                column = sims[:, k].copy()
+                column, z = sims[:, k].copy(), scores[:, k].copy()
                 if p in self.position:
-                    column[self.position[p]] = 0.0  # a paper is not its own neighbour
+                    column[self.position[p]] = z[self.position[p]] = 0.0  # not its own neighbour
                 self._similar[p] = column
+                self._similar_z[p] = z
         for p in todo:
             self._similar.setdefault(p, np.zeros(self.size))
+            self._similar_z.setdefault(p, np.zeros(self.size))
+
+    def closeness(self, paper_id: int) -> np.ndarray:
+        """Standard scores of every paper's cosine with `paper_id` (see standardised)."""
+        self.similarities(paper_id)
+        return self._similar_z[paper_id]
 
     def similar(self, paper_id: int) -> dict[int, float]:
         """Positions of papers at least SIMILARITY_MIN alike `paper_id`, the paper itself
@@ -370,9 +404,9 @@ class PaperIndex:
         if kind == "author":
             return dict.fromkeys(self.author_hits(key[1]), w.author)
         if kind == "like":
-            return w.like * ramp(self.similarities(key[1]), w.like_low, w.like_high)
+            return np.round(w.like * ramp(self.closeness(key[1]), w.like_low, w.like_high), 4)
         if kind == "dislike":
-            blocked = (self.similarities(key[1]) >= w.like_high).astype(np.float64)
+            blocked = (self.closeness(key[1]) >= w.like_high).astype(np.float64)
             if key[1] in self.position:
                 blocked[self.position[key[1]]] = 1.0
             return blocked
@@ -386,7 +420,8 @@ class PaperIndex:
         """papers x texts: each "about me" text's cosine with each paper, ramped and weighted."""
         w = self.weights
         seqs = [tuple(analyse(t)[0]) for t in texts]
-        return np.round(w.about * ramp(self.cosines(self.embed(seqs)), w.about_low, w.about_high), 4)
+        closeness = self.closeness_of(seqs)
+        return np.round(w.about * ramp(closeness, w.about_low, w.about_high), 4)
 
     def learned_values(self, models: Sequence) -> np.ndarray:
         """papers x models: Weights.learned x max(0, 2p - 1) for each learned model."""
@@ -421,15 +456,23 @@ class PaperIndex:
         paper that meets three of a topic's synonyms scores more than one meeting one, but
         never more than 1."""
         missing: dict[int, float] = defaultdict(lambda: 1.0)
+        scale = self.topic_scale(topic)
         for term in topic.terms:
             if not term.exclude:
                 for i, v in self.term_values(term).items():
-                    missing[i] *= 1.0 - v
+                    missing[i] *= 1.0 - min(1.0, round(v * scale, SCORE_DECIMALS))
         for term in topic.terms:
             if term.exclude:
                 for i in self.term_values(term):
                     missing.pop(i, None)
         return {i: round(1.0 - m, SCORE_DECIMALS) for i, m in missing.items()}
+
+    def topic_scale(self, topic) -> float:
+        """A topic is a curated set of synonyms: IDF weighs its terms against each other,
+        and its most specific term counts fully (a topic made of common words, "large
+        language model", is still the subscriber's whole request)."""
+        best = max((self.specificity(alt) for t in topic.terms if not t.exclude for alt in t.alternatives), default=1.0)
+        return 1.0 / best if best > 0 else 1.0
 
     def author_hits(self, normalized: str) -> list[int]:
         if self._authors_index is None:

@@ -25,7 +25,8 @@ ABOUT_MAX_CHARS = 1000
 class Weights:
     """The numbers of the score; docs/ranking.md explains each. Settings: MATCH_WEIGHTS."""
 
-    # A term: BM25F term frequency (title and abstract counts weighted), saturated.
+    # A term: BM25F term frequency (title and abstract counts weighted), saturated, in units
+    # of one mention in the title (= 1 for a term as specific as IDF_FULL).
     title: float = 3.0
     abstract: float = 1.0
     k1: float = 2.0
@@ -37,18 +38,19 @@ class Weights:
     category: float = 0.3  # a category next to other interests: supporting evidence
     category_alone: float = 1.0  # categories (and authors) are all the subscriber typed
     author: float = 1.5
-    # "About me" and liked papers: cosine in the semantic layer mapped from [low, high] to [0, 1].
+    # "About me" and liked papers: closeness in the semantic layer (standard scores of the
+    # cosine over the edition's papers) mapped from [low, high] to [0, 1].
     about: float = 1.0
-    about_low: float = 0.25
-    about_high: float = 0.55
-    like: float = 1.0
-    like_low: float = 0.3
-    like_high: float = 0.7
+    about_low: float = 2.5
+    about_high: float = 5.0
+    like: float = 0.4
+    like_low: float = 2.5
+    like_high: float = 4.5
     learned: float = 0.8
     # The floors a paper's relevance must reach, by strictness.
-    floor_strict: float = 1.0
-    floor_balanced: float = 0.6
-    floor_broad: float = 0.3
+    floor_strict: float = 1.1
+    floor_balanced: float = 0.7
+    floor_broad: float = 0.35
     # Community signal: added after the floor, at most signal + featured.
     signal: float = 0.1
     upvote_scale: float = 100.0

@@ -35,12 +35,12 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
         for topic in interests.topics:
             if any(index.value_in(i, t) > 0 for t in topic.terms if t.exclude):
                 continue
-            missing = 1.0
+            missing, scale = 1.0, index.topic_scale(topic)
             for t in topic.terms:
                 if not t.exclude:
                     value = index.value_in(i, t)
                     if value > 0:
-                        missing *= 1.0 - value
+                        missing *= 1.0 - min(1.0, round(value * scale, 6))
             if missing < 1.0:
                 relevance += units(w.topic * round(1.0 - missing, 6))
         relevance += sum(units(w.keyword * index.value_in(i, t)) for t in interests.keywords if not t.exclude)
