@@ -100,14 +100,14 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
             if reason:
                 scored.append((value * index.weights.keyword, len(scored), reason))
     for pattern in interests.categories:
-        value = _value(index, component_id(("category", pattern, _alone(interests))), position)
+        value = _value(index, component_id(("category", pattern, interests.categories_alone)), position)
         if value > 0:
             scored.append((value, len(scored), Reason("category", pattern)))
     for name in interests.authors:
         shown = [a for a in paper.authors if normalize_name(a) == name]
         if shown:
             scored.append((index.weights.author, len(scored), Reason("author", shown[0])))
-    likes = [(_value(index, component_id(("like", p)), position), p) for p in interests.liked]
+    likes = [(_value(index, component_id(("like", p, interests.liked_alone)), position), p) for p in interests.liked]
     likes = [(v, p) for v, p in likes if v > 0]
     if likes:
         value, liked = max(likes)
@@ -123,11 +123,6 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
             scored.append((value, len(scored), Reason("learned", _nearest_liked(index, interests, position))))
     scored.sort(key=lambda s: (-s[0], s[1]))
     return tuple(r for _, _, r in scored)
-
-
-def _alone(interests: Interests) -> bool:
-    return not (interests.topics or interests.about or interests.liked or interests.learned
-                or any(not t.exclude for t in interests.keywords))
 
 
 def _nearest_liked(index: PaperIndex, interests: Interests, position: int) -> str:

@@ -404,9 +404,10 @@ class PaperIndex:
         if kind == "author":
             return dict.fromkeys(self.author_hits(key[1]), w.author)
         if kind == "like":
-            return np.round(w.like * ramp(self.closeness(key[1]), w.like_low, w.like_high), 4)
+            weight = w.like_alone if key[2] else w.like
+            return np.round(weight * ramp(self.closeness(key[1]), w.like_low, w.like_high), 4)
         if kind == "dislike":
-            blocked = (self.closeness(key[1]) >= w.like_high).astype(np.float64)
+            blocked = (self.closeness(key[1]) >= w.dislike).astype(np.float64)
             if key[1] in self.position:
                 blocked[self.position[key[1]]] = 1.0
             return blocked

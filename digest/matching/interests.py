@@ -44,8 +44,10 @@ class Weights:
     about_low: float = 2.5
     about_high: float = 5.0
     like: float = 0.4
+    like_alone: float = 2.5  # liked papers are all the subscriber gave: their neighbours pass
     like_low: float = 2.5
     like_high: float = 4.5
+    dislike: float = 3.0  # "fewer like this" drops the paper and papers this close to it
     learned: float = 0.8
     # The floors a paper's relevance must reach, by strictness.
     floor_strict: float = 1.1
@@ -87,6 +89,16 @@ def component_id(key: tuple) -> int:
 
 def normalize_about(text: str) -> str:
     return re.sub(r"\s+", " ", (text or "").strip())[:ABOUT_MAX_CHARS]
+
+
+def categories_alone(topics, keywords, about, liked, learned) -> bool:
+    """Categories (with authors) are all the subscriber gave: a category match is a full match."""
+    return not (topics or about or liked or learned or any(not t.exclude for t in keywords))
+
+
+def liked_alone(topics, keywords, categories, authors, about, learned) -> bool:
+    """Liked papers are all the subscriber gave: their close neighbours clear the floor."""
+    return not (topics or about or learned or categories or authors or any(not t.exclude for t in keywords))
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,10 +162,11 @@ class Interests:
         adds += [component_id(("term", t.alternatives)) for t in keywords if not t.exclude]
         # Categories alone are the whole request (send me math.CO); next to anything else
         # they support the other evidence.
-        alone = not (topics or about or liked or learned or any(not t.exclude for t in keywords))
+        alone = categories_alone(topics, keywords, about, liked, learned)
         adds += [component_id(("category", c, alone)) for c in categories]
         adds += [component_id(("author", a)) for a in authors]
-        adds += [component_id(("like", p)) for p in liked]
+        like_alone = liked_alone(topics, keywords, categories, authors, about, learned)
+        adds += [component_id(("like", p, like_alone)) for p in liked]
         if about:
             adds.append(component_id(("about", about)))
         if learned is not None:
@@ -173,6 +186,14 @@ class Interests:
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Interests) and self._hash == other._hash and self._key == other._key
+
+    @property
+    def categories_alone(self) -> bool:
+        return categories_alone(self.topics, self.keywords, self.about, self.liked, self.learned)
+
+    @property
+    def liked_alone(self) -> bool:
+        return liked_alone(self.topics, self.keywords, self.categories, self.authors, self.about, self.learned)
 
     @property
     def is_empty(self) -> bool:

@@ -15,9 +15,8 @@ from .terms import category_matches, normalize_name
 def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, float]]:
     """(position, score) of every selected paper, best first."""
     w = index.weights
-    alone = not (interests.topics or interests.about or interests.liked or interests.learned
-                 or any(not t.exclude for t in interests.keywords))
-    dense = [index.component_values(("like", p)) for p in interests.liked]
+    alone = interests.categories_alone
+    dense = [index.component_values(("like", p, interests.liked_alone)) for p in interests.liked]
     if interests.about:
         dense.append(index.component_values(("about", interests.about)))
     if interests.learned is not None:
