@@ -161,6 +161,13 @@ def topic_queries() -> dict[str, tuple[str, str]]:
     return {slug: (name, query) for name, slug, query in STARTER_TOPICS}
 
 
+def matching_stats(devset: Devset):
+    """The corpus statistics fitted on every stored paper, as the product fits its window."""
+    from digest.matching import CorpusStats
+
+    return CorpusStats.fit(devset.corpus)
+
+
 def product(devset: Devset, split: str, strictness: str = "balanced", stats=None, weights=None) -> dict[str, list[int]]:
     """What the product sends each profile for the split's period."""
     import inspect

@@ -100,7 +100,7 @@ class LearnedModel:
 
 
 def train(examples: Iterable[tuple[object, float]], stats, background: Sequence = (), top_terms: int = TOP_TERMS,
-          c: float = 1.0, seed: int = 0) -> LearnedModel | None:
+          c: float = 10.0, seed: int = 0) -> LearnedModel | None:
     """Fit a logistic regression on TF-IDF features of (paper, label weight) examples;
     papers are PaperDoc-like (id, title, abstract). Returns None below the label minimum."""
     from sklearn.linear_model import LogisticRegression
@@ -130,10 +130,11 @@ def train(examples: Iterable[tuple[object, float]], stats, background: Sequence 
     coef = classifier.coef_.ravel()
     order = np.argsort(-np.abs(coef))[:top_terms]
     names = {i: t for t, i in terms.items()}
-    kept = tuple((names[int(i)], float(coef[i])) for i in order if coef[i] != 0)
+    # Rounded as stored, so that a model read back from its dictionary is the same model.
+    kept = tuple((names[int(i)], round(float(coef[i]), 5)) for i in order if round(float(coef[i]), 5) != 0)
     import datetime as dt
 
-    return LearnedModel(kept, float(classifier.intercept_[0]), len(positives), len(negatives),
+    return LearnedModel(kept, round(float(classifier.intercept_[0]), 5), len(positives), len(negatives),
                         tuple(d.id for d in positives[:50]),
                         dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 

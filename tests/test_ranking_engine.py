@@ -1,0 +1,116 @@
+"""The ranking engine's newer parts on real papers: corpus statistics stored and loaded,
+learned models, the "about me" text, explanations people can check, a weekly edition of
+thousands of papers, and the stored fit the product loads."""
+
+import random
+
+import pytest
+
+from digest.ingest.formats import parse
+from digest.matching import (
+    CorpusStats, Interests, LearnedModel, PaperDoc, PaperIndex, explain, match, match_many, rank, reference_match,
+    train,
+)
+from tests.conftest import data_file
+
+
+@pytest.fixture(scope="module")
+def feed_docs():
+    records = parse(data_file("arxiv_rss_new/aioarxiv_rss_20archives_2024-11-28_full1504items.xml").read_bytes()).records
+    return [PaperDoc(id=10_000 + i, title=r.title, abstract=r.abstract, authors=tuple(r.authors),
+                     categories=tuple(r.categories), order=i) for i, r in enumerate(records)]
+
+
+@pytest.fixture(scope="module")
+def stats(feed_docs):
+    return CorpusStats.fit(feed_docs)
+
+
+@pytest.fixture(scope="module")
+def index(feed_docs, stats):
+    return PaperIndex(feed_docs, stats=stats)
+
+
+def test_corpus_statistics_survive_storage(stats):
+    again = CorpusStats.from_bytes(stats.to_bytes())
+    assert again.n_docs == stats.n_docs == 1504
+    assert again.idf("benchmark") == pytest.approx(stats.idf("benchmark"))
+    assert again.idf("grpo") > 2 * again.idf("benchmark")  # rare words weigh more
+    assert again.acronyms == stats.acronyms
+    assert again.semantic.embed([["galaxy", "redshift"]]).shape == (1, stats.semantic.dimensions)
+    assert len(stats.to_bytes()) < 8_000_000
+
+
+def test_about_me_finds_papers_by_meaning(index):
+    interests = Interests.build(about="Observational and simulated galaxy formation and evolution in the early universe.")
+    found = match(interests, index, limit=10)
+    assert len(found) >= 5
+    papers = {p.id: p for p in index.papers}
+    assert sum(any(c.startswith("astro-ph") for c in papers[m.paper_id].categories) for m in found) >= 8
+    assert found[0].explain().startswith("close to your “about me”")
+
+
+def test_a_learned_model_is_small_usable_and_blended(index, feed_docs, stats):
+    rng = random.Random(3)
+    astro = [d for d in feed_docs if "astro-ph.GA" in d.categories]
+    others = [d for d in feed_docs if not any(c.startswith("astro") for c in d.categories)]
+    assert train([(astro[0], 1.0), (others[0], -1.0)], stats) is None  # too few labels: ignored
+    model = train([(d, 1.0) for d in astro[:6]] + [(d, -1.0) for d in others[:4]], stats,
+                  background=rng.sample(feed_docs, 300))
+    assert model.usable and len(str(model.to_dict())) < 20_000
+    again = LearnedModel.from_dict(model.to_dict())
+    assert again == model and again.top_terms(3)
+    interests = Interests.build(learned=again, strictness="broad")
+    found = rank(interests, index)
+    top = [index.papers[p] for p in found.positions[:10].tolist()]
+    assert len(top) >= 5 and all(any(c.startswith("astro-ph") for c in d.categories) for d in top)
+    reasons = explain(interests, index, int(found.positions[0]))
+    assert reasons[0].kind == "learned"
+    # Below the label minimum a model changes nothing.
+    weak = LearnedModel(model.terms, model.bias, positives=1, negatives=1)
+    assert Interests.build(keywords="galaxy", learned=weak) == Interests.build(keywords="galaxy")
+
+
+def test_every_path_agrees_with_learned_models_and_about_texts(index, stats, feed_docs):
+    model = train([(d, 1.0) for d in feed_docs[:5]] + [(d, -1.0) for d in feed_docs[5:10]], stats,
+                  background=feed_docs[10:200])
+    many = [Interests.build(keywords="quantum, -survey", about="quantum error correction"),
+            Interests.build(topics=[("RL", "reinforcement learning, policy optimization")], learned=model,
+                            strictness="broad"),
+            Interests.build(categories="math.CO"), Interests.build(liked=[10_003], disliked=[10_004])]
+    result = match_many(many, index)
+    for interests in many:
+        assert result[interests].pairs() == rank(interests, index).pairs() == reference_match(interests, index)
+
+
+def test_explanations_say_where_and_how_strongly_with_a_snippet_beyond_the_excerpt():
+    abstract = ("We study many things about networks and training. " * 8) + "Our key tool is GRPO for reasoning."
+    idx = PaperIndex([PaperDoc(id=1, title="A study", abstract=abstract)])
+    [m] = match(Interests.build(keywords="GRPO", strictness="broad"), idx)
+    [reason] = m.reasons
+    assert (reason.word, reason.field, reason.strength) == ("GRPO", "abstract", "passing")
+    assert "GRPO for reasoning" in reason.snippet and len(reason.snippet) < 200
+    assert m.explain() == '"GRPO" in abstract, passing mention'
+
+
+def test_a_weekly_edition_of_seven_thousand_papers_ranks(feed_docs, stats):
+    week = [PaperDoc(id=day * 100_000 + d.id, title=d.title, abstract=d.abstract, categories=d.categories,
+                     order=day * 10_000 + d.order) for day in range(5) for d in feed_docs]
+    index = PaperIndex(week, stats=stats)
+    interests = [Interests.build(keywords="diffusion model"), Interests.build(categories="quant-ph")]
+    result = match_many(interests, index)
+    assert result[interests[1]].total == 5 * sum("quant-ph" in d.categories for d in feed_docs)
+    assert result[interests[0]].pairs() == rank(interests[0], index).pairs()
+
+
+@pytest.mark.django_db
+def test_the_product_fits_stores_and_loads_the_corpus_statistics(batch):
+    from digest import corpus
+    from digest.models import RankingModel
+
+    stats = corpus.current_stats()  # none stored yet: the first caller fits one
+    assert RankingModel.objects.count() == 1 and stats.n_docs == 93
+    assert corpus.current_stats() is stats  # loaded once per process
+    corpus.fit()
+    corpus.fit()
+    assert RankingModel.objects.count() == corpus.KEEP_FITS
