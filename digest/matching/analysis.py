@@ -101,10 +101,15 @@ def learn_acronyms(texts: Iterable[str]) -> dict[str, tuple[Form, ...]]:
     return {**learned, **CURATED_STEMS}
 
 
-def slots(alternative: Form, acronyms: Acronyms) -> tuple[tuple[Form, ...], ...]:
+def expansions_of(acronyms: Acronyms) -> dict[Form, str]:
+    return {form: short for short, forms in acronyms.items() for form in forms}
+
+
+def slots(alternative: Form, acronyms: Acronyms, expansions: dict[Form, str] | None = None) -> tuple[tuple[Form, ...], ...]:
     """The slots of one term alternative: its content words, with an acronym's expansion
     (or an expansion's acronym) as another form of the same slot."""
-    expansions = {form: short for short, forms in acronyms.items() for form in forms}
+    if expansions is None:
+        expansions = expansions_of(acronyms)
     out: list[tuple[Form, ...]] = []
     i = 0
     words = alternative
@@ -130,22 +135,32 @@ def _longest_expansion_at(words: Form, i: int, expansions: dict[Form, str]):
             return
 
 
-def occurrences(seq: tuple[str, ...], first: Mapping[str, list[int]], slot: tuple[Form, ...]) -> list[tuple[int, int]]:
-    """(start, end) of every place in `seq` where a form of `slot` stands."""
+def occurrences(seq: tuple[str, ...], first, slot: tuple[Form, ...]) -> list[tuple[int, int]]:
+    """(start, end) of every place in `seq` where a form of `slot` stands. `first(stem)`
+    gives the positions of a stem in `seq`."""
     found = []
     for form in slot:
-        for start in first.get(form[0], ()):
+        for start in first(form[0]):
             if seq[start:start + len(form)] == form:
                 found.append((start, start + len(form)))
     return found
 
 
-def credit(seq: tuple[str, ...], first: Mapping[str, list[int]],
-           term_slots: tuple[tuple[Form, ...], ...]) -> tuple[float, tuple[int, int]]:
+def credit(seq: tuple[str, ...], first, term_slots: tuple[tuple[Form, ...], ...],
+           counts: Mapping[str, int] | None = None) -> tuple[float, tuple[int, int]]:
     """(term frequency in this text, (start, end) tokens of the first match or (-1, -1)). A single slot counts each
     occurrence 1. Several slots: each occurrence of the rarest slot with all the others
     near it counts 1 if they stand in order next to each other (stop words between are
     allowed), WINDOW_CREDIT if they are within the window in another order or farther."""
+    if len(term_slots) == 1 and all(len(form) == 1 for form in term_slots[0]):
+        # The common case, one word (or an acronym and one-word forms): a count.
+        if counts is not None:
+            return float(sum(counts.get(form[0], 0) for form in term_slots[0])), (-1, -1)
+        count = sum(seq.count(form[0]) for form in term_slots[0])
+        if not count:
+            return 0.0, (-1, -1)
+        at = min(seq.index(form[0]) for form in term_slots[0] if form[0] in seq)
+        return float(count), (at, at + 1)
     places = [occurrences(seq, first, slot) for slot in term_slots]
     if not all(places):
         return 0.0, (-1, -1)
@@ -179,8 +194,14 @@ def credit(seq: tuple[str, ...], first: Mapping[str, list[int]],
     return total, first_at
 
 
-def first_positions(seq: tuple[str, ...]) -> dict[str, list[int]]:
-    where: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(seq):
-        where[s].append(i)
-    return where
+def positions_in(seq: tuple[str, ...]):
+    """A function giving the positions of a stem in `seq`, each stem looked up once."""
+    memo: dict[str, list[int]] = {}
+
+    def positions(stem: str) -> list[int]:
+        found = memo.get(stem)
+        if found is None:
+            found = memo[stem] = [i for i, s in enumerate(seq) if s == stem] if stem in seq else []
+        return found
+
+    return positions

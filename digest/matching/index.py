@@ -16,7 +16,7 @@ so a word repeated or in the title saturates towards its specificity, and a comm
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from ..text import _WORD, analyse, stem
-from .analysis import credit, first_positions, slots
+from .analysis import credit, expansions_of, positions_in, slots
 from .corpus import CorpusStats
 from .interests import COMPONENTS, Weights
 from .semantic import MIN_DOCS, l2_rows, tfidf_rows, useful
@@ -118,6 +118,8 @@ class PaperIndex:
         self._members: dict[int, frozenset[int]] = {}
         self._term_values: dict[tuple, dict[int, float]] = {}
         self._slots: dict[tuple, tuple] = {}
+        self._specificity: dict[tuple, float] = {}
+        self._expansions: dict | None = None
         self._similar: dict[int, np.ndarray] = {}
         self._similar_z: dict[int, np.ndarray] = {}
         self._features = None
@@ -133,7 +135,9 @@ class PaperIndex:
     def slots_of(self, alternative: tuple[str, ...]) -> tuple:
         found = self._slots.get(alternative)
         if found is None:
-            found = self._slots[alternative] = slots(alternative, self.stats.acronyms)
+            if self._expansions is None:
+                self._expansions = expansions_of(self.stats.acronyms)
+            found = self._slots[alternative] = slots(alternative, self.stats.acronyms, self._expansions)
         return found
 
     def _form_idf(self, form: tuple[str, ...]) -> float:
@@ -143,6 +147,12 @@ class PaperIndex:
     def specificity(self, alternative: tuple[str, ...]) -> float:
         """How much a full match of this term alternative is worth, from its IDF: a slot
         is as common as its commonest form; a phrase is its rarest slot plus half the rest."""
+        found = self._specificity.get(alternative)
+        if found is None:
+            found = self._specificity[alternative] = self._compute_specificity(alternative)
+        return found
+
+    def _compute_specificity(self, alternative: tuple[str, ...]) -> float:
         if self.stats.n_docs < MIN_DOCS:
             return 1.0  # too few papers to tell common words from rare ones
         slot_idfs = sorted((min(self._form_idf(f) for f in slot) for slot in self.slots_of(alternative)), reverse=True)
@@ -152,21 +162,25 @@ class PaperIndex:
         w = self.weights
         return float(min(1.0, max(w.idf_min_share, idf / w.idf_full)))
 
-    def _first(self, i: int) -> tuple[dict, dict]:
+    def _first(self, i: int) -> tuple:
         found = self._firsts.get(i)
         if found is None:
             title_seq, _, abs_seq, _ = self.fields[i]
-            found = self._firsts[i] = (first_positions(title_seq), first_positions(abs_seq))
+            found = self._firsts[i] = (positions_in(title_seq), positions_in(abs_seq),
+                                       Counter(title_seq), Counter(abs_seq))
         return found
 
-    def field_counts(self, i: int, alternative: tuple[str, ...]) -> tuple[tuple[float, tuple], tuple[float, tuple]]:
-        """((count, first match's token span) in the title, (the same) in the abstract)."""
+    def field_counts(self, i: int, alternative: tuple[str, ...],
+                     where: bool = True) -> tuple[tuple[float, tuple], tuple[float, tuple]]:
+        """((count, first match's token span) in the title, (the same) in the abstract);
+        without `where`, single-word spans may be left out (-1, -1)."""
         term_slots = self.slots_of(alternative)
         title_seq, title_compounds, abs_seq, abs_compounds = self.fields[i]
-        first_title, first_abs = self._first(i)
+        first_title, first_abs, count_title, count_abs = self._first(i)
         out = []
-        for seq, compounds, first in ((title_seq, title_compounds, first_title), (abs_seq, abs_compounds, first_abs)):
-            count, at = credit(seq, first, term_slots)
+        for seq, compounds, first, counts in ((title_seq, title_compounds, first_title, count_title),
+                                              (abs_seq, abs_compounds, first_abs, count_abs)):
+            count, at = credit(seq, first, term_slots, None if where else counts)
             if len(term_slots) == 1 and compounds:
                 extra = sum(1 for c in compounds if (c,) in term_slots[0])
                 if extra:
@@ -179,7 +193,7 @@ class PaperIndex:
         w = self.weights
         best = 0.0
         for alt in term.alternatives:
-            (t_count, _), (a_count, _) = self.field_counts(i, alt)
+            (t_count, _), (a_count, _) = self.field_counts(i, alt, where=False)
             tf = w.title * t_count + w.abstract * a_count
             if tf > 0:
                 # In units of one mention in the title: that is a core match of the term.
@@ -253,9 +267,8 @@ class PaperIndex:
         """Unit vectors of the papers in the semantic layer (or their TF-IDF rows when the
         corpus was too small for one)."""
         if self._embeddings is None:
-            seqs = [t + a for t, _, a, _ in self.fields]
             if self.stats.semantic is not None:
-                self._embeddings = self.stats.semantic.embed(seqs)
+                self._embeddings = self.stats.semantic.project(self.features()[0])
             else:
                 self._embeddings = self.features()[0]
         return self._embeddings
@@ -274,12 +287,19 @@ class PaperIndex:
         return l2_rows(sparse.csr_matrix((vals, (rows, cols)), shape=(len(seqs), matrix.shape[1])))
 
     def cosines(self, queries) -> np.ndarray:
-        """papers x queries cosines, rounded to 4 places so that every path agrees."""
-        product = self.embeddings() @ queries.T
-        dense = product.toarray() if sparse.issparse(product) else np.asarray(product)
-        return np.round(dense.astype(np.float64), 4)
+        """papers x queries cosines, rounded to 4 places. One query at a time: a matrix
+        product of many queries may round differently from a product of one, and every
+        path (one subscriber, a batch, the reference) must agree to the last digit."""
+        embeddings = self.embeddings()
+        out = np.empty((self.size, queries.shape[0]))
+        for k in range(queries.shape[0]):
+            column = embeddings @ (queries[k].T if sparse.issparse(queries) else queries[k])
+            column = column.toarray().ravel() if sparse.issparse(column) else np.asarray(column).ravel()
+            out[:, k] = np.round(column.astype(np.float64), 4)
+        return out
 
-    def closeness_of(self, seqs: Sequence[Sequence[str]], latent: np.ndarray | None = None) -> np.ndarray:
+    def closeness_of(self, seqs: Sequence[Sequence[str]] | None, latent: np.ndarray | None = None,
+                     lexical_queries=None) -> np.ndarray:
         """papers x texts closeness: the mean of the standard scores of the latent cosine
         (shared meaning) and of the plain TF-IDF cosine (the rare words themselves)."""
         if latent is None:
@@ -287,7 +307,11 @@ class PaperIndex:
         if self.stats.semantic is None:
             return self.standardised(latent)
         features, _ = self.features()
-        lexical = np.round((features @ self.stats.semantic.tfidf(seqs).T).toarray(), 4)
+        if lexical_queries is None:
+            lexical_queries = self.stats.semantic.tfidf(seqs)
+        # A sparse product sums each entry in the order of the paper's own terms, whatever
+        # the other queries: the same digits for one query or a thousand.
+        lexical = np.round((features @ lexical_queries.T).toarray(), 4)
         return np.round(0.5 * self.standardised(latent) + 0.5 * self.standardised(lexical), 3)
 
     def standardised(self, cosines: np.ndarray) -> np.ndarray:
@@ -298,10 +322,13 @@ class PaperIndex:
         for a spread assumes a typical mean of 0.1 and spread of 0.1."""
         if self.size < MIN_DOCS:
             return np.round((cosines - 0.1) / 0.1, 3)
-        mean = cosines.mean(axis=0, keepdims=True)
-        spread = cosines.std(axis=0, keepdims=True)
+        # Each query as a contiguous row, reduced along it: the same digits for one query
+        # or many (for the same reason as cosines()).
+        rows = np.ascontiguousarray(cosines.T)
+        mean = rows.mean(axis=1, keepdims=True)
+        spread = rows.std(axis=1, keepdims=True)
         spread[spread == 0] = 1.0
-        return np.round((cosines - mean) / spread, 3)
+        return np.round((rows - mean) / spread, 3).T
 
     def similarities(self, paper_id: int) -> np.ndarray:
         """Cosine of every paper with `paper_id` (in the index or external); memoised."""
@@ -317,9 +344,22 @@ class PaperIndex:
             return
         known = [p for p in todo if p in self.position or p in self._external]
         if known:
-            seqs = [self._seq_of(self._doc(p)) for p in known]
-            sims = self.cosines(self.embed(seqs))
-            scores = self.closeness_of(seqs, sims)
+            inside = [p for p in known if p in self.position]
+            outside = [p for p in known if p not in self.position]
+            known = inside + outside
+            # The index's own papers are already embedded; only outside papers are analysed.
+            queries = self.embeddings()[[self.position[p] for p in inside]]
+            lexical = None
+            if self.stats.semantic is not None:
+                lexical = self.features()[0][[self.position[p] for p in inside]]
+            if outside:
+                seqs = [self._seq_of(self._external[p]) for p in outside]
+                more = self.embed(seqs)
+                queries = sparse.vstack([queries, more]).tocsr() if sparse.issparse(more) else np.vstack([queries, more])
+                if lexical is not None:
+                    lexical = sparse.vstack([lexical, self.stats.semantic.tfidf(seqs)]).tocsr()
+            sims = self.cosines(queries)
+            scores = self.closeness_of(None, sims, lexical)
             for k, p in enumerate(known):
                 column, z = sims[:, k].copy(), scores[:, k].copy()
                 if p in self.position:

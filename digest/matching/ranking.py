@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from .index import UNIT, PaperIndex, to_units
-from .interests import BLOCKING, COMPONENTS, Interests
+from .interests import BLOCKING, COMPONENTS, STRICTNESS, Interests
 
 _BLOCKED = -(2**52)  # far below any relevance: a blocked paper's sum stays negative
 SCORE_BITS = 34  # scores up to 17,179 relevance units
@@ -105,11 +105,12 @@ def layout(size: int) -> tuple[int, int]:
     return col_bits, 2**row_bits
 
 
-def prepare(unique: list[Interests], index: PaperIndex) -> None:
-    """Compute the expensive component vectors of many interest sets in a few products."""
-    keys = [COMPONENTS[c] for i in unique for c in i.adds + i.blocks]
-    index.prepare_similar(k[1] for k in keys if k[0] in ("like", "dislike"))
-    index.prepare_dense([c for i in unique for c in i.adds if COMPONENTS[c][0] in ("about", "learned")])
+def prepare(components: Iterable[int], index: PaperIndex) -> None:
+    """Compute the expensive component vectors (liked papers, about texts, learned models)
+    of many interest sets in a few products."""
+    keys = [(c, COMPONENTS[c]) for c in components]
+    index.prepare_similar(k[1] for _, k in keys if k[0] in ("like", "dislike"))
+    index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned")])
 
 
 def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: int | None = None,
@@ -123,7 +124,6 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
             rows[interests] = len(rows)
     unique = list(rows)
     col_bits, per_pass = layout(index.size)
-    prepare(unique, index)
     parts = [_match_pass(unique[start:start + per_pass], index, top_k, workers, col_bits)
              for start in range(0, len(unique), per_pass)]
     if not parts:
@@ -148,6 +148,7 @@ def _match_pass(unique: list[Interests], index: PaperIndex, top_k: int | None, w
     flat = np.fromiter(itertools.chain.from_iterable(i.adds + i.blocks for i in unique), dtype=np.int64,
                        count=int(lengths.sum()))
     used, local = np.unique(flat, return_inverse=True)
+    prepare(used.tolist(), index)
     vectors = [index.vector(int(c)) for c in used]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
     # stays negative, and it is dropped with everything under the floor.
@@ -165,9 +166,10 @@ def _match_pass(unique: list[Interests], index: PaperIndex, top_k: int | None, w
         (np.ones(len(flat), dtype=np.int64), local, np.concatenate([[0], np.cumsum(lengths)])),
         shape=(n_rows, len(used)),
     )
-    floors = np.fromiter((max(1, int(round(index.weights.floor(i.strictness) * UNIT))) for i in unique),
-                         dtype=np.int64, count=n_rows)
-    popularity = np.fromiter((int(round(i.popularity * 100)) for i in unique), dtype=np.int64, count=n_rows)
+    by_strictness = {s: max(1, int(round(index.weights.floor(s) * UNIT))) for s in STRICTNESS}
+    floors = np.array([by_strictness[i.strictness] for i in unique], dtype=np.int64)
+    popularity = np.array([i.popularity for i in unique], dtype=np.float64)
+    popularity = np.rint(popularity * 100).astype(np.int64)
     # The numeric work below runs in C with the GIL released: split the rows over threads.
     n_threads = max(1, min(workers, n_rows // MIN_ROWS_PER_THREAD))
     bounds = np.linspace(0, n_rows, n_threads + 1).astype(int)
@@ -196,16 +198,23 @@ def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floo
     relevance = select @ component_matrix  # rows x papers, in UNITs; blocked entries < 0
     counts = np.diff(relevance.indptr)
     local_rows = np.repeat(np.arange(select.shape[0], dtype=np.int64), counts)
-    keep = relevance.data >= floors[local_rows]
+    if floors.min() == floors.max():
+        keep = relevance.data >= floors[0] if len(floors) else np.zeros(0, dtype=bool)
+    else:
+        keep = relevance.data >= np.repeat(floors, counts)
     quantised, cols, local_rows = relevance.data[keep], relevance.indices[keep], local_rows[keep]
     if index.has_signal:
         quantised = with_signal(quantised, cols, popularity[local_rows], index)
     if len(quantised) and int(quantised.max()) >= 2**SCORE_BITS:
         raise OverflowError("a score too large to rank; lower the weights")
-    keys = ((local_rows + first_row) << (SCORE_BITS + col_bits)) + ((2**SCORE_BITS - 1) << col_bits)
-    keys -= quantised << col_bits
+    keys = local_rows
+    keys += first_row
+    keys <<= SCORE_BITS + col_bits
+    keys += (2**SCORE_BITS - 1) << col_bits
+    quantised <<= col_bits
+    keys -= quantised
     keys |= cols
-    keys.sort(kind="stable")
+    keys.sort()  # keys are distinct (row and position differ), so any sort is stable
     return keys
 
 

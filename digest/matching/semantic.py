@@ -35,14 +35,14 @@ def l2_rows(matrix):
 
 def tfidf_rows(seqs: Sequence[Sequence[str]], vocab: dict[str, int], idf: np.ndarray) -> sparse.csr_matrix:
     """Unit-length rows of (1 + log tf) x idf over `vocab`; unknown stems are left out."""
-    rows, cols, vals = [], [], []
-    for i, seq in enumerate(seqs):
-        for s, c in Counter(s for s in seq if s in vocab).items():
-            rows.append(i)
-            cols.append(vocab[s])
-            vals.append((1.0 + math.log(c)) * idf[vocab[s]])
-    matrix = sparse.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)), shape=(len(seqs), len(vocab)))
-    return l2_rows(matrix).tocsr()
+    get = vocab.get
+    ids = [[j for j in map(get, seq) if j is not None] for seq in seqs]
+    cols = np.fromiter((j for row in ids for j in row), dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum([len(row) for row in ids])]).astype(np.int64)
+    counts = sparse.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(len(seqs), len(vocab)))
+    counts.sum_duplicates()  # one entry per word and row, holding its count
+    counts.data = (1.0 + np.log(counts.data)) * np.asarray(idf, dtype=np.float64)[counts.indices]
+    return l2_rows(counts).tocsr()
 
 
 class SemanticModel:
@@ -80,7 +80,11 @@ class SemanticModel:
     def embed(self, seqs: Sequence[Sequence[str]]) -> np.ndarray:
         """Unit vectors in the latent space, one row per text (zero for a text with no
         known word)."""
-        dense = np.asarray(self.tfidf(seqs) @ self.components.T, dtype=np.float32)
+        return self.project(self.tfidf(seqs))
+
+    def project(self, tfidf: sparse.csr_matrix) -> np.ndarray:
+        """Unit latent vectors of TF-IDF rows (as tfidf() makes them)."""
+        dense = np.asarray(tfidf @ self.components.T, dtype=np.float32)
         norms = np.linalg.norm(dense, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return dense / norms
