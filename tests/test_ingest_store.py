@@ -122,3 +122,17 @@ def test_publish_without_a_batch_fails_with_a_reason():
 
     with pytest.raises(CommandError, match="no batch yet"):
         call_command("publish")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hf_first", [True, False])
+def test_a_hugging_face_paper_gets_its_arxiv_categories_from_another_source(hf_first):
+    # Hugging Face's daily papers carry no arXiv categories; the arXiv feed does. Whichever
+    # comes first, the stored paper ends with the categories, so category subscribers get it.
+    hf = PaperRecord(title="Constitutional Midtraining", abstract="Alignment gains.", arxiv_id="2607.26654", upvotes=3)
+    rss = PaperRecord(title="Constitutional Midtraining", abstract="Alignment gains.", arxiv_id="2607.26654",
+                      categories=["cs.CL", "cs.AI"], primary_category="cs.CL", version=1)
+    for record in ([hf, rss] if hf_first else [rss, hf]):
+        store(ParseResult(format="test", records=[record]), date=dt.date(2026, 8, 3))
+    paper = Paper.objects.get(arxiv_id="2607.26654")
+    assert paper.categories == ["cs.CL", "cs.AI"] and paper.primary_category == "cs.CL" and paper.upvotes == 3

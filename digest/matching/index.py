@@ -338,37 +338,41 @@ class PaperIndex:
             found = self._similar[paper_id]
         return found
 
+    SIMILAR_BLOCK = 256
+
     def prepare_similar(self, paper_ids: Iterable[int]) -> None:
+        """Compute (and memoise) the similarities of many papers. The index's own papers
+        go by fixed blocks of positions (one matrix product per block, the same block
+        whoever asks, so every path gets the same digits); papers from outside one by one."""
         todo = [p for p in dict.fromkeys(paper_ids) if p not in self._similar]
         if not todo:
             return
-        known = [p for p in todo if p in self.position or p in self._external]
-        if known:
-            inside = [p for p in known if p in self.position]
-            outside = [p for p in known if p not in self.position]
-            known = inside + outside
-            # The index's own papers are already embedded; only outside papers are analysed.
-            queries = self.embeddings()[[self.position[p] for p in inside]]
-            lexical = None
-            if self.stats.semantic is not None:
-                lexical = self.features()[0][[self.position[p] for p in inside]]
-            if outside:
-                seqs = [self._seq_of(self._external[p]) for p in outside]
-                more = self.embed(seqs)
-                queries = sparse.vstack([queries, more]).tocsr() if sparse.issparse(more) else np.vstack([queries, more])
-                if lexical is not None:
-                    lexical = sparse.vstack([lexical, self.stats.semantic.tfidf(seqs)]).tocsr()
-            sims = self.cosines(queries)
-            scores = self.closeness_of(None, sims, lexical)
-            for k, p in enumerate(known):
-                column, z = sims[:, k].copy(), scores[:, k].copy()
-                if p in self.position:
-                    column[self.position[p]] = z[self.position[p]] = 0.0  # not its own neighbour
-                self._similar[p] = column
-                self._similar_z[p] = z
-        for p in todo:
-            self._similar.setdefault(p, np.zeros(self.size))
-            self._similar_z.setdefault(p, np.zeros(self.size))
+        inside = sorted((self.position[p] for p in todo if p in self.position))
+        by_block: dict[int, list[int]] = defaultdict(list)
+        for position in inside:
+            by_block[position // self.SIMILAR_BLOCK].append(position)
+        embeddings = self.embeddings()
+        for block, wanted in by_block.items():
+            cols = np.arange(block * self.SIMILAR_BLOCK, min(self.size, (block + 1) * self.SIMILAR_BLOCK))
+            product = embeddings @ embeddings[cols].T
+            latent = np.round((product.toarray() if sparse.issparse(product) else np.asarray(product)).astype(np.float64), 4)
+            lexical = self.features()[0][cols] if self.stats.semantic is not None else None
+            scores = self.closeness_of(None, latent, lexical)
+            for position in wanted:
+                k = position - cols[0]
+                column, z = latent[:, k].copy(), scores[:, k].copy()
+                column[position] = z[position] = 0.0  # a paper is not its own neighbour
+                paper_id = self.papers[position].id
+                self._similar[paper_id], self._similar_z[paper_id] = column, z
+        for paper_id in todo:
+            if paper_id not in self.position and paper_id in self._external:
+                seqs = [self._seq_of(self._external[paper_id])]
+                latent = self.cosines(self.embed(seqs))
+                lexical = self.stats.semantic.tfidf(seqs) if self.stats.semantic is not None else None
+                self._similar[paper_id] = latent[:, 0]
+                self._similar_z[paper_id] = self.closeness_of(None, latent, lexical)[:, 0]
+            self._similar.setdefault(paper_id, np.zeros(self.size))
+            self._similar_z.setdefault(paper_id, np.zeros(self.size))
 
     def closeness(self, paper_id: int) -> np.ndarray:
         """Standard scores of every paper's cosine with `paper_id` (see standardised)."""
@@ -408,7 +412,16 @@ class PaperIndex:
     def vector(self, component: int) -> _VEC:
         found = self._vectors.get(component)
         if found is None:
-            found = self._vectors[component] = self._sparse(self.component_values(COMPONENTS[component]))
+            key = COMPONENTS[component]
+            if key[0] in ("author", "category"):  # one value for every paper it holds
+                hits = self.author_hits(key[1]) if key[0] == "author" else self.category_hits(key[1])
+                w = self.weights
+                value = w.author if key[0] == "author" else (w.category_alone if key[2] else w.category)
+                positions = np.array(hits, dtype=np.int32)
+                found = (positions, np.full(len(positions), units(value), dtype=np.int64))
+            else:
+                found = self._sparse(self.component_values(key))
+            self._vectors[component] = found
         return found
 
     def members(self, component: int) -> frozenset[int]:

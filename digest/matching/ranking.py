@@ -196,13 +196,14 @@ def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floo
     """Relevance of some rows, floored, scored, packed as (row, best score first, page
     position) into one integer each and sorted: one sort orders every row at once."""
     relevance = select @ component_matrix  # rows x papers, in UNITs; blocked entries < 0
-    counts = np.diff(relevance.indptr)
-    local_rows = np.repeat(np.arange(select.shape[0], dtype=np.int64), counts)
-    if floors.min() == floors.max():
-        keep = relevance.data >= floors[0] if len(floors) else np.zeros(0, dtype=bool)
+    if not len(floors) or floors.min() == floors.max():
+        keep = relevance.data >= (floors[0] if len(floors) else 1)
     else:
-        keep = relevance.data >= np.repeat(floors, counts)
-    quantised, cols, local_rows = relevance.data[keep], relevance.indices[keep], local_rows[keep]
+        keep = relevance.data >= np.repeat(floors, np.diff(relevance.indptr))
+    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    kept_per_row = kept_before[relevance.indptr[1:]] - kept_before[relevance.indptr[:-1]]
+    quantised, cols = relevance.data[keep], relevance.indices[keep]
+    local_rows = np.repeat(np.arange(select.shape[0], dtype=np.int64), kept_per_row)
     if index.has_signal:
         quantised = with_signal(quantised, cols, popularity[local_rows], index)
     if len(quantised) and int(quantised.max()) >= 2**SCORE_BITS:
