@@ -8,7 +8,16 @@ import pytest
 
 from digest.ingest.formats import parse
 from digest.matching import (
-    CorpusStats, Interests, LearnedModel, PaperDoc, PaperIndex, explain, match, match_many, rank, reference_match,
+    CorpusStats,
+    Interests,
+    LearnedModel,
+    PaperDoc,
+    PaperIndex,
+    explain,
+    match,
+    match_many,
+    rank,
+    reference_match,
     train,
 )
 from tests.conftest import data_file

@@ -49,7 +49,7 @@ class CorpusStats:
             texts.append(f"{doc.title}. {doc.abstract or ''}")
         model = SemanticModel.fit(seqs, dimensions) if semantic else None
         return cls(len(seqs), dict(df), dict(cats), learn_acronyms(texts), model,
-                   dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+                   dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     def idf(self, stem: str) -> float:
         """BM25's IDF: ln(1 + (N - df + 0.5) / (df + 0.5)); a word the corpus never saw

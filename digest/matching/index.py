@@ -63,7 +63,7 @@ class Hit:
 
 
 def units(value: float) -> int:
-    return int(round(value * UNIT))
+    return round(value * UNIT)
 
 
 def to_units(values: np.ndarray) -> np.ndarray:
@@ -347,7 +347,7 @@ class PaperIndex:
         todo = [p for p in dict.fromkeys(paper_ids) if p not in self._similar]
         if not todo:
             return
-        inside = sorted((self.position[p] for p in todo if p in self.position))
+        inside = sorted(self.position[p] for p in todo if p in self.position)
         by_block: dict[int, list[int]] = defaultdict(list)
         for position in inside:
             by_block[position // self.SIMILAR_BLOCK].append(position)
@@ -572,4 +572,4 @@ def _snippet(text: str, start: int, length: int, around: int = 60) -> str:
     return ("…" if lo > 0 else "") + norm[lo:hi].strip() + ("…" if hi < len(norm) else "")
 
 
-__all__ = ["PaperDoc", "PaperIndex", "Hit", "UNIT", "units", "stem"]
+__all__ = ["UNIT", "Hit", "PaperDoc", "PaperIndex", "stem", "units"]

@@ -136,7 +136,7 @@ def train(examples: Iterable[tuple[object, float]], stats, background: Sequence 
 
     return LearnedModel(kept, round(float(classifier.intercept_[0]), 5), len(positives), len(negatives),
                         tuple(d.id for d in positives[:50]),
-                        dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
 
 def sigmoid(x: float) -> float:

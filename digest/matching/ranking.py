@@ -44,7 +44,7 @@ class Ranking:
 
 
 def floor_units(interests: Interests, index: PaperIndex) -> int:
-    return max(1, int(round(index.weights.floor(interests.strictness) * UNIT)))
+    return max(1, round(index.weights.floor(interests.strictness) * UNIT))
 
 
 def with_signal(relevance: np.ndarray, positions: np.ndarray, popularity_pct, index: PaperIndex) -> np.ndarray:
@@ -63,7 +63,7 @@ def rank(interests: Interests, index: PaperIndex) -> Ranking:
     for component in interests.blocks:
         relevance[index.vector(component)[0]] = _BLOCKED
     positions = np.flatnonzero(relevance >= floor_units(interests, index)).astype(np.int32)
-    scores = with_signal(relevance[positions], positions, int(round(interests.popularity * 100)), index)
+    scores = with_signal(relevance[positions], positions, round(interests.popularity * 100), index)
     order = np.lexsort((positions, -scores))
     return Ranking(positions[order], scores[order] / UNIT, len(positions))
 
@@ -166,7 +166,7 @@ def _match_pass(unique: list[Interests], index: PaperIndex, top_k: int | None, w
         (np.ones(len(flat), dtype=np.int64), local, np.concatenate([[0], np.cumsum(lengths)])),
         shape=(n_rows, len(used)),
     )
-    by_strictness = {s: max(1, int(round(index.weights.floor(s) * UNIT))) for s in STRICTNESS}
+    by_strictness = {s: max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS}
     floors = np.array([by_strictness[i.strictness] for i in unique], dtype=np.int64)
     popularity = np.array([i.popularity for i in unique], dtype=np.float64)
     popularity = np.rint(popularity * 100).astype(np.int64)
@@ -219,4 +219,4 @@ def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floo
     return keys
 
 
-__all__ = ["Ranking", "Rankings", "rank", "match_many", "to_units"]
+__all__ = ["Ranking", "Rankings", "match_many", "rank", "to_units"]

@@ -23,7 +23,7 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
         dense.append(index.component_values(("learned", interests.learned)))
     disliked = [index.component_values(("dislike", p)) for p in interests.disliked]
     floor = floor_units(interests, index)
-    popularity = int(round(interests.popularity * 100))
+    popularity = round(interests.popularity * 100)
     results = []
     for i, paper in enumerate(index.papers):
         if any(index.value_in(i, t) > 0 for t in interests.keywords if t.exclude):

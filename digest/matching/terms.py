@@ -17,8 +17,7 @@ _TERM = re.compile(r'\s*(-?)\s*(?:"([^"]*)"?|([^,;\n]+))')
 # Words a multi-word term may skip or have in between ("evaluation of language models"
 # meets "language model evaluation"): they carry no topic.
 STOPWORDS = frozenset(
-    "a an and are as at be by can for from has have in into is it its of on or our over that the their "
-    "these this to using we which with while via both also than such been more most not only use used".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "can", "for", "from", "has", "have", "in", "into", "is", "it", "its", "of", "on", "or", "our", "over", "that", "the", "their", "these", "this", "to", "using", "we", "which", "with", "while", "via", "both", "also", "than", "such", "been", "more", "most", "not", "only", "use", "used"]
 )
 
 
