@@ -291,12 +291,12 @@ class PaperIndex:
         product of many queries may round differently from a product of one, and every
         path (one subscriber, a batch, the reference) must agree to the last digit."""
         embeddings = self.embeddings()
-        out = np.empty((self.size, queries.shape[0]))
+        if sparse.issparse(embeddings):  # no semantic layer: TF-IDF rows, a sparse product is exact
+            return np.round((embeddings @ sparse.csr_matrix(queries).T).toarray().astype(np.float64), 4)
+        rows = np.empty((queries.shape[0], self.size), dtype=embeddings.dtype)
         for k in range(queries.shape[0]):
-            column = embeddings @ (queries[k].T if sparse.issparse(queries) else queries[k])
-            column = column.toarray().ravel() if sparse.issparse(column) else np.asarray(column).ravel()
-            out[:, k] = np.round(column.astype(np.float64), 4)
-        return out
+            np.dot(embeddings, queries[k], out=rows[k])
+        return np.round(rows.astype(np.float64), 4).T
 
     def closeness_of(self, seqs: Sequence[Sequence[str]] | None, latent: np.ndarray | None = None,
                      lexical_queries=None) -> np.ndarray:
@@ -338,41 +338,34 @@ class PaperIndex:
             found = self._similar[paper_id]
         return found
 
-    SIMILAR_BLOCK = 256
-
     def prepare_similar(self, paper_ids: Iterable[int]) -> None:
-        """Compute (and memoise) the similarities of many papers. The index's own papers
-        go by fixed blocks of positions (one matrix product per block, the same block
-        whoever asks, so every path gets the same digits); papers from outside one by one."""
+        """Compute (and memoise) the similarities of many papers: the index's own papers are
+        already embedded, papers from outside are analysed first."""
         todo = [p for p in dict.fromkeys(paper_ids) if p not in self._similar]
         if not todo:
             return
-        inside = sorted(self.position[p] for p in todo if p in self.position)
-        by_block: dict[int, list[int]] = defaultdict(list)
-        for position in inside:
-            by_block[position // self.SIMILAR_BLOCK].append(position)
-        embeddings = self.embeddings()
-        for block, wanted in by_block.items():
-            cols = np.arange(block * self.SIMILAR_BLOCK, min(self.size, (block + 1) * self.SIMILAR_BLOCK))
-            product = embeddings @ embeddings[cols].T
-            latent = np.round((product.toarray() if sparse.issparse(product) else np.asarray(product)).astype(np.float64), 4)
-            lexical = self.features()[0][cols] if self.stats.semantic is not None else None
-            scores = self.closeness_of(None, latent, lexical)
-            for position in wanted:
-                k = position - cols[0]
-                column, z = latent[:, k].copy(), scores[:, k].copy()
-                column[position] = z[position] = 0.0  # a paper is not its own neighbour
-                paper_id = self.papers[position].id
-                self._similar[paper_id], self._similar_z[paper_id] = column, z
+        inside = [p for p in todo if p in self.position]
+        outside = [p for p in todo if p not in self.position and p in self._external]
+        if inside:
+            positions = [self.position[p] for p in inside]
+            latent = self.cosines(self.embeddings()[positions])
+            lexical = self.features()[0][positions] if self.stats.semantic is not None else None
+            self._keep_similar(inside, latent, self.closeness_of(None, latent, lexical))
+        if outside:
+            seqs = [self._seq_of(self._external[p]) for p in outside]
+            latent = self.cosines(self.embed(seqs))
+            lexical = self.stats.semantic.tfidf(seqs) if self.stats.semantic is not None else None
+            self._keep_similar(outside, latent, self.closeness_of(None, latent, lexical))
         for paper_id in todo:
-            if paper_id not in self.position and paper_id in self._external:
-                seqs = [self._seq_of(self._external[paper_id])]
-                latent = self.cosines(self.embed(seqs))
-                lexical = self.stats.semantic.tfidf(seqs) if self.stats.semantic is not None else None
-                self._similar[paper_id] = latent[:, 0]
-                self._similar_z[paper_id] = self.closeness_of(None, latent, lexical)[:, 0]
             self._similar.setdefault(paper_id, np.zeros(self.size))
             self._similar_z.setdefault(paper_id, np.zeros(self.size))
+
+    def _keep_similar(self, paper_ids: list[int], latent: np.ndarray, scores: np.ndarray) -> None:
+        for k, paper_id in enumerate(paper_ids):
+            column, z = latent[:, k].copy(), scores[:, k].copy()
+            if paper_id in self.position:
+                column[self.position[paper_id]] = z[self.position[paper_id]] = 0.0  # not its own neighbour
+            self._similar[paper_id], self._similar_z[paper_id] = column, z
 
     def closeness(self, paper_id: int) -> np.ndarray:
         """Standard scores of every paper's cosine with `paper_id` (see standardised)."""
