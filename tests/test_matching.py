@@ -89,8 +89,8 @@ def test_passing_mentions_drop_unless_broad_and_then_go_last():
     found = match(Interests.build(keywords="pruning", strictness="broad"), idx)
     assert [m.paper_id for m in found] == [1, 0, 2]
     # One title mention counts 1 (a term this specific); title + abstract saturates above it.
-    assert found[0].score == pytest.approx((4 / 6) / (3 / 5), abs=1e-6)
-    assert found[1].score == found[2].score == pytest.approx((1 / 3) / (3 / 5), abs=1e-6)
+    assert found[0].score == pytest.approx((4 / 6) / (3 / 5), abs=1e-4)
+    assert found[1].score == found[2].score == pytest.approx((1 / 3) / (3 / 5), abs=1e-4)
     assert found[1].reasons[0].strength == "passing" and "passing mention" in found[1].explain()
 
 

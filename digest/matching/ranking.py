@@ -25,7 +25,8 @@ from scipy import sparse
 from .index import UNIT, PaperIndex, to_units
 from .interests import BLOCKING, COMPONENTS, STRICTNESS, Interests
 
-_BLOCKED = -(2**52)  # far below any relevance: a blocked paper's sum stays negative
+_BLOCKED = -(2**27)  # far below any relevance (13,421 units): a blocked paper's sum stays negative
+MAX_BLOCKS_32 = 8  # rows with more blocking components than this are summed in 64 bits
 SCORE_BITS = 34  # scores up to 17,179 relevance units
 MAX_ROW_BITS = 20
 MIN_ROWS_PER_THREAD = 5_000
@@ -152,18 +153,21 @@ def _match_pass(unique: list[Interests], index: PaperIndex, top_k: int | None, w
     vectors = [index.vector(int(c)) for c in used]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
     # stays negative, and it is dropped with everything under the floor.
-    values = [np.full(len(v[0]), _BLOCKED, dtype=np.int64) if COMPONENTS[c][0] in BLOCKING else v[1]
+    # 32-bit sums are faster; they cannot overflow while a row holds few blocking components.
+    blocks = max((len(i.blocks) for i in unique), default=0)
+    dtype = np.int32 if blocks <= MAX_BLOCKS_32 else np.int64
+    values = [np.full(len(v[0]), _BLOCKED, dtype=dtype) if COMPONENTS[c][0] in BLOCKING else v[1].astype(dtype)
               for c, v in zip(used.tolist(), vectors)]
     component_matrix = sparse.csr_matrix(
         (
-            np.concatenate(values) if values else np.zeros(0, dtype=np.int64),
+            np.concatenate(values) if values else np.zeros(0, dtype=dtype),
             np.concatenate([v[0] for v in vectors]) if vectors else np.zeros(0, dtype=np.int32),
             np.concatenate([[0], np.cumsum([len(v[0]) for v in vectors])]).astype(np.int64),
         ),
         shape=(len(used), index.size),
     )
     select = sparse.csr_matrix(
-        (np.ones(len(flat), dtype=np.int64), local, np.concatenate([[0], np.cumsum(lengths)])),
+        (np.ones(len(flat), dtype=dtype), local, np.concatenate([[0], np.cumsum(lengths)])),
         shape=(n_rows, len(used)),
     )
     by_strictness = {s: max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS}
@@ -202,7 +206,7 @@ def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floo
         keep = relevance.data >= np.repeat(floors, np.diff(relevance.indptr))
     kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
     kept_per_row = kept_before[relevance.indptr[1:]] - kept_before[relevance.indptr[:-1]]
-    quantised, cols = relevance.data[keep], relevance.indices[keep]
+    quantised, cols = relevance.data[keep].astype(np.int64), relevance.indices[keep]
     local_rows = np.repeat(np.arange(select.shape[0], dtype=np.int64), kept_per_row)
     if index.has_signal:
         quantised = with_signal(quantised, cols, popularity[local_rows], index)

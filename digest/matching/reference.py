@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .index import PaperIndex, to_units, units
+from .index import UNIT, PaperIndex, to_units, units
 from .interests import Interests
 from .ranking import floor_units
 from .terms import category_matches, normalize_name
@@ -51,6 +51,6 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
         relevance += sum(int(to_units(np.array([values[i]]))[0]) for values in dense)
         if relevance >= floor:
             score = relevance + (popularity * int(index.bonus[i])) // 100 if index.has_signal else relevance
-            results.append((i, score / 1_000_000))
+            results.append((i, score / UNIT))
     results.sort(key=lambda r: (-r[1], r[0]))
     return results
