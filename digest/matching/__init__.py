@@ -17,6 +17,7 @@ Modules, one concern each:
 - semantic: the TF-IDF + truncated SVD latent layer
 - corpus: CorpusStats, the rolling window's statistics, storable as bytes
 - index: PaperDoc, PaperIndex, BM25F term scores and every component vector
+- closeness: the semantic side of the index (cosines, closeness, liked papers, about texts)
 - interests: Interests, Weights, strictness floors
 - learned: per-subscriber linear models (train, LearnedModel)
 - ranking: rank, match_many (the batch sparse path), Ranking(s)

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from ..text import _WORD, analyse, stem
 from .analysis import credit, expansions_of, positions_in, slots
+from .closeness import Closeness, ramp
 from .corpus import CorpusStats
 from .interests import COMPONENTS, Weights
-from .semantic import MIN_DOCS, l2_rows, tfidf_rows, useful
+from .semantic import MIN_DOCS
 from .terms import Term, category_matches, normalize_name
 
 # Relevance is summed in integer ten-thousandths, so that the sum is exact in any order and
@@ -71,21 +71,7 @@ def to_units(values: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(values, dtype=np.float64) * UNIT).astype(np.int64)
 
 
-def tfidf_features(seqs: Sequence[Sequence[str]], stats: CorpusStats) -> tuple[sparse.csr_matrix, dict[str, int]]:
-    """Unit TF-IDF rows: over the semantic layer's vocabulary when there is one, else over
-    the words of `seqs` with the corpus IDF."""
-    if stats.semantic is not None:
-        return stats.semantic.tfidf(seqs), stats.semantic.vocab
-    vocab: dict[str, int] = {}
-    for seq in seqs:
-        for s in seq:
-            if useful(s):
-                vocab.setdefault(s, len(vocab))
-    idf = np.array([stats.idf(s) for s in vocab]) if vocab else np.zeros(0)
-    return tfidf_rows(seqs, vocab, idf), vocab
-
-
-class PaperIndex:
+class PaperIndex(Closeness):
     def __init__(self, papers: Sequence[PaperDoc], weights: Weights | None = None, external: Sequence[PaperDoc] = (),
                  stats: CorpusStats | None = None):
         self.weights = weights or Weights()
@@ -251,183 +237,6 @@ class PaperIndex:
             snippet = _snippet(text, start, len(word))
         return Hit(field, word, self.value_in(i, term), snippet)
 
-    # -- semantic layer -------------------------------------------------------------------------
-
-    def _seq_of(self, doc: PaperDoc) -> tuple[str, ...]:
-        if doc.id in self.position:
-            title_seq, _, abs_seq, _ = self.fields[self.position[doc.id]]
-            return title_seq + abs_seq
-        return tuple(analyse(doc.title)[0]) + tuple(analyse(doc.abstract or "")[0])
-
-    def features(self) -> tuple[sparse.csr_matrix, dict[str, int]]:
-        """Unit TF-IDF rows of the papers (the learned models' features)."""
-        if self._features is None:
-            self._features = tfidf_features([t + a for t, _, a, _ in self.fields], self.stats)
-        return self._features
-
-    def embeddings(self):
-        """Unit vectors of the papers in the semantic layer (or their TF-IDF rows when the
-        corpus was too small for one)."""
-        if self._embeddings is None:
-            if self.stats.semantic is not None:
-                self._embeddings = self.stats.semantic.project(self.features()[0])
-            else:
-                self._embeddings = self.features()[0]
-        return self._embeddings
-
-    def embed(self, seqs: Sequence[Sequence[str]]):
-        if self.stats.semantic is not None:
-            return self.stats.semantic.embed(seqs)
-        matrix, vocab = self.features()
-        rows, cols, vals = [], [], []
-        for r, seq in enumerate(seqs):
-            for s in set(seq):
-                if s in vocab:
-                    rows.append(r)
-                    cols.append(vocab[s])
-                    vals.append(self.stats.idf(s))
-        return l2_rows(sparse.csr_matrix((vals, (rows, cols)), shape=(len(seqs), matrix.shape[1])))
-
-    def cosines(self, queries) -> np.ndarray:
-        """papers x queries cosines, rounded to 4 places. One query at a time: a matrix
-        product of many queries may round differently from a product of one, and every
-        path (one subscriber, a batch, the reference) must agree to the last digit."""
-        embeddings = self.embeddings()
-        if sparse.issparse(embeddings):  # no semantic layer: TF-IDF rows, a sparse product is exact
-            return np.round((embeddings @ sparse.csr_matrix(queries).T).toarray().astype(np.float64), 4)
-        rows = np.empty((queries.shape[0], self.size), dtype=embeddings.dtype)
-        for k in range(queries.shape[0]):
-            np.dot(embeddings, queries[k], out=rows[k])
-        return np.round(rows.astype(np.float64), 4).T
-
-    def closeness_of(self, seqs: Sequence[Sequence[str]] | None, latent: np.ndarray | None = None,
-                     lexical_queries=None) -> np.ndarray:
-        """papers x texts closeness: the mean of the standard scores of the latent cosine
-        (shared meaning) and of the plain TF-IDF cosine (the rare words themselves)."""
-        if latent is None:
-            latent = self.cosines(self.embed(seqs))
-        if self.stats.semantic is None:
-            return self.standardised(latent)
-        features, _ = self.features()
-        if lexical_queries is None:
-            lexical_queries = self.stats.semantic.tfidf(seqs)
-        # A sparse product sums each entry in the order of the paper's own terms, whatever
-        # the other queries: the same digits for one query or a thousand.
-        lexical = np.round((features @ lexical_queries.T).toarray(), 4)
-        return np.round(0.5 * self.standardised(latent) + 0.5 * self.standardised(lexical), 3)
-
-    def standardised(self, cosines: np.ndarray) -> np.ndarray:
-        """Each column as standard scores over this index's papers: how much closer than
-        the typical paper of the edition. Raw cosines of a short text differ from one text
-        to another (a narrow field's papers all sit far from a broad sentence); standard
-        scores put every "about me" and every liked paper on one scale. An index too small
-        for a spread assumes a typical mean of 0.1 and spread of 0.1."""
-        if self.size < MIN_DOCS:
-            return np.round((cosines - 0.1) / 0.1, 3)
-        # Each query as a contiguous row, reduced along it: the same digits for one query
-        # or many (for the same reason as cosines()).
-        rows = np.ascontiguousarray(cosines.T)
-        mean = rows.mean(axis=1, keepdims=True)
-        spread = rows.std(axis=1, keepdims=True)
-        spread[spread == 0] = 1.0
-        return np.round((rows - mean) / spread, 3).T
-
-    def similarities(self, paper_id: int) -> np.ndarray:
-        """Cosine of every paper with `paper_id` (in the index or external); memoised."""
-        found = self._similar.get(paper_id)
-        if found is None:
-            self.prepare_similar([paper_id])
-            found = self._similar[paper_id]
-        return found
-
-    def prepare_similar(self, paper_ids: Iterable[int]) -> None:
-        """Compute (and memoise) the similarities of many papers: the index's own papers are
-        already embedded, papers from outside are analysed first."""
-        todo = [p for p in dict.fromkeys(paper_ids) if p not in self._similar]
-        if not todo:
-            return
-        inside = [p for p in todo if p in self.position]
-        outside = [p for p in todo if p not in self.position and p in self._external]
-        if inside:
-            positions = [self.position[p] for p in inside]
-            full = self._all_pairs()
-            if full is not None:
-                latent, lexical = full[0][:, positions], full[1][:, positions] if full[1] is not None else None
-                scores = (self.standardised(latent) if lexical is None else
-                          np.round(0.5 * self.standardised(latent) + 0.5 * self.standardised(lexical), 3))
-            else:
-                latent = self.cosines(self.embeddings()[positions])
-                lexical_rows = self.features()[0][positions] if self.stats.semantic is not None else None
-                scores = self.closeness_of(None, latent, lexical_rows)
-            self._keep_similar(inside, latent, scores)
-        if outside:
-            seqs = [self._seq_of(self._external[p]) for p in outside]
-            latent = self.cosines(self.embed(seqs))
-            lexical = self.stats.semantic.tfidf(seqs) if self.stats.semantic is not None else None
-            self._keep_similar(outside, latent, self.closeness_of(None, latent, lexical))
-        for paper_id in todo:
-            self._similar.setdefault(paper_id, np.zeros(self.size))
-            self._similar_z.setdefault(paper_id, np.zeros(self.size))
-
-    ALL_PAIRS_UP_TO = 4096
-
-    def _all_pairs(self):
-        """(latent, lexical) cosines of every pair of the index's papers, from one matrix
-        product each, when the index is small enough (a day's papers; 18 MB at 1,500).
-        Whoever asks first, one subscriber or a batch, the digits are the same."""
-        if self.size > self.ALL_PAIRS_UP_TO:
-            return None
-        if self._pairs is None:
-            embeddings = self.embeddings()
-            product = embeddings @ embeddings.T
-            latent = np.round((product.toarray() if sparse.issparse(product) else product).astype(np.float64), 4)
-            lexical = None
-            if self.stats.semantic is not None:
-                features = self.features()[0]
-                lexical = np.round((features @ features.T).toarray(), 4)
-            self._pairs = (latent, lexical)
-        return self._pairs
-
-    def _keep_similar(self, paper_ids: list[int], latent: np.ndarray, scores: np.ndarray) -> None:
-        for k, paper_id in enumerate(paper_ids):
-            column, z = latent[:, k].copy(), scores[:, k].copy()
-            if paper_id in self.position:
-                column[self.position[paper_id]] = z[self.position[paper_id]] = 0.0  # not its own neighbour
-            self._similar[paper_id], self._similar_z[paper_id] = column, z
-
-    def closeness(self, paper_id: int) -> np.ndarray:
-        """Standard scores of every paper's cosine with `paper_id` (see standardised)."""
-        self.similarities(paper_id)
-        return self._similar_z[paper_id]
-
-    def similar(self, paper_id: int) -> dict[int, float]:
-        """Positions of papers at least SIMILARITY_MIN alike `paper_id`, the paper itself
-        excluded."""
-        column = self.similarities(paper_id)
-        keep = np.flatnonzero(column >= self.weights.similarity_min)
-        return {int(j): float(column[j]) for j in keep}
-
-    def about_cosines(self, about: str) -> np.ndarray:
-        seq = tuple(analyse(about)[0])
-        return self.cosines(self.embed([seq]))[:, 0]
-
-    def _doc(self, paper_id: int) -> PaperDoc:
-        if paper_id in self.position:
-            return self.papers[self.position[paper_id]]
-        return self._external[paper_id]
-
-    def add_external(self, docs: Iterable[PaperDoc]) -> None:
-        """Papers outside this index that subscribers liked or disliked (earlier days)."""
-        for doc in docs:
-            if doc.id not in self.position:
-                self._external[doc.id] = doc
-
-    def title_of(self, paper_id: int) -> str:
-        if paper_id in self.position:
-            return self.papers[self.position[paper_id]].title
-        doc = self._external.get(paper_id)
-        return doc.title if doc else f"paper {paper_id}"
-
     # -- component vectors -------------------------------------------------------------------------
 
     def vector(self, component: int) -> _VEC:
@@ -491,41 +300,6 @@ class PaperIndex:
             return self.learned_values([key[1]])[:, 0]
         raise ValueError(f"unknown component {kind!r}")
 
-    def about_values(self, texts: Sequence[str]) -> np.ndarray:
-        """papers x texts: each "about me" text's cosine with each paper, ramped and weighted."""
-        w = self.weights
-        seqs = [tuple(analyse(t)[0]) for t in texts]
-        closeness = self.closeness_of(seqs)
-        return np.round(w.about * ramp(closeness, w.about_low, w.about_high), 4)
-
-    def learned_values(self, models: Sequence) -> np.ndarray:
-        """papers x models: Weights.learned x max(0, 2p - 1) for each learned model."""
-        features, vocab = self.features()
-        rows, cols, vals = [], [], []
-        for k, model in enumerate(models):
-            for term, weight in model.terms:
-                if term in vocab:
-                    rows.append(vocab[term])
-                    cols.append(k)
-                    vals.append(weight)
-        weights = sparse.csr_matrix((vals, (rows, cols)), shape=(len(vocab), len(models)))
-        margins = (features @ weights).toarray() + np.array([m.bias for m in models])
-        p = 1.0 / (1.0 + np.exp(-margins))
-        return np.round(self.weights.learned * np.clip(2.0 * p - 1.0, 0.0, 1.0), 4)
-
-    DENSE_CHUNK = 1000
-
-    def prepare_dense(self, components: Iterable[int]) -> None:
-        """Compute many "about me" and learned-model vectors with a few matrix products."""
-        todo = [c for c in dict.fromkeys(components) if c not in self._vectors]
-        for kind, compute in (("about", self.about_values), ("learned", self.learned_values)):
-            mine = [c for c in todo if COMPONENTS[c][0] == kind]
-            for start in range(0, len(mine), self.DENSE_CHUNK):
-                chunk = mine[start:start + self.DENSE_CHUNK]
-                values = compute([COMPONENTS[c][1] for c in chunk])
-                for k, c in enumerate(chunk):
-                    self._vectors[c] = self._sparse(values[:, k])
-
     def topic_values(self, topic) -> dict[int, float]:
         """A topic's score: its terms combined as a soft OR, 1 - prod(1 - value), so a
         paper that meets three of a topic's synonyms scores more than one meeting one, but
@@ -565,11 +339,6 @@ class PaperIndex:
             if category_matches(pattern, cat):
                 found.update(ids)
         return sorted(found)
-
-
-def ramp(cosines: np.ndarray, low: float, high: float) -> np.ndarray:
-    """0 at or below `low`, rising linearly to 1 at `high`; rounded to 4 places."""
-    return np.round(np.clip((cosines - low) / max(1e-9, high - low), 0.0, 1.0), 4)
 
 
 def _words_at(text: str, lo: int, hi: int) -> tuple[str, int]:

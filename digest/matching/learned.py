@@ -106,7 +106,7 @@ def train(examples: Iterable[tuple[object, float]], stats, background: Sequence 
     from sklearn.linear_model import LogisticRegression
 
     from ..text import analyse
-    from .index import tfidf_features
+    from .closeness import tfidf_features
 
     examples = [(doc, float(w)) for doc, w in examples if w]
     positives = [d for d, w in examples if w > 0]
