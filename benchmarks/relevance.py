@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._setup import DATA
+from benchmarks._setup import DATA  # noqa: E402
 
 DEVSET = ROOT / "benchmarks" / "devset"
 PAGE = DATA / "daily-papers-page.txt"

@@ -47,7 +47,8 @@ def test_phrases_match_in_order_best_and_within_a_window_in_any_order():
 def test_acronyms_meet_their_expansions_both_ways():
     idx = index_of(("Scaling graph neural networks", ""), ("GNNs at scale", ""), ("Mixture of experts routing", ""),
                    ("Agents", "Large language models deployed as agents in the wild."))
-    ids = lambda q: [m.paper_id for m in match(Interests.build(keywords=q, strictness="broad"), idx)]
+    def ids(q):
+        return [m.paper_id for m in match(Interests.build(keywords=q, strictness="broad"), idx)]
     assert ids("GNN") == ids("graph neural network") == [0, 1]
     assert ids("MoE") == [2]
     assert ids("LLM agents") == [3]

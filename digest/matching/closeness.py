@@ -10,38 +10,19 @@ to the last digit."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 from ..text import analyse
 from .interests import COMPONENTS
-from .semantic import MIN_DOCS, l2_rows, tfidf_rows, useful
-
-if TYPE_CHECKING:
-    from .corpus import CorpusStats
-    from .index import PaperDoc
-
-
-def tfidf_features(seqs: Sequence[Sequence[str]], stats: CorpusStats) -> tuple[sparse.csr_matrix, dict[str, int]]:
-    """Unit TF-IDF rows: over the semantic layer's vocabulary when there is one, else over
-    the words of `seqs` with the corpus IDF."""
-    if stats.semantic is not None:
-        return stats.semantic.tfidf(seqs), stats.semantic.vocab
-    vocab: dict[str, int] = {}
-    for seq in seqs:
-        for s in seq:
-            if useful(s):
-                vocab.setdefault(s, len(vocab))
-    idf = np.array([stats.idf(s) for s in vocab]) if vocab else np.zeros(0)
-    return tfidf_rows(seqs, vocab, idf), vocab
+from .semantic import MIN_DOCS, l2_rows, tfidf_features
 
 
 class Closeness:
     """Mixed into PaperIndex; uses its papers, fields, position, stats and weights."""
 
-    def _seq_of(self, doc: PaperDoc) -> tuple[str, ...]:
+    def _seq_of(self, doc) -> tuple[str, ...]:
         if doc.id in self.position:
             title_seq, _, abs_seq, _ = self.fields[self.position[doc.id]]
             return title_seq + abs_seq
@@ -199,12 +180,12 @@ class Closeness:
         seq = tuple(analyse(about)[0])
         return self.cosines(self.embed([seq]))[:, 0]
 
-    def _doc(self, paper_id: int) -> PaperDoc:
+    def _doc(self, paper_id: int):
         if paper_id in self.position:
             return self.papers[self.position[paper_id]]
         return self._external[paper_id]
 
-    def add_external(self, docs: Iterable[PaperDoc]) -> None:
+    def add_external(self, docs: Iterable) -> None:
         """Papers outside this index that subscribers liked or disliked (earlier days)."""
         for doc in docs:
             if doc.id not in self.position:

@@ -62,6 +62,7 @@ class Weights:
 
     @classmethod
     def from_settings(cls) -> Weights:
+        # The engine is pure; only this helper, for the callers, reads Django's settings.
         from django.conf import settings
 
         known = {f.name for f in fields(cls)}

@@ -24,6 +24,7 @@ preference centre."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -32,6 +33,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..text import analyse
+from .semantic import tfidf_features
 
 MIN_LABELS = 5
 MIN_POSITIVES = 2
@@ -103,10 +107,8 @@ def train(examples: Iterable[tuple[object, float]], stats, background: Sequence 
           c: float = 10.0, seed: int = 0) -> LearnedModel | None:
     """Fit a logistic regression on TF-IDF features of (paper, label weight) examples;
     papers are PaperDoc-like (id, title, abstract). Returns None below the label minimum."""
+    # scikit-learn is a heavy import, needed only where a model is trained.
     from sklearn.linear_model import LogisticRegression
-
-    from ..text import analyse
-    from .closeness import tfidf_features
 
     examples = [(doc, float(w)) for doc, w in examples if w]
     positives = [d for d, w in examples if w > 0]
@@ -132,8 +134,6 @@ def train(examples: Iterable[tuple[object, float]], stats, background: Sequence 
     names = {i: t for t, i in terms.items()}
     # Rounded as stored, so that a model read back from its dictionary is the same model.
     kept = tuple((names[int(i)], round(float(coef[i]), 5)) for i in order if round(float(coef[i]), 5) != 0)
-    import datetime as dt
-
     return LearnedModel(kept, round(float(classifier.intercept_[0]), 5), len(positives), len(negatives),
                         tuple(d.id for d in positives[:50]),
                         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))

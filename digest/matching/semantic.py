@@ -59,6 +59,7 @@ class SemanticModel:
     @classmethod
     def fit(cls, seqs: Sequence[Sequence[str]], dimensions: int = DIMENSIONS, min_df: int = 2,
             max_terms: int = 40_000) -> SemanticModel | None:
+        # scikit-learn is a heavy import, needed only where a fit happens.
         from sklearn.decomposition import TruncatedSVD
 
         n = len(seqs)
@@ -96,3 +97,17 @@ class SemanticModel:
     @classmethod
     def from_arrays(cls, arrays) -> SemanticModel:
         return cls(arrays["semantic_terms"].tolist(), arrays["semantic_idf"], arrays["semantic_components"])
+
+
+def tfidf_features(seqs: Sequence[Sequence[str]], stats) -> tuple[sparse.csr_matrix, dict[str, int]]:
+    """Unit TF-IDF rows: over the semantic layer's vocabulary when there is one, else over
+    the words of `seqs` with the corpus IDF."""
+    if stats.semantic is not None:
+        return stats.semantic.tfidf(seqs), stats.semantic.vocab
+    vocab: dict[str, int] = {}
+    for seq in seqs:
+        for s in seq:
+            if useful(s):
+                vocab.setdefault(s, len(vocab))
+    idf = np.array([stats.idf(s) for s in vocab]) if vocab else np.zeros(0)
+    return tfidf_rows(seqs, vocab, idf), vocab
