@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from digest.corpus import current_stats
 from digest.models import Batch
 from paperpost.celery import app
 
@@ -49,6 +50,9 @@ def build_edition(batch: Batch, frequency: str = Frequency.DAILY) -> tuple[Editi
     if not batch.is_published:
         raise NothingToSend(f"the batch of {batch.date} is not published")
     start, end = edition_period(batch.date, frequency)
+    # Ranking's corpus statistics exist before any worker needs them (the first call fits
+    # and stores them), so no worker pays for a fit while it holds claimed rows.
+    current_stats()
     with transaction.atomic():
         edition, _ = Edition.objects.get_or_create(
             frequency=frequency, end_date=end, defaults={"start_date": start}

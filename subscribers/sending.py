@@ -135,6 +135,9 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     edition = Edition.objects.filter(pk=edition_id).first()
     if edition is None or edition.status != Edition.Status.SENDING:
         return result
+    # Built (or found in this process's cache) before claiming: a claim's clock, which the
+    # sweep watches, starts when sending can start.
+    found = edition_content(edition)
     claim, result.claimed = claim_rows(edition_id, first_id, last_id)
     if not result.claimed:
         return result
@@ -144,7 +147,6 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
         .prefetch_related("subscriber__topics", "subscriber__liked_papers", "subscriber__disliked_papers")
         .order_by("pk")
     )
-    found = edition_content(edition)
     found.content.add_external(
         p for row in rows for p in (*row.subscriber.liked_papers.all(), *row.subscriber.disliked_papers.all())
     )

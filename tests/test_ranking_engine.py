@@ -123,3 +123,17 @@ def test_the_product_fits_stores_and_loads_the_corpus_statistics(batch):
     corpus.fit()
     corpus.fit()
     assert RankingModel.objects.count() == corpus.KEEP_FITS
+
+
+@pytest.mark.django_db
+def test_starter_topics_keep_their_slugs_and_gain_a_topic_per_sense():
+    from digest.models import Topic
+
+    slugs = set(Topic.objects.values_list("slug", flat=True))
+    assert {"reinforcement-learning", "diffusion-models", "llm"} <= slugs  # existing subscribers keep theirs
+    assert {"rl-for-llms", "robot-learning", "diffusion-language-models", "llm-agents", "efficient-inference",
+            "evaluation-benchmarks", "ai-for-science", "ai-for-medicine", "speech-audio"} <= slugs
+    diffusion = Topic.objects.get(slug="diffusion-models")
+    idx = PaperIndex([PaperDoc(id=1, title="A diffusion language model for code", abstract=""),
+                      PaperDoc(id=2, title="Latent diffusion models for video", abstract="")])
+    assert [m.paper_id for m in match(Interests.build(topics=[(diffusion.name, diffusion.query)]), idx)] == [2]
