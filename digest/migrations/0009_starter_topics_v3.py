@@ -27,5 +27,5 @@ def forward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("digest", "0007_plain_text_authors")]
+    dependencies = [("digest", "0008_community_signal")]
     operations = [migrations.RunPython(forward, migrations.RunPython.noop)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('digest', '0008_starter_topics_v3'),
+        ('digest', '0009_starter_topics_v3'),
     ]
 
     operations = [
