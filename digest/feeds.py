@@ -32,17 +32,6 @@ def absolute(path: str) -> str:
     return settings.SITE_URL + path
 
 
-def signal_line(paper) -> str:
-    """E.g. "▲ 12 votes on Paperpost · 74 upvotes on Hugging Face · 3 comments"."""
-    votes = paper.community_votes
-    parts = [f"▲ {votes} vote{'s' if votes != 1 else ''} on Paperpost"]
-    if paper.upvotes:
-        parts.append(f"{paper.upvotes} upvote{'s' if paper.upvotes != 1 else ''} on Hugging Face")
-    if paper.community_comments:
-        parts.append(f"{paper.community_comments} comment{'s' if paper.community_comments != 1 else ''}")
-    return " · ".join(parts)
-
-
 def entry_time(batch: Batch) -> dt.datetime:
     return batch.published_at or dt.datetime.combine(batch.date, dt.time(0, 0), tzinfo=dt.timezone.utc)
 
@@ -75,7 +64,7 @@ class PaperFeed(Feed):
         text = escape(item.paper.abstract)
         if item.why:
             text = f"<p><strong>Why:</strong> {escape(item.why)}</p><p>{text}</p>"
-        return f"{text}<p>{escape(signal_line(item.paper))}</p>"
+        return f"{text}<p>{escape(item.paper.signal_line)}</p>"
 
     def item_link(self, item):
         # Absolute with SITE_URL (Django would use the request's host otherwise).

@@ -68,6 +68,18 @@ class Paper(models.Model):
         return self.key.replace(" ", "-")
 
     @property
+    def signal_line(self) -> str:
+        """The counts a reader sees beside the paper, e.g. "▲ 12 votes on Paperpost · 74 upvotes
+        on Hugging Face · 3 comments" (feeds and emails; the pages draw their own button)."""
+        votes, upvotes, comments = self.community_votes, self.upvotes, self.community_comments
+        parts = [f"▲ {votes} vote{'s' if votes != 1 else ''} on Paperpost"]
+        if upvotes:
+            parts.append(f"{upvotes} upvote{'s' if upvotes != 1 else ''} on Hugging Face")
+        if comments:
+            parts.append(f"{comments} comment{'s' if comments != 1 else ''}")
+        return " · ".join(parts)
+
+    @property
     def author_line(self) -> str:
         names = self.authors or []
         if len(names) > 6:

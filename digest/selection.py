@@ -20,8 +20,9 @@ from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from . import trending
 from .corpus import current_stats
-from .matching import Interests, Match, PaperDoc, PaperIndex, Ranking, Weights, explain, match, match_many
+from .matching import Interests, Match, PaperDoc, PaperIndex, Ranking, Reason, Weights, explain, match, match_many
 from .models import Batch, BatchEntry, Paper, Topic
 from .pagecache import content_version, memo
 
@@ -157,6 +158,18 @@ def doc_of(paper: Paper, order: int = 0, featured: bool = False) -> PaperDoc:
     )
 
 
+# The reason shown for a paper picked for a subscriber who chose no interest.
+TOP_PAPERS = Reason(kind="community", label="the community's top papers")
+
+
+def wants_top_papers(interests: Interests) -> bool:
+    """No topic, keyword, category, author or about-me text: the subscriber asked for nothing
+    in particular and gets the community's top papers. What they liked (an upvote marks a
+    paper "more like this") and a model learned from their feedback put close papers first."""
+    return not (interests.topics or any(not t.exclude for t in interests.keywords) or interests.categories
+                or interests.authors or interests.about)
+
+
 class PeriodContent:
     """The published papers of a span of days, indexed for matching. An edition builds it
     once per process and reuses it for every chunk; feeds and previews build their own."""
@@ -165,17 +178,20 @@ class PeriodContent:
 
     def __init__(self, start_date: dt.date, end_date: dt.date, weights: Weights | None = None,
                  drafts: bool = False):
-        entries = published_entries(start_date, end_date, drafts=drafts).order_by(
+        entries = published_entries(start_date, end_date, drafts=drafts).select_related("batch").order_by(
             "batch__date", "-featured", "position", "pk"
         )
         self.papers: dict[int, Paper] = {}
+        self.entries: dict[int, BatchEntry] = {}  # each paper's first entry, for the top papers
         docs = []
         for order, entry in enumerate(entries):
             paper = entry.paper
             if paper.pk in self.papers:
                 continue
             self.papers[paper.pk] = paper
+            self.entries[paper.pk] = entry
             docs.append(doc_of(paper, order=order, featured=entry.featured))
+        self._top: list[tuple[int, float, int]] | None = None
         self.index = PaperIndex(docs, weights or Weights.from_settings(), stats=current_stats())
         # Rankings are reused across chunks for repeated interests, but bounded: a worker's
         # memory must not grow with the number of subscribers.
@@ -204,6 +220,11 @@ class PeriodContent:
 
     def select(self, interests: Interests, cap: int, already: set[int] = frozenset()) -> tuple[list[Match], int]:
         """The `cap` best papers not sent before, with why, and how many more matched."""
+        if wants_top_papers(interests):
+            return self.top(interests, cap, already)
+        return self._matched(interests, cap, already)
+
+    def _matched(self, interests: Interests, cap: int, already) -> tuple[list[Match], int]:
         ranking = self.rank(interests)
         fresh = [(p, s) for p, s in ranking.pairs() if self.index.papers[p].id not in already]
         chosen = [
@@ -211,6 +232,22 @@ class PeriodContent:
             for p, s in fresh[:cap]
         ]
         return chosen, max(0, len(fresh) - cap)
+
+    def top(self, interests: Interests, cap: int, already: set[int] = frozenset()) -> tuple[list[Match], int]:
+        """For a subscriber who chose no interest: first the papers close to what they liked
+        (if they liked any, or have a learned model), then the community's top papers of the
+        period in trending order (digest.trending: votes and comments with time decay; the
+        source's upvotes, then the curators' order, when equal), `cap` in all."""
+        personal = self._matched(interests, cap, already)[0] if interests.liked or interests.learned else []
+        if self._top is None:  # once per period: the same order for every such subscriber
+            order = {doc.id: doc.order for doc in self.index.papers}
+            self._top = [(t.paper.pk, round(t.score, 6), order.get(t.paper.pk, 0))
+                         for t in trending.rank(self.entries.values())]
+        taken = already | {m.paper_id for m in personal}
+        fresh = [item for item in self._top if item[0] not in taken]
+        room = cap - len(personal)
+        chosen = personal + [Match(pk, score, order, (TOP_PAPERS,)) for pk, score, order in fresh[:room]]
+        return chosen, max(0, len(fresh) - room)
 
     def match(self, interests: Interests) -> list[Match]:
         """Every match, with why (for the preview and the personal edition page)."""

@@ -30,7 +30,7 @@ from digest.matching import Match
 from digest.models import Paper
 from paperpost.mail import FastEmail
 
-from .tokens import make_token
+from .tokens import make_delivery_token, make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
 WHY_SLOT = "\x00why\x00"
@@ -151,6 +151,8 @@ class PaperView:
     authors: str
     abstract: str
     links: list[tuple[str, str]]
+    signal: str
+    discuss_url: str
     head: SafeString
     tail: SafeString
     text_head: str
@@ -166,6 +168,9 @@ class PaperView:
             "authors": paper.author_line,
             "abstract": trim(paper.abstract, limit),
             "links": paper_links(paper),
+            # The community's counts as they were when the edition was built.
+            "signal": paper.signal_line,
+            "discuss_url": absolute(paper.get_absolute_url()) + "#discussion",
         }
         # Rendered once per paper; the subscriber's "why" and feedback links go in the slot.
         block = get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT})
@@ -241,16 +246,25 @@ def digest_message(
     manage_url = absolute(reverse("manage", args=[manage_token]))
     # Feedback links differ only by action and id: reverse once, then fill in.
     feedback_base = absolute(reverse("feedback", args=[make_token(subscriber, "feedback"), "more", 0]))[: -len("more/0/")]
+    # "Upvote" votes without signing in: one token for this email, valid for its papers only.
+    upvote_base = absolute(reverse("email_vote", args=[make_delivery_token(subscriber, delivery_id, "upvote"), 0]))[:-2]
     matches = [m for _, m in chosen]
+    # A subscriber who chose no interest gets the community's top papers (digest.selection),
+    # after any close to what they liked.
+    top = any(r.kind == "community" for m in matches for r in m.reasons)
     all_labels = top_labels(matches, limit=100)
     subject = digest_subject(len(chosen), all_labels[:2], len(all_labels) - 2, date)
+    if top:
+        period = "of the week " if edition.frequency == "weekly" else ""
+        subject = f"The community's top {len(chosen)} paper{'s' if len(chosen) != 1 else ''} {period}· {date:%a %-d %b}"
     topics = list(subscriber.topics.all())
     topic_ids = {t.name: t.pk for t in topics}
     html_parts: list[str] = []
     text_parts: list[str] = []
     for rank, (view, m) in enumerate(chosen, start=1):
         why = m.explain()
-        actions = [("More like this", f"{feedback_base}more/{view.id}/"),
+        actions = [("Upvote", f"{upvote_base}{view.id}/"),
+                   ("More like this", f"{feedback_base}more/{view.id}/"),
                    ("Fewer like this", f"{feedback_base}fewer/{view.id}/")]
         for reason in m.reasons:
             if reason.kind == "topic" and reason.label in topic_ids:
@@ -259,13 +273,15 @@ def digest_message(
         links_html = " &middot;\n".join(
             f'<a href="{url}" style="color:#57606a">{_escaped(label)}</a>' for label, url in actions
         )
+        # A top paper's counts are its reason (in the paper's block); other picks say why.
+        community = all(r.kind == "community" for r in m.reasons)
+        why_html = "" if community else f'<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {_escaped(why)}</div>\n'
         html_parts += [
             view.head,
-            f'<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {_escaped(why)}</div>\n'
-            f'<div style="font-size:12px;margin:2px 0 4px">{links_html}</div>\n',
+            f'{why_html}<div style="font-size:12px;margin:2px 0 4px">{links_html}</div>\n',
             view.tail,
         ]
-        text_parts += ["\n", f"{rank}. ", view.text_head, f"   Why: {why}\n"]
+        text_parts += ["\n", f"{rank}. ", view.text_head, "" if community else f"   Why: {why}\n"]
         text_parts += [f"   {label}: {url}\n" for label, url in actions]
         text_parts.append(view.text_tail)
     if edition.frequency == "weekly":
@@ -274,6 +290,11 @@ def digest_message(
     else:
         date_label = f"{date:%A %-d %B %Y}"
         heading = f"{len(chosen)} paper{'s' if len(chosen) != 1 else ''} picked for you"
+    intro = "Matched to your interests: " + (", ".join(all_labels[:6]) or "your topics") + "."
+    if top:
+        heading = "The community's top papers" + (" of the week" if edition.frequency == "weekly" else "")
+        intro = ("You chose no topics, so these are the papers readers voted up most. Choose topics or "
+                 "keywords in your preferences to get papers picked for you.")
     more_url = absolute(reverse("edition_matches", args=[manage_token, edition.pk])) if more_count else ""
     plural = "s" if more_count != 1 else ""
     line = interests_line(subscriber, topics)
@@ -281,7 +302,7 @@ def digest_message(
         "subject": subject,
         "heading": heading,
         "date_label": date_label,
-        "intro": "Matched to your interests: " + (", ".join(all_labels[:6]) or "your topics") + ".",
+        "intro": intro,
         "preheader": " · ".join(v.title for v, _ in chosen[:3])[:140],
         "papers_html": mark_safe("".join(html_parts)),
         "papers_text": "".join(text_parts),

@@ -4,7 +4,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from digest.matching import parse_terms
 from digest.models import Topic
 
 from .models import Frequency, Subscriber
@@ -19,7 +18,8 @@ class SubscribeForm(forms.Form):
     )
     keywords = forms.CharField(
         max_length=500, required=False,
-        help_text='Optional keywords or phrases, separated by commas: LoRA, "knowledge distillation", -survey',
+        help_text='Optional keywords or phrases, separated by commas: LoRA, "knowledge distillation", -survey. '
+                  "With no topic and no keyword you get the community's top papers of the day.",
     )
     frequency = forms.ChoiceField(choices=Frequency.choices, initial=Frequency.DAILY)
     # Honeypot: hidden from people by CSS, filled in by naive bots.
@@ -28,16 +28,14 @@ class SubscribeForm(forms.Form):
     def clean_keywords(self):
         return clean_keywords(self.cleaned_data.get("keywords", ""))
 
-    def clean(self):
-        data = super().clean()
-        if not data.get("topics") and not (data.get("keywords") or "").strip():
-            raise forms.ValidationError("Pick at least one topic or type a keyword, so we know what to send you.")
-        return data
+    # No topic and no keyword is a choice too: the community's top papers of the day
+    # (digest.selection.wants_top_papers).
 
 
 class PreferencesForm(forms.ModelForm):
     topics = forms.ModelMultipleChoiceField(
         queryset=Topic.objects.filter(active=True), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="With no topic, keyword, category or author, you get the community's top papers of the day.",
     )
     max_papers = forms.IntegerField(min_value=1, max_value=50, label="Papers per email")
     paused_until = forms.DateField(
@@ -73,13 +71,6 @@ class PreferencesForm(forms.ModelForm):
             raise ValidationError("Pick a day in the future, or leave it empty.")
         return value
 
-    def clean(self):
-        data = super().clean()
-        has_interest = data.get("topics") or [t for t in parse_terms(data.get("keywords") or "") if not t.exclude] \
-            or data.get("categories") or data.get("authors")
-        if not self.errors and not has_interest:
-            raise ValidationError("Keep at least one topic, keyword, category or author, or unsubscribe instead.")
-        return data
 
 
 class EmailChangeForm(forms.Form):

@@ -211,7 +211,6 @@ def test_the_preference_centre_saves_every_field_and_the_preview_follows(batch, 
     ("categories", "cs.LG; DROP TABLE x", "not an arXiv category"),
     ("paused_until", "2001-01-01", "Pick a day in the future"),
     ("frequency", "hourly", "Select a valid choice"),
-    ("keywords", "-survey", "Keep at least one topic"),
 ])
 def test_bad_preferences_get_a_clear_error_and_change_nothing(batch, make_subscriber, field, value, message):
     subscriber = make_subscriber(keywords="pruning")
