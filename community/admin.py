@@ -4,6 +4,7 @@ reason), comments (hide, show, remove) with their reports, votes (remove), and m
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.response import TemplateResponse
@@ -12,6 +13,7 @@ from django.utils.html import format_html
 from . import comments, members, submissions, votes
 from .forms import RejectForm
 from .models import Comment, CommentReport, Member, SignInRequest, Submission, Vote
+from .names import clean_display_name
 
 
 @admin.register(Submission)
@@ -173,8 +175,20 @@ class VoteAdmin(admin.ModelAdmin):
         votes.remove_votes(Vote.objects.filter(pk=obj.pk))
 
 
+class MemberForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = ["display_name", "trusted"]
+
+    def clean_display_name(self):
+        # A curator renaming someone (an offensive name) follows the same rules as the person.
+        value = self.cleaned_data.get("display_name", "")
+        return clean_display_name(value) if value else ""
+
+
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
+    form = MemberForm
     list_display = ("__str__", "email", "trusted", "banned", "n_votes", "n_submissions", "n_comments", "created_at")
     list_filter = ("trusted", "banned")
     search_fields = ("display_name", "user__email")
@@ -190,6 +204,11 @@ class MemberAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(
             nv=Count("user__votes", distinct=True), ns=Count("user__submissions", distinct=True),
             nc=Count("user__comments", distinct=True))
+
+    def save_model(self, request, obj, form, change):
+        if change and "display_name" in form.changed_data:
+            members.rename_submitted(obj.user_id, form.initial.get("display_name", ""), obj.display_name)
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="email", ordering="user__email")
     def email(self, obj):

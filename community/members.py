@@ -73,14 +73,17 @@ def set_display_name(member: Member, value: str) -> str:
             member.display_name = name
             member.save(update_fields=["display_name"])
             if old:
-                _rename_submitted(member.user_id, old, name)
+                rename_submitted(member.user_id, old, name)
     except IntegrityError:  # the same name taken at the same moment
         member.display_name = old
         raise ValidationError("Someone already uses that name; pick another.") from None
     return name
 
 
-def _rename_submitted(user_id: int, old: str, new: str) -> None:
+def rename_submitted(user_id: int, old: str, new: str) -> None:
+    """The lists show the new name beside the papers the person submitted."""
+    if not old:
+        return
     approved = Submission.objects.filter(user_id=user_id, status=Submission.Status.APPROVED)
     for batch_id, paper_id in approved.values_list("batch_id", "paper_id"):
         BatchEntry.objects.filter(batch_id=batch_id, paper_id=paper_id, submitted_by=old).update(submitted_by=new)

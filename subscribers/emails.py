@@ -293,7 +293,9 @@ def digest_message(
     intro = "Matched to your interests: " + (", ".join(all_labels[:6]) or "your topics") + "."
     if top:
         heading = "The community's top papers" + (" of the week" if edition.frequency == "weekly" else "")
-        intro = ("You chose no topics, so these are the papers readers voted up most. Choose topics or "
+        first = ("first the papers close to ones you liked, then " if any(r.kind != "community" for m in matches
+                                                                           for r in m.reasons) else "")
+        intro = (f"You chose no topics, so here are {first}the papers readers voted up most. Choose topics or "
                  "keywords in your preferences to get papers picked for you.")
     more_url = absolute(reverse("edition_matches", args=[manage_token, edition.pk])) if more_count else ""
     plural = "s" if more_count != 1 else ""

@@ -96,9 +96,16 @@ def test_the_preference_centre_accepts_no_interest_and_previews_the_top_papers(b
     assert page.count("Why: the community&#x27;s top papers") == 3
 
 
-def test_exclusions_alone_and_liked_papers_alone_still_mean_top_papers(batch, make_subscriber):
+def test_exclusions_alone_mean_top_papers_and_liked_papers_come_first(batch, make_subscriber):
     subscriber = make_subscriber(keywords="-survey")
-    subscriber.liked_papers.add(batch.visible_entries()[5].paper)
     assert wants_top_papers(subscriber.interests())
-    chosen, more = PeriodContent(batch.date, batch.date).select(subscriber.interests(), 10)
+    content = PeriodContent(batch.date, batch.date)
+    chosen, more = content.select(subscriber.interests(), 10)
     assert len(chosen) == 10 and more == 83 and all(m.reasons[0].kind == "community" for m in chosen)
+    lora = next(e.paper for e in batch.visible_entries() if e.paper.title.startswith("LoLDU"))
+    subscriber.liked_papers.add(lora)  # what an upvote does
+    content.add_external([lora])
+    chosen, _ = content.select(subscriber.interests(), 10)
+    kinds = [m.reasons[0].kind for m in chosen]
+    assert len(chosen) == 10 and kinds[0] == "like" and kinds[-1] == "community"
+    assert kinds == sorted(kinds, key=lambda kind: kind == "community")  # close papers first, then the top

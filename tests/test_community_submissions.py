@@ -214,3 +214,16 @@ def test_curators_approve_and_reject_with_a_reason_in_the_queue(recent, make_mem
     drop.refresh_from_db()
     assert drop.status == "rejected" and drop.reason == "Not about machine learning."
     assert Submission.objects.filter(status="pending").count() == 0
+
+
+def test_a_curator_renames_a_member_by_the_same_rules_and_the_lists_follow(recent, make_member, admin_client):
+    recent.arxiv_id = "2410.13618"
+    recent.save()
+    user = make_member(name="Spammy McSpam", trusted=True)
+    submission = submissions.submit(user, "2410.13618")
+    member = member_for(user)
+    bad = admin_client.post(f"/admin/community/member/{member.pk}/change/",
+                            {"display_name": "Eve\u202eevil", "trusted": "on"})
+    assert bad.status_code == 200 and "U+202E" in bad.content.decode()
+    admin_client.post(f"/admin/community/member/{member.pk}/change/", {"display_name": "Reader 7", "trusted": "on"})
+    assert BatchEntry.objects.get(batch=submission.batch, paper=recent).submitted_by == "Reader 7"
