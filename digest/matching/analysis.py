@@ -195,13 +195,14 @@ def credit(seq: tuple[str, ...], first, term_slots: tuple[tuple[Form, ...], ...]
 
 
 def positions_in(seq: tuple[str, ...]):
-    """A function giving the positions of a stem in `seq`, each stem looked up once."""
+    """A function giving the positions of a stem in `seq` (all positions found in one pass,
+    on the first call)."""
     memo: dict[str, list[int]] = {}
 
     def positions(stem: str) -> list[int]:
-        found = memo.get(stem)
-        if found is None:
-            found = memo[stem] = [i for i, s in enumerate(seq) if s == stem] if stem in seq else []
-        return found
+        if not memo and seq:
+            for i, s in enumerate(seq):
+                memo.setdefault(s, []).append(i)
+        return memo.get(stem, [])
 
     return positions

@@ -146,8 +146,8 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
 def _match_pass(unique: list[Interests], index: PaperIndex, top_k: int | None, workers: int, col_bits: int):
     n_rows = len(unique)
     lengths = np.fromiter((len(i.adds) + len(i.blocks) for i in unique), dtype=np.int64, count=n_rows)
-    flat = np.fromiter(itertools.chain.from_iterable(i.adds + i.blocks for i in unique), dtype=np.int64,
-                       count=int(lengths.sum()))
+    flat = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable((i.adds, i.blocks) for i in unique)),
+                       dtype=np.int64, count=int(lengths.sum()))
     used, local = np.unique(flat, return_inverse=True)
     prepare(used.tolist(), index)
     vectors = [index.vector(int(c)) for c in used]
