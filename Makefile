@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 # Exported so that every step of `make run` (and SITE_URL's default) sees the port served.
 export PORT
-SAMPLE ?= samples/daily-papers-page.txt
+# Empty: the demo data of scripts/sample-data.sh; or files to ingest instead (SAMPLE=feed.xml).
+SAMPLE ?=
 PYTEST_ARGS ?=
 
 .PHONY: install run lint test test-fast bench system-deps clean
@@ -18,12 +19,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Embedded defaults: SQLite in var/, tasks in-process, emails as .eml files in var/outbox/.
+# Embedded defaults: SQLite in var/, tasks in-process, emails as .eml files in var/outbox/,
+# static files served by whitenoise (DEBUG is off, as in production: mistyped links get the
+# site's own 404 page; `DEBUG=1 make run` shows Django's debug pages instead).
 # With REDIS_URL set, scripts/run.sh also starts a Celery worker and beat.
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ingest $(SAMPLE)
-	$(PY) manage.py publish
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	PY=$(PY) scripts/sample-data.sh $(SAMPLE)
 	PORT=$(PORT) PY=$(PY) scripts/run.sh
 
 system-deps:
@@ -35,17 +38,21 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# The tests keep their database, cache, outbox and secret key in var/test/, apart from a
+# `make run` that may be serving from var/ in the same checkout.
+TEST_VAR ?= $(CURDIR)/var/test
+
 # The whole suite, real services included (they are started by the tests themselves).
 test: lint system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PAPERPOST_VAR_DIR=$(TEST_VAR) $(PY) -m pytest $(PYTEST_ARGS)
 
 # Unit tests only: no Redis, worker, SMTP server or browser.
 test-fast: lint
-	$(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
+	PAPERPOST_VAR_DIR=$(TEST_VAR) $(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
 
 bench: install
 	scripts/system-deps.sh bench
 	@for script in benchmarks/[a-z]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf var/outbox var/cache var/static var/*.sqlite3* var/test-*.sqlite3*
+	rm -rf var/outbox var/cache var/static var/*.sqlite3* var/test-*.sqlite3* var/test

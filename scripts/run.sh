@@ -4,7 +4,8 @@
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 PORT=${PORT:-8000}
-export DEBUG=${DEBUG:-1}
+# DEBUG stays off unless asked for, so the demo shows the site's own error pages.
+export DEBUG=${DEBUG:-0}
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
