@@ -32,6 +32,9 @@ class Paper(models.Model):
     pdf_url = models.URLField("PDF", max_length=500, blank=True)
     code_url = models.URLField("code", max_length=500, blank=True)
     project_url = models.URLField("project page", max_length=500, blank=True)
+    # The source's preview image (Hugging Face's social thumbnail); shown only from the hosts
+    # in THUMBNAIL_HOSTS, which the Content-Security-Policy allows.
+    thumbnail = models.URLField(max_length=500, blank=True)
     doi = models.CharField("DOI", max_length=200, blank=True)
     journal_ref = models.CharField("journal reference", max_length=500, blank=True)
     comment = models.TextField(blank=True)

@@ -3,7 +3,8 @@
 published_entries() is the one definition of "the published entries of a span of days";
 PeriodContent indexes them for matching (digest.matching) so that a digest, a private feed
 or a preview can pick each subscriber's papers. The other functions are the selections the
-public pages and feeds show: a day, the best of a week, a topic's matches, similar papers.
+public pages and feeds show: a day, week or month (Period) in the curator's order or by
+votes, the topics each paper matches, a topic's matches, similar papers.
 Results that only change with the content are cached under the content version
 (digest.pagecache)."""
 
@@ -13,6 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -26,7 +28,8 @@ from .matching import Interests, Match, PaperDoc, PaperIndex, Ranking, Reason, W
 from .models import Batch, BatchEntry, Paper, Topic
 from .pagecache import content_version, memo
 
-PER_PAGE = 100
+# Papers per page of a day, week or month: keeps a page near 100 KB and a phone's scroll short.
+PER_PAGE = 30
 # The papers a "similar papers" list is drawn from: published within this many days of the paper.
 SIMILAR_WINDOW_DAYS = 15
 # Looser than a subscriber's "more like this" threshold: a paper page always wants a few.
@@ -57,42 +60,113 @@ def latest_published_id(version: str) -> int | None:
     return found[0]
 
 
-def day_page(batch: Batch, page_number: int, sort: str = "curated") -> dict:
-    """One page of a day's papers in the curator's order (or, with sort="votes", by the
-    community's votes, then the source's), with the days before and after."""
-    entries = batch.visible_entries()
+class Period:
+    """A span of published days a page lists: one day, an ISO week or a calendar month."""
+
+    KINDS = ("day", "week", "month")
+
+    def __init__(self, kind: str, start: dt.date, end: dt.date):
+        self.kind, self.start, self.end = kind, start, end
+
+    @classmethod
+    def of(cls, kind: str, day: dt.date) -> Period:
+        if kind == "week":
+            start = day - dt.timedelta(days=day.weekday())
+            return cls(kind, start, start + dt.timedelta(days=6))
+        if kind == "month":
+            start = day.replace(day=1)
+            return cls(kind, start, (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1))
+        return cls("day", day, day)
+
+    @property
+    def key(self) -> str:
+        """As written in URLs (and the JSON API): 2026-07-31, 2026-W31, 2026-07."""
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.kind == "month":
+            return f"{self.start:%Y-%m}"
+        return self.start.isoformat()
+
+    def __repr__(self) -> str:
+        return f"Period({self.kind} {self.key})"
+
+
+SORTS = ("curated", "votes")
+
+
+def period_entries(period: Period, sort: str = "curated") -> list[BatchEntry]:
+    """The visible entries of the published days of `period`, each paper once (at its newest
+    day). "curated": newest day first, each day in the curator's order (featured first);
+    "votes": by the community's votes, then the source's upvotes (papers without a count
+    after the counted ones), then as curated."""
+    entries = published_entries(period.start, period.end).select_related("batch")
+    curated = ("-batch__date", "-featured", "position", "pk")
     if sort == "votes":
-        entries = entries.order_by("-paper__community_votes", F("paper__upvotes").desc(nulls_last=True),
-                                   "-featured", "position", "pk")
-    page = Paginator(entries, PER_PAGE).get_page(page_number)
+        # nulls_last: PostgreSQL puts NULL first in a descending order, SQLite last.
+        entries = entries.order_by("-paper__community_votes", F("paper__upvotes").desc(nulls_last=True), *curated)
+    else:
+        entries = entries.order_by(*curated)
+    seen, out = set(), []
+    for entry in entries:
+        if entry.paper_id not in seen:
+            seen.add(entry.paper_id)
+            out.append(entry)
+    return out
+
+
+def neighbours(period: Period) -> tuple[dt.date | None, dt.date | None]:
+    """The newest published day before the period and the oldest after it."""
+    published = Batch.objects.published()
+    before = published.filter(date__lt=period.start).order_by("-date").values_list("date", flat=True).first()
+    after = published.filter(date__gt=period.end).order_by("date").values_list("date", flat=True).first()
+    return before, after
+
+
+def period_page(period: Period, page_number: int, sort: str = "curated") -> dict:
+    """One page of a period's papers, with the topics each matches and the published days
+    before and after (for the day / week / month switch and the pager)."""
+    page = Paginator(period_entries(period, sort), PER_PAGE).get_page(page_number)
+    entries = list(page.object_list)
+    before, after = neighbours(period)
+    days = list(Batch.objects.published().filter(date__range=(period.start, period.end))
+                .order_by("-date").values_list("date", flat=True))
     return {
-        "batch": batch,
+        "period": period,
         "sort": sort,
         "page": page,
-        "entries": list(page.object_list),
-        "rank_offset": page.start_index() - 1 if page.object_list else 0,
-        "previous": Batch.objects.published().filter(date__lt=batch.date).order_by("-date").only("date").first(),
-        "next": Batch.objects.published().filter(date__gt=batch.date).order_by("date").only("date").first(),
+        "entries": entries,
+        "tags": topic_tags([e.paper for e in entries]),
+        "rank_offset": page.start_index() - 1 if entries else 0,
+        "previous": before,
+        "next": after,
+        "days": days,
     }
 
 
-def best_entries(start: dt.date, end: dt.date, limit: int = 50) -> list[BatchEntry]:
-    """The best papers published start..end: featured first, then by the community's votes,
-    then by the source's upvotes; each once."""
-    entries = (
-        published_entries(start, end)
-        .select_related("batch")
-        # nulls_last: papers without a vote count go after the voted ones on PostgreSQL
-        # too (its default puts NULL first in a descending order; SQLite's puts it last).
-        .order_by("-featured", "-paper__community_votes", F("paper__upvotes").desc(nulls_last=True),
-                  "-batch__date", "position")
-    )
-    seen, best = set(), []
-    for entry in entries[:200]:
-        if entry.paper_id not in seen:
-            seen.add(entry.paper_id)
-            best.append(entry)
-    return best[:limit]
+def published_day_near(day: dt.date) -> dt.date | None:
+    """The published day on or before `day`, else the first one after it (the date picker)."""
+    published = Batch.objects.published()
+    found = published.filter(date__lte=day).order_by("-date").values_list("date", flat=True).first()
+    return found or published.filter(date__gt=day).order_by("date").values_list("date", flat=True).first()
+
+
+def topic_tags(papers: Iterable[Paper], topics: Iterable[Topic] | None = None) -> dict[int, list[Topic]]:
+    """The active topics each paper matches, in the topics' order: {paper id: [Topic, ...]}.
+    One sparse product for every topic at once (digest.matching.match_many)."""
+    papers = list(papers)
+    topics = list(Topic.objects.filter(active=True) if topics is None else topics)
+    if not papers or not topics:
+        return {}
+    index = PaperIndex([PaperDoc(id=p.pk, title=p.title, abstract=p.abstract, order=i)
+                        for i, p in enumerate(papers)], Weights.from_settings())
+    wanted = [Interests.build(topics=[(t.name, t.query)]) for t in topics]
+    rankings = match_many(wanted, index, workers=1)
+    tags: dict[int, list[Topic]] = {}
+    for topic, interests in zip(topics, wanted):
+        for position, _ in rankings[interests].pairs():
+            tags.setdefault(index.papers[position].id, []).append(topic)
+    return tags
 
 
 def similar_papers(paper: Paper, limit: int = 5) -> list[Paper]:
@@ -140,6 +214,24 @@ def topic_papers(topic: Topic, days: int = 30, limit: int = 50) -> list[tuple[Pa
         cache.set(key, ranked, settings.PAGE_CACHE_SECONDS)
     by_id = Paper.objects.in_bulk([pid for pid, _ in ranked])
     return [(by_id[pid], why) for pid, why in ranked if pid in by_id]
+
+
+def topic_counts(days: int = 30) -> dict[int, int]:
+    """{topic id: papers it matches among those published in the last `days` days up to the
+    newest published day}; computed once per content version (a topic's edit bumps it)."""
+    key = f"topic-counts:{days}:{content_version()}"
+    counts = cache.get(key)
+    if counts is None:
+        latest = Batch.objects.published().order_by("-date").only("date").first()
+        counts = {}
+        if latest is not None:
+            ids = published_entries(latest.date - dt.timedelta(days=days - 1)).values("paper_id")
+            papers = Paper.objects.filter(pk__in=ids).only("pk", "title", "abstract")[:5000]
+            for tags in topic_tags(papers).values():
+                for topic in tags:
+                    counts[topic.pk] = counts.get(topic.pk, 0) + 1
+        cache.set(key, counts, settings.PAGE_CACHE_SECONDS)
+    return counts
 
 
 # --- The papers of a period, for matching subscribers -------------------------------------------

@@ -81,3 +81,19 @@ def analyse(text: str) -> tuple[list[str], list[str]]:
     """(stems in order, stems of hyphenated compounds), normalising the text once."""
     norm = normalize(text)
     return [stem(w) for w in _WORD.findall(norm)], _compounds(norm)
+
+
+
+ELLIPSIS = "\u2026"
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut on a word boundary to about `limit` characters and ended with
+    one "…" (the one ellipsis style of pages and emails); whole if it fits. A cut never
+    leaves a comma or a full stop before the "…"."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    # A word boundary not too far back; else (one very long word) cut inside the word.
+    return text[: cut if cut > limit * 0.6 else limit].rstrip(" ,.;:") + ELLIPSIS

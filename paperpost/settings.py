@@ -283,6 +283,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Preview images of papers (Hugging Face's thumbnails) load from these hosts only; empty, no
+# thumbnails are shown (readers' browsers then fetch nothing from other sites).
+THUMBNAIL_HOSTS = envlist("THUMBNAIL_HOSTS", "cdn-thumbnails.huggingface.co")
 # Content-Security-Policy (django-csp) on every response: scripts, styles, images, fonts and
 # connections from our own origin only; no inline script or style anywhere, no plugins, no
 # <base> rewriting, no framing, forms post only to us. The one exception is the admin's
@@ -292,7 +295,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *(f"https://{host}" for host in THUMBNAIL_HOSTS)],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],

@@ -28,6 +28,7 @@ from mjml import mjml2html
 
 from digest.matching import Match
 from digest.models import Paper
+from digest.text import shorten
 from paperpost.mail import FastEmail
 
 from .tokens import make_delivery_token, make_token
@@ -118,14 +119,6 @@ def make_message(
 # --- The digest -----------------------------------------------------------------------
 
 
-def trim(text: str, limit: int) -> str:
-    text = " ".join((text or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit * 0.6 else limit].rstrip(" ,.;:") + "…"
-
-
 def paper_url(paper: Paper) -> str:
     return paper.abs_url or absolute(paper.get_absolute_url())
 
@@ -166,7 +159,7 @@ class PaperView:
             "title": " ".join(paper.title.split()),
             "url": paper_url(paper),
             "authors": paper.author_line,
-            "abstract": trim(paper.abstract, limit),
+            "abstract": shorten(paper.abstract, limit),
             "links": paper_links(paper),
             # The community's counts as they were when the edition was built.
             "signal": paper.signal_line,

@@ -51,7 +51,7 @@ def test_make_run_serves_the_demo_with_the_sites_own_error_pages(tmp_path):
         else:
             pytest.fail("scripts/run.sh did not start serving")
         assert status == 200 and "Papers of Friday 31 July 2026" in home
-        assert "Jinsen Su" in home and "▲ 17" in home and ">arXiv</a>" in home and 'rel="prev"' in home
+        assert "Jinsen Su" in home and "17 on HF" in home and ">arXiv</a>" in home and 'rel="prev"' in home
         status, css = get(base + "/static/css/site.css")
         assert status == 200 and "--accent" in css  # whitenoise, with DEBUG off
         status, missing = get(base + "/u/not-a-token/unsubscribe/")

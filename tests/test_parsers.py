@@ -159,6 +159,7 @@ def test_hf_daily_fields_and_dates():
     # paper.submittedOnDailyAt, not the top-level publishedAt of the evening before
     assert first.announce_date == dt.date(2026, 7, 31) and first.published == dt.date(2026, 7, 28)
     assert first.submitter
+    assert first.thumbnail == "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2607.23193.png"
     titles = [r.title for r in result.records]
     assert any("Σ-Mem" in t for t in titles) and any("β-OPSD" in t for t in titles)
     other = parse(data_file(REAL_SAMPLES[22][0]).read_bytes())

@@ -31,9 +31,13 @@ urlpatterns = [
     # First: community routes under paper/<id>/... must win over the paper page's catch-all.
     path("", include("community.urls")),
     path("", views.home, name="home"),
+    path("papers/", views.pick, name="pick"),
     path("papers/<isodate:day>/", views.day, name="day"),
+    path("papers/week/<str:week>/", views.week, name="week"),
+    path("papers/month/<str:month>/", views.month, name="month"),
     path("best/<str:period>/", views.best, name="best"),
     path("paper/<path:identifier>/", views.paper, name="paper"),
+    path("topics/", views.topics, name="topics"),
     path("topics/<slug:slug>/", views.topic, name="topic"),
     path("search/", views.search, name="search"),
     path("feed/", feeds.cached_feed(feeds.PaperFeed), name="feed"),

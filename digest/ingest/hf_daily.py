@@ -154,6 +154,8 @@ def _record(item) -> tuple[PaperRecord | None, str]:
     record.submitter = clean_text(next((n for n in names if n), ""))[:200]
     record.code_url = safe_url(_typed(paper, "githubRepo", (str,), "a string") or "")
     record.project_url = safe_url(_typed(paper, "projectPage", (str,), "a string") or "")
+    thumbnail = safe_url(_typed(item, "thumbnail", (str,), "a string") or "")
+    record.thumbnail = thumbnail if len(thumbnail) <= 500 else ""  # the column's width
     keywords = _typed(paper, "ai_keywords", (list,), "a list") or []
     record.ai_keywords = [clean_text(k) for k in keywords if isinstance(k, str) and k.strip()][:30]
     record.ai_summary = clean_text(_typed(paper, "ai_summary", (str,), "a string") or "")

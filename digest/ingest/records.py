@@ -27,6 +27,7 @@ class PaperRecord:
     pdf_url: str = ""
     code_url: str = ""
     project_url: str = ""
+    thumbnail: str = ""
     doi: str = ""
     journal_ref: str = ""
     comment: str = ""

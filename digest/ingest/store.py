@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 TEXT_FIELDS = ("title", "abstract")
 ENRICH_FIELDS = (
     "authors", "affiliations", "categories", "primary_category", "abs_url", "pdf_url",
-    "code_url", "project_url", "doi", "journal_ref", "comment", "rights", "published",
+    "code_url", "project_url", "thumbnail", "doi", "journal_ref", "comment", "rights", "published",
     "submitter", "ai_keywords", "ai_summary",
 )
 COUNT_FIELDS = ("upvotes", "stars", "num_comments")
