@@ -18,7 +18,7 @@ def restore_search_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("digest", "0007_plain_text_authors"),
+        ("digest", "0008_community_signal"),
     ]
 
     operations = [
