@@ -25,7 +25,7 @@ def test_subscribe_confirm_change_preferences_and_one_click_unsubscribe(site, pa
     page.goto(site.url + "/")
     page.screenshot(path=str(SCREENSHOTS / "landing.png"), full_page=False)
     page.fill("#id_email", "reader@example.org")
-    page.click("summary:has-text('Choose your topics')")
+    page.click("summary:has-text('Choose topics')")
     page.check("text=LoRA & parameter-efficient fine-tuning")
     page.click("button:has-text('Subscribe')")
     page.wait_for_selector("text=Check your inbox")
