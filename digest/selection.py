@@ -158,8 +158,9 @@ def topic_tags(papers: Iterable[Paper], topics: Iterable[Topic] | None = None) -
     topics = list(Topic.objects.filter(active=True) if topics is None else topics)
     if not papers or not topics:
         return {}
-    index = PaperIndex([PaperDoc(id=p.pk, title=p.title, abstract=p.abstract, order=i)
-                        for i, p in enumerate(papers)], Weights.from_settings())
+    # The same index as a topic's page (digest statistics included), so tags and pages agree.
+    index = PaperIndex([doc_of(p, order=i) for i, p in enumerate(papers)], Weights.from_settings(),
+                       stats=current_stats())
     wanted = [Interests.build(topics=[(t.name, t.query)]) for t in topics]
     rankings = match_many(wanted, index, workers=1)
     tags: dict[int, list[Topic]] = {}

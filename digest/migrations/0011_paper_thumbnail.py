@@ -18,7 +18,7 @@ def restore_search_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("digest", "0008_community_signal"),
+        ("digest", "0010_ranking_model"),
     ]
 
     operations = [
