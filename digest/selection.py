@@ -129,8 +129,9 @@ def period_page(period: Period, page_number: int, sort: str = "curated") -> dict
     page = Paginator(period_entries(period, sort), PER_PAGE).get_page(page_number)
     entries = list(page.object_list)
     before, after = neighbours(period)
-    days = list(Batch.objects.published().filter(date__range=(period.start, period.end))
-                .order_by("-date").values_list("date", flat=True))
+    days = [period.start] if period.kind == "day" else list(
+        Batch.objects.published().filter(date__range=(period.start, period.end)).order_by("-date")
+        .values_list("date", flat=True))
     return {
         "period": period,
         "sort": sort,
@@ -227,7 +228,7 @@ def topic_counts(days: int = 30) -> dict[int, int]:
         counts = {}
         if latest is not None:
             ids = published_entries(latest.date - dt.timedelta(days=days - 1)).values("paper_id")
-            papers = Paper.objects.filter(pk__in=ids).only("pk", "title", "abstract")[:5000]
+            papers = Paper.objects.filter(pk__in=ids)[:5000]
             for tags in topic_tags(papers).values():
                 for topic in tags:
                     counts[topic.pk] = counts.get(topic.pk, 0) + 1

@@ -69,7 +69,10 @@ def test_a_curators_edit_shows_at_once(client, batch):
 @pytest.mark.parametrize("batch_fixture", ["batch", "full_batch"])
 def test_a_page_costs_a_bounded_number_of_queries_whatever_the_batch_size(request, batch_fixture, client,
                                                                          django_assert_max_num_queries):
+    from digest.corpus import current_stats
+
     day = request.getfixturevalue(batch_fixture)
+    current_stats()  # ranking's corpus statistics, fitted once per process, used by topic tags
     cache.clear()
     with django_assert_max_num_queries(8):
         response = client.get(f"/papers/{day.date}/")
