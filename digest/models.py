@@ -134,6 +134,28 @@ class Batch(models.Model):
             bump_content_version()
         return bool(updated)
 
+    def renumber(self, moved: dict[int, tuple[int, int]] | None = None) -> int:
+        """Positions 1, 2, 3 ... in the current order, whatever was typed (0, 1, 2, 4, 5 or
+        two papers at 3). `moved` maps entries a curator just moved to (old, new) position:
+        at a tie, a paper moved up goes before the one already there and a paper moved down
+        after it, as a person reordering a list means. Returns how many positions changed."""
+        moved = moved or {}
+
+        def order(entry):
+            old, new = moved.get(entry.pk, (entry.position, entry.position))
+            return (entry.position, -1 if new < old else 1 if new > old else 0, entry.pk)
+
+        entries = sorted(self.entries.only("pk", "position"), key=order)
+        changed = []
+        for number, entry in enumerate(entries, start=1):
+            if entry.position != number:
+                entry.position = number
+                changed.append(entry)
+        if changed:
+            BatchEntry.objects.bulk_update(changed, ["position"], batch_size=500)
+            bump_content_version()
+        return len(changed)
+
     def visible_entries(self):
         return (
             self.entries.filter(hidden=False)

@@ -6,8 +6,12 @@ import csv
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.utils.html import format_html
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from digest.models import Topic
 from paperpost.csvcells import escape_cell
@@ -85,13 +89,15 @@ class SubscriberAdmin(admin.ModelAdmin):
     def mark_bounced(self, request, queryset):
         for s in queryset:
             lifecycle.suppress(s.email, Suppression.Reason.BOUNCED, f"admin action by {request.user}")
-        self.message_user(request, f"{queryset.count()} address(es) suppressed as bounced.", messages.SUCCESS)
+        n = queryset.count()
+        self.message_user(request, f"{n} address{'' if n == 1 else 'es'} suppressed as bounced.", messages.SUCCESS)
 
     @admin.action(description="Mark as complained (stop all mail)")
     def mark_complained(self, request, queryset):
         for s in queryset:
             lifecycle.suppress(s.email, Suppression.Reason.COMPLAINED, f"admin action by {request.user}")
-        self.message_user(request, f"{queryset.count()} address(es) suppressed as complained.", messages.SUCCESS)
+        n = queryset.count()
+        self.message_user(request, f"{n} address{'' if n == 1 else 'es'} suppressed as complained.", messages.SUCCESS)
 
 
 @admin.register(Suppression)
@@ -106,7 +112,11 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 class DeliveryInline(admin.TabularInline):
+    """Only the rows that need a look: an edition can have 100,000 deliveries (the page links
+    to all of them in the Delivery list, filtered)."""
+
     model = Delivery
+    verbose_name_plural = "deliveries that need a look (failed or unknown; all of them are in the Delivery list)"
     fields = ("subscriber", "status", "attempts", "sent_at", "last_error")
     readonly_fields = fields
     extra = 0
@@ -123,10 +133,79 @@ class DeliveryInline(admin.TabularInline):
 class EditionAdmin(admin.ModelAdmin):
     list_display = ("__str__", "status", "created_at", "queued", "sent", "skipped", "failed", "unknown", "rate", "eta")
     list_filter = ("frequency", "status")
-    readonly_fields = ("progress", "created_at", "finished_at", "last_queued_at")
-    fields = ("frequency", "start_date", "end_date", "status", "progress", "created_at", "finished_at", "last_queued_at")
+    # An edition is a record of a send: nothing on it is typed by hand. Its state changes only
+    # through pause, resume and resend (buttons on the page, actions on the list), which call
+    # subscribers.delivery like the commands and tasks do.
+    fields = ("frequency", "start_date", "end_date", "status", "progress", "deliveries_by_status", "created_at",
+              "finished_at", "last_queued_at")
+    readonly_fields = fields
     inlines = [DeliveryInline]
     actions = ["pause", "resume", "resend_failed"]
+    change_form_template = "admin/subscribers/edition/change_form.html"
+
+    def has_add_permission(self, request):
+        return False  # editions are made by sending a batch (the batch page, send_digest, beat)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/pause/", view(self.pause_view), name="subscribers_edition_pause"),
+            path("<int:pk>/resume/", view(self.resume_view), name="subscribers_edition_resume"),
+            path("<int:pk>/resend/", view(self.resend_view), name="subscribers_edition_resend"),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        edition = Edition.objects.filter(pk=object_id).first()
+        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        if edition is not None:
+            counts = edition.status_counts()
+            extra.update(edition_total=sum(counts.values()),
+                         edition_resendable=sum(counts[s] for s in Delivery.RESENDABLE))
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    @admin.display(description="deliveries")
+    def deliveries_by_status(self, obj):
+        counts = obj.status_counts()
+        base = reverse("admin:subscribers_delivery_changelist") + f"?edition__id__exact={obj.pk}"
+        parts = [format_html('<a href="{}">all {}</a>', base, sum(counts.values()))]
+        parts += [format_html('<a href="{}&amp;status__exact={}">{} {}</a>', base, status, label.lower(), counts[status])
+                  for status, label in Delivery.Status.choices if counts[status]]
+        return format_html_join(" · ", "{}", ((p,) for p in parts))
+
+    def _edition(self, request, pk) -> Edition:
+        edition = Edition.objects.filter(pk=pk).first()
+        if edition is None or not self.has_change_permission(request, edition):
+            raise PermissionDenied
+        return edition
+
+    def pause_view(self, request, pk):
+        edition = self._edition(request, pk)
+        if request.method == "POST":
+            done = delivery.pause(Edition.objects.filter(pk=edition.pk))
+            self.message_user(request, f"Paused {edition}." if done else f"{edition} was not sending.",
+                              messages.SUCCESS if done else messages.WARNING)
+        return redirect("admin:subscribers_edition_change", edition.pk)
+
+    def resume_view(self, request, pk):
+        edition = self._edition(request, pk)
+        if request.method == "POST":
+            done = delivery.resume(Edition.objects.filter(pk=edition.pk))
+            self.message_user(request, f"Resumed {edition}." if done else f"{edition} was not paused.",
+                              messages.SUCCESS if done else messages.WARNING)
+        return redirect("admin:subscribers_edition_change", edition.pk)
+
+    def resend_view(self, request, pk):
+        edition = self._edition(request, pk)
+        rows = Delivery.objects.filter(edition=edition)
+        if request.method == "POST":
+            count = delivery.resend(rows)
+            self.message_user(request, f"Queued {count} deliver{'y' if count == 1 else 'ies'} of {edition} again; "
+                                       "suppressed or unsubscribed addresses are skipped.", messages.SUCCESS)
+            return redirect("admin:subscribers_edition_change", edition.pk)
+        return TemplateResponse(request, "admin/subscribers/edition/confirm_resend.html", {
+            **self.admin_site.each_context(request), "title": f"Resend the failed and unknown deliveries of {edition}?",
+            "edition": edition, "opts": self.model._meta, "count": rows.filter(status__in=Delivery.RESENDABLE).count(),
+        })
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -187,16 +266,19 @@ class EditionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause sending (rows in flight finish, the rest wait)")
     def pause(self, request, queryset):
-        self.message_user(request, f"Paused {delivery.pause(queryset)} edition(s).", messages.SUCCESS)
+        n = delivery.pause(queryset)
+        self.message_user(request, f"Paused {n} edition{'' if n == 1 else 's'}.", messages.SUCCESS)
 
     @admin.action(description="Resume sending")
     def resume(self, request, queryset):
-        self.message_user(request, f"Resumed {delivery.resume(queryset)} edition(s).", messages.SUCCESS)
+        n = delivery.resume(queryset)
+        self.message_user(request, f"Resumed {n} edition{'' if n == 1 else 's'}.", messages.SUCCESS)
 
     @admin.action(description="Resend failed and unknown deliveries (same Message-ID)")
     def resend_failed(self, request, queryset):
         count = delivery.resend(Delivery.objects.filter(edition__in=queryset))
-        self.message_user(request, f"Queued {count} deliveries again; suppressed or unsubscribed addresses are skipped.",
+        self.message_user(request, f"Queued {count} deliver{'y' if count == 1 else 'ies'} again; "
+                                   "suppressed or unsubscribed addresses are skipped.",
                           messages.SUCCESS)
 
 
@@ -211,4 +293,5 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resend the selected failed/unknown deliveries (same Message-ID)")
     def resend(self, request, queryset):
-        self.message_user(request, f"Queued {delivery.resend(queryset)} deliveries again.", messages.SUCCESS)
+        count = delivery.resend(queryset)
+        self.message_user(request, f"Queued {count} deliver{'y' if count == 1 else 'ies'} again.", messages.SUCCESS)

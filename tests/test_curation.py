@@ -138,7 +138,7 @@ def test_adding_a_paper_by_arxiv_id_goes_through_the_ingest_guards(admin_client,
     assert "refused: 127.0.0.1 is a loopback address" in response.content.decode()
     settings.INGEST_ALLOWED_HOSTS = ["127.0.0.1"]
     response = admin_client.post(f"/admin/digest/batch/{draft.pk}/change/", data, follow=True)
-    assert "1 added to this batch" in response.content.decode()
+    assert "1 paper added to this batch" in response.content.decode()
     assert draft.entries.filter(paper__arxiv_id="1111.2011").exists()
     bad = admin_client.post(f"/admin/digest/batch/{draft.pk}/change/", {**data, "add_arxiv_ids": "not-an-id"})
     assert "Not an arXiv id: not-an-id" in bad.content.decode()

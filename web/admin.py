@@ -10,12 +10,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
 
 from digest.ingest.feedtools import ARXIV_ID
 from digest.ingest.pipeline import IngestError, ingest_url
@@ -25,6 +26,17 @@ from digest.tasks import ingest_source_task, refit_ranking
 from subscribers.delivery import NothingToSend, build_edition
 from subscribers.models import Edition, Frequency, Subscriber
 from subscribers.preview import PreviewForm, preview_digest
+
+
+# The panel is Paperpost's, not "Django administration".
+admin.site.site_header = "Paperpost"
+admin.site.site_title = "Paperpost"
+admin.site.index_title = "Curation and operations"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """ "1 paper", "2 papers"."""
+    return f"{count} {ngettext(singular, plural_form or singular + 's', count)}"
 
 
 @admin.register(Paper)
@@ -51,13 +63,41 @@ class PaperAdmin(admin.ModelAdmin):
         return bool(obj.code_url)
 
 
+class EntryForm(forms.ModelForm):
+    class Meta:
+        model = BatchEntry
+        fields = ("position", "featured", "hidden", "note")
+        widgets = {
+            "position": forms.NumberInput(attrs={"class": "position", "min": 0, "max": 100000}),
+            "note": forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        }
+
+
 class BatchEntryInline(admin.TabularInline):
+    """A batch's papers as one compact list: position (dragged, or typed), title, featured,
+    hidden, the note in a popover, remove. ?q= on the batch page lists only the papers whose
+    title, authors or arXiv id hold the words (search within the batch)."""
+
     model = BatchEntry
-    fields = ("position", "paper", "featured", "hidden", "note", "announce_type")
-    readonly_fields = ("announce_type",)
-    raw_id_fields = ("paper",)
+    form = EntryForm
+    fields = ("position", "featured", "hidden", "note")
+    template = "admin/digest/batch/entries_inline.html"
     extra = 0
-    ordering = ("position",)
+    ordering = ("position", "pk")
+
+    class Media:
+        js = ["js/batch-order.js"]
+
+    def has_add_permission(self, request, obj=None):
+        return False  # papers join a batch by ingest, by arXiv id (above) or by submission
+
+    def get_queryset(self, request):
+        entries = super().get_queryset(request).select_related("paper")
+        words = (request.GET.get("q") or "").split()[:8]
+        for word in words:
+            entries = entries.filter(Q(paper__title__icontains=word) | Q(paper__arxiv_id__icontains=word)
+                                     | Q(paper__authors__icontains=word))
+        return entries
 
 
 class BatchForm(forms.ModelForm):
@@ -122,6 +162,19 @@ class BatchAdmin(admin.ModelAdmin):
             ))
         return format_html_join(mark_safe("<br>"), "{}", ((r,) for r in rows)) if rows else "not sent yet"
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        search = " ".join((request.GET.get("q") or "").split()[:8])
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "entry_search": search})
+
+    def save_formset(self, request, form, formset, change):
+        """Save the papers' rows, then number the whole batch 1, 2, 3 ... in the new order."""
+        moved = {f.instance.pk: (f.initial.get("position", 0), f.cleaned_data["position"])
+                 for f in formset.forms if "position" in f.changed_data and f.instance.pk
+                 and not f.cleaned_data.get("DELETE")}
+        super().save_formset(request, form, formset, change)
+        if formset.model is BatchEntry:
+            form.instance.renumber(moved)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         ids = form.cleaned_data.get("add_arxiv_ids") or []
@@ -135,7 +188,7 @@ class BatchAdmin(admin.ModelAdmin):
         except IngestError as exc:
             self.message_user(request, f"Could not add the papers: {exc}", messages.ERROR)
             return
-        self.message_user(request, f"arXiv: {summary.line()}; {summary.entries_added} added to this batch.",
+        self.message_user(request, f"arXiv: {summary.line()}; {plural(summary.entries_added, 'paper')} added to this batch.",
                           messages.SUCCESS if not summary.errors else messages.WARNING)
 
     @admin.action(description="Publish the selected batches (asks first)")
@@ -147,7 +200,7 @@ class BatchAdmin(admin.ModelAdmin):
                 "selected": queryset.values_list("pk", flat=True),
             })
         done = sum(1 for batch in queryset if batch.publish())
-        self.message_user(request, f"Published {done} batch(es).", messages.SUCCESS)
+        self.message_user(request, f"Published {plural(done, 'batch', 'batches')}.", messages.SUCCESS)
         return None
 
     def get_urls(self):
@@ -175,7 +228,7 @@ class BatchAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/digest/batch/confirm_one.html", {
             **self.admin_site.each_context(request), "title": f"Publish the batch of {batch.date}?", "batch": batch,
             "opts": self.model._meta, "verb": "Publish",
-            "consequence": f"{batch.entries.filter(hidden=False).count()} papers will appear on the site and in the feeds.",
+            "consequence": f"{plural(batch.entries.filter(hidden=False).count(), 'paper')} will appear on the site and in the feeds.",
         })
 
     def send_view(self, request, pk):
@@ -186,13 +239,14 @@ class BatchAdmin(admin.ModelAdmin):
             except NothingToSend as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return redirect("admin:digest_batch_change", batch.pk)
-            self.message_user(request, f"Sending: {added} deliveries queued.", messages.SUCCESS)
+            self.message_user(request, f"Sending: {plural(added, 'delivery', 'deliveries')} queued.", messages.SUCCESS)
             return redirect("admin:subscribers_edition_change", edition.pk)
         audience = Subscriber.objects.deliverable().filter(frequency=Frequency.DAILY).count()
         return TemplateResponse(request, "admin/digest/batch/confirm_one.html", {
             **self.admin_site.each_context(request), "title": f"Send the digest of {batch.date} now?", "batch": batch,
             "opts": self.model._meta, "verb": "Send now",
-            "consequence": (f"{audience} daily subscribers get their matches (those with none get no email). "
+            "consequence": (f"{plural(audience, 'daily subscriber')} get{'s' if audience == 1 else ''} their matches "
+                            "(those with none get no email). "
                             + ("" if batch.is_published else "Publish the batch first: only published batches are sent.")),
             "disabled": not batch.is_published,
         })
@@ -238,7 +292,7 @@ class BatchEntryAdmin(admin.ModelAdmin):
     def _set(self, request, queryset, **fields):
         n = queryset.update(**fields)
         bump_content_version()
-        self.message_user(request, f"Changed {n} entries.", messages.SUCCESS)
+        self.message_user(request, f"Changed {plural(n, 'entry', 'entries')}.", messages.SUCCESS)
 
 
 @admin.register(Topic)
@@ -273,7 +327,8 @@ class SourceAdmin(admin.ModelAdmin):
     def run_now(self, request, queryset):
         for source in queryset:
             ingest_source_task.delay(source.pk)
-        self.message_user(request, f"Queued {queryset.count()} source(s); see Last run and Last error.", messages.SUCCESS)
+        self.message_user(request, f"Queued {plural(queryset.count(), 'source')}; see Last run and Last error.",
+                          messages.SUCCESS)
     readonly_fields = ("etag", "last_modified", "last_checked_at", "last_success_at", "last_error", "last_counts", "created_at")
 
     @admin.display(description="last error")

@@ -13,13 +13,31 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from digest.models import BatchEntry
-from subscribers.models import Delivery, Edition, Subscriber
+from digest.models import Batch, BatchEntry
+from subscribers.models import Delivery, Edition, Frequency, Subscriber
 
 Status = Subscriber.Status
 GONE = [Status.BOUNCED, Status.COMPLAINED]
 
 PALETTE = ["#0b57d0", "#1a7f37", "#bf8700", "#cf222e", "#8250df", "#57606a", "#0598bc", "#d4a72c"]
+
+
+def todays_batch() -> dict | None:
+    """The shortcut at the top of the dashboard: the day to work on (the newest draft, else
+    the newest batch), with its counts and where it stands (review, preview, publish, send)."""
+    batch = Batch.objects.filter(status=Batch.Status.DRAFT).order_by("-date").first() or \
+        Batch.objects.order_by("-date").first()
+    if batch is None:
+        return None
+    counts = batch.entries.aggregate(n_papers=Count("id", filter=Q(hidden=False)),
+                                     n_hidden=Count("id", filter=Q(hidden=True)),
+                                     n_featured=Count("id", filter=Q(featured=True, hidden=False)))
+    return {
+        "batch": batch,
+        **counts,
+        "edition": Edition.objects.filter(frequency=Frequency.DAILY, end_date=batch.date).first(),
+        "audience": Subscriber.objects.deliverable().filter(frequency=Frequency.DAILY).count(),
+    }
 
 
 def papers_per_source(days: int = 14):
@@ -91,7 +109,7 @@ def bar_chart(title: str, labels: list[str], series: dict[str, list[int]], stack
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.7 / (1 if stacked else max(1, len(names))))
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-labelledby="t-{id(series)}"><title id="t-{id(series)}">{escape(title)}</title>',
         f'<text x="{left}" y="14" font-size="13" font-weight="600">{escape(title)}</text>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#999"/>',

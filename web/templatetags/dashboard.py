@@ -1,10 +1,10 @@
 from django import template
 
-from web.dashboard import charts
+from web.dashboard import charts, todays_batch
 
 register = template.Library()
 
 
 @register.inclusion_tag("admin/dashboard.html")
 def paperpost_dashboard():
-    return {"charts": charts()}
+    return {"charts": charts(), "today": todays_batch()}
