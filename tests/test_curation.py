@@ -179,3 +179,32 @@ def test_the_sources_page_shows_the_last_run_and_can_run_now(admin_client):
     admin_client.post("/admin/digest/source/", {"action": "run_now", "_selected_action": [source.pk]})
     source.refresh_from_db()
     assert source.last_checked_at is not None and "private address" in source.last_error
+
+
+def test_saving_a_batch_renumbers_its_papers_in_the_order_given(batch):
+    entries = list(batch.entries.order_by("position")[:5])
+    # Gaps and a tie, as typing leaves them: 0, 1, 2, 4, 5 with the last moved up to 1.
+    for entry, position in zip(entries, [0, 1, 2, 4, 5]):
+        entry.position = position
+        entry.save()
+    last = entries[4]
+    last.position = 1
+    last.save()
+    batch.renumber({last.pk: (5, 1)})
+    order = list(batch.entries.order_by("position").values_list("pk", "position")[:5])
+    assert [pk for pk, _ in order] == [entries[0].pk, last.pk, entries[1].pk, entries[2].pk, entries[3].pk]
+    assert sorted(batch.entries.values_list("position", flat=True)) == list(range(1, 94))
+    # Moved down onto a taken position: after the paper already there.
+    first = batch.entries.get(position=1)
+    first.position = 3
+    first.save()
+    batch.renumber({first.pk: (1, 3)})
+    assert batch.entries.get(pk=first.pk).position == 3
+
+
+def test_the_batch_page_lists_titles_and_finds_within_the_batch(admin_client, batch):
+    html = admin_client.get(f"/admin/digest/batch/{batch.pk}/change/").content.decode()
+    assert html.count('class="entry') == 93 and "LoLDU: Low-Rank Adaptation" in html and "popovertarget" in html
+    assert "Django administration" not in html and "<title>" in html
+    found = admin_client.get(f"/admin/digest/batch/{batch.pk}/change/?q=LoLDU").content.decode()
+    assert found.count('class="entry') == 1 and "Papers matching “LoLDU” (1)" in found
