@@ -275,7 +275,9 @@ def digest_message(
             view.tail,
         ]
         text_parts += ["\n", f"{rank}. ", view.text_head, "" if community else f"   Why: {why}\n"]
-        text_parts += [f"   {label}: {url}\n" for label, url in actions]
+        # The text part carries one link per paper to a page with every choice (more, fewer,
+        # mute a topic): a line of URLs per choice made plain-text digests unreadable.
+        text_parts += [f"   Upvote: {actions[0][1]}\n", f"   More or fewer like this: {feedback_base}{view.id}/\n"]
         text_parts.append(view.text_tail)
     if edition.frequency == "weekly":
         date_label = f"week ending {date:%A %-d %B %Y}"

@@ -13,10 +13,10 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from digest.models import Batch, Paper, Topic
-from digest.selection import PeriodContent
+from digest.selection import PeriodContent, topic_tags
 
 from . import lifecycle
 from .forms import EmailChangeForm, PreferencesForm
@@ -192,6 +192,21 @@ def feedback(request, token: str, action: str, target: int):
         return render(request, "subscribers/feedback.html", context)
     lifecycle.apply_feedback(subscriber, action, obj)
     return render(request, "subscribers/feedback_done.html", context)
+
+
+@never_cache
+@require_GET
+def feedback_choices(request, token: str, target: int):
+    """The one link per paper of a digest's text part: the feedback choices for that paper,
+    each a button that POSTs to its feedback link (more, fewer, or mute a topic of theirs
+    that the paper matches)."""
+    subscriber = _subscriber(token, "feedback")
+    paper = Paper.objects.filter(pk=target, batches__status=Batch.Status.PUBLISHED).first() or _not_found()
+    return render(request, "subscribers/feedback_choices.html", {
+        "paper": paper, "token": token, "subscriber": subscriber,
+        "topics": topic_tags([paper], subscriber.topics.all()).get(paper.pk, []),
+        "manage_token": make_token(subscriber, "manage"),
+    })
 
 
 @never_cache

@@ -13,7 +13,7 @@ from digest.ingest import pagetext
 from digest.matching import (
     Interests, PaperDoc, PaperIndex, Weights, explain, match, match_many, parse_terms, rank, reference_match,
 )
-from digest.models import Batch, BatchEntry, Paper
+from digest.models import Batch, BatchEntry, Paper, Topic
 from digest.starter_topics import STARTER_TOPICS
 from subscribers.delivery import build_edition
 from subscribers.models import Delivery, SentPaper, Subscriber
@@ -171,9 +171,17 @@ def test_feedback_links_are_tokenized_confirmed_by_post_and_change_the_next_emai
     subscriber = make_subscriber(topics=["lora-peft", "unlearning"])
     send(batch, capture=django_capture_on_commit_callbacks)
     text = mail.outbox[0].body
-    more = re.search(r"More like this: (\S+)", text).group(1).split("8000")[-1]
-    mute = re.search(r"Mute Machine unlearning: (\S+)", text).group(1).split("8000")[-1]
+    # The text part has one link per paper, to a page with the choices (the HTML part links
+    # each choice directly).
+    choices = [url.split("8000")[-1] for url in re.findall(r"More or fewer like this: (\S+)", text)]
+    assert len(choices) == len(re.findall(r"\n\d+\. ", text)) and "Fewer like this:" not in text
     client = Client(enforce_csrf_checks=True)
+    pages = [client.get(url).content.decode() for url in choices]
+    more = re.search(r'action="(/f/[^"]+/more/\d+/)"', pages[0]).group(1)
+    unlearning = Topic.objects.get(slug="unlearning")
+    mute = next(m.group(1) for page in pages
+                for m in [re.search(rf'action="(/f/[^"]+/mute/{unlearning.pk}/)"', page)] if m)
+    assert "Stop sending Machine unlearning" in " ".join(pages)
     assert "<form" in client.get(more).content.decode()
     subscriber.refresh_from_db()
     assert not subscriber.liked_papers.exists()  # GET changes nothing
@@ -202,8 +210,10 @@ def test_fewer_like_this_from_an_email(batch, make_subscriber, django_capture_on
     subscriber = make_subscriber(topics=["lora-peft"])
     send(batch, capture=django_capture_on_commit_callbacks)
     first = re.search(r"\n1\. (.+)", mail.outbox[0].body).group(1)
-    fewer = re.search(r"Fewer like this: (\S+)", mail.outbox[0].body).group(1).split("8000")[-1]
-    Client().post(fewer)
+    choices = re.search(r"More or fewer like this: (\S+)", mail.outbox[0].body).group(1).split("8000")[-1]
+    fewer = re.search(r'action="(/f/[^"]+/fewer/\d+/)"', Client().get(choices).content.decode()).group(1)
+    done = Client().post(fewer).content.decode()
+    assert f"Fewer papers like <strong>{first}</strong>" in done  # the page after POST names the paper
     assert subscriber.disliked_papers.get().title == first
     Delivery.objects.all().delete()
     SentPaper.objects.all().delete()

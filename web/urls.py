@@ -59,6 +59,7 @@ urlpatterns = [
     path("u/<str:token>/export/", subscriber_views.export, name="export"),
     path("u/<str:token>/delete/", subscriber_views.delete, name="delete"),
     path("u/<str:token>/edition/<int:edition_id>/", subscriber_views.edition_matches, name="edition_matches"),
+    path("f/<str:token>/<int:target>/", subscriber_views.feedback_choices, name="feedback_choices"),
     path("f/<str:token>/<str:action>/<int:target>/", subscriber_views.feedback, name="feedback"),
     path("email/<str:token>/", subscriber_views.email_change, name="email_change"),
     path("admin/", admin.site.urls),
