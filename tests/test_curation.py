@@ -168,6 +168,12 @@ def test_the_dashboard_draws_its_charts_on_the_admin_index(admin_client, batch, 
     for title in ("Papers ingested per source per day", "Subscribers by status", "Deliveries per edition"):
         assert "<title" in html and title in html
     assert html.count('role="img"') == 3 and "cdn" not in html.lower()
+    # Charts scale to the screen, and the newest bar of the 30-day chart has its date.
+    from django.utils import timezone
+
+    assert html.count('class="chart"') == 3
+    [subscribers] = [svg for svg in html.split("<svg")[1:] if "Subscribers by status" in svg]
+    assert f">{timezone.localdate():%d %b}</text>" in subscribers.split("</svg>")[0]
 
 
 def test_the_sources_page_shows_the_last_run_and_can_run_now(admin_client):

@@ -129,7 +129,9 @@ def bar_chart(title: str, labels: list[str], series: dict[str, list[int]], stack
                              f'fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(label)}: {escape(name)} {value}</title></rect>')
             if stacked:
                 base -= h
-        if n <= 16 or i % max(1, n // 10) == 0:
+        # Every label when they fit, else every step-th counted back from the newest, so
+        # the latest bar (today) always has one.
+        if n <= 16 or (n - 1 - i) % max(1, n // 10) == 0:
             parts.append(f'<text x="{x0 + bar_w / 2:.1f}" y="{top + plot_h + 14}" font-size="9" text-anchor="middle">'
                          f'{escape(label)}</text>')
     for k, name in enumerate(names):
