@@ -28,6 +28,7 @@ from mjml import mjml2html
 
 from digest.matching import Match
 from digest.models import Paper
+from digest.selection import topic_tags
 from digest.text import shorten
 from paperpost.mail import FastEmail
 
@@ -146,13 +147,14 @@ class PaperView:
     links: list[tuple[str, str]]
     signal: str
     discuss_url: str
+    topics: list[tuple[str, str]]  # (name, topic page) of the topics the paper matches
     head: SafeString
     tail: SafeString
     text_head: str
     text_tail: str
 
     @classmethod
-    def of(cls, paper: Paper, short: bool = False) -> PaperView:
+    def of(cls, paper: Paper, short: bool = False, topics=()) -> PaperView:
         # Long digests get shorter abstracts, so that 50 papers stay under Gmail's 102 KB.
         limit = settings.DIGEST_ABSTRACT_CHARS // 2 if short else settings.DIGEST_ABSTRACT_CHARS
         view = {
@@ -164,6 +166,8 @@ class PaperView:
             # The community's counts as they were when the edition was built.
             "signal": paper.signal_line,
             "discuss_url": absolute(paper.get_absolute_url()) + "#discussion",
+            # Long digests leave the tags out, as they shorten abstracts (Gmail's 102 KB).
+            "topics": [] if short else [(t.name, absolute(t.get_absolute_url())) for t in topics],
         }
         # Rendered once per paper; the subscriber's "why" and feedback links go in the slot.
         block = get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT})
@@ -181,11 +185,15 @@ class PaperViews:
     def __init__(self, papers: dict[int, Paper]):
         self.papers = papers
         self._views: dict[tuple[int, bool], PaperView] = {}
+        self._tags: dict[int, list] | None = None
 
     def view(self, paper_id: int, short: bool = False) -> PaperView:
         view = self._views.get((paper_id, short))
         if view is None:
-            view = self._views[(paper_id, short)] = PaperView.of(self.papers[paper_id], short=short)
+            if self._tags is None:  # the topic tags of every paper of the period, at once
+                self._tags = topic_tags(self.papers.values())
+            view = self._views[(paper_id, short)] = PaperView.of(
+                self.papers[paper_id], short=short, topics=self._tags.get(paper_id, []))
         return view
 
 

@@ -94,6 +94,9 @@ def test_each_paper_shows_title_link_abstract_code_and_why(batch, make_subscribe
     assert html.count("Why: LoRA &amp; parameter-efficient fine-tuning") >= 1
     assert "Why: LoRA & parameter-efficient fine-tuning: \"" in text
     assert "/paper/title:loldu-low-rank-adaptation" in html
+    # Each paper's topic tags, linking to the topic pages (every topic it matches, not only
+    # the reader's).
+    assert 'href="http://127.0.0.1:8000/topics/lora-peft/"' in html and "   Topics: " in text
 
 
 @pytest.mark.django_db
