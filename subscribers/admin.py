@@ -146,6 +146,11 @@ class EditionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # editions are made by sending a batch (the batch page, send_digest, beat)
 
+    def has_delete_permission(self, request, obj=None):
+        # Its deliveries are the ledger of what was sent to whom: deleting them would let the
+        # same batch go out twice.
+        return False
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [

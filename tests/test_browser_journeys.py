@@ -232,6 +232,7 @@ def test_a_curators_journey(site, tab, make_subscriber, django_user_model):
     edition = Edition.objects.get()
     assert page.locator(f"a[href$='?edition__id__exact={edition.pk}']").first.is_visible()
     assert page.locator("input[name=_save]").count() == 0 and page.locator("select[name=status]").count() == 0
+    assert page.locator(".deletelink").count() == 0
     assert "sent 1" in page.inner_text("#content-main")
     fits(page, "the edition page")
     shot(page, "curator-edition")
