@@ -61,6 +61,45 @@ def test_acronyms_are_learned_from_the_corpus():
     assert CorpusStats.fit(docs, semantic=False).acronyms["snn"] == (("spik", "neural", "network"),)
 
 
+def test_a_term_meets_the_acronyms_of_longer_names_it_ends():
+    idx = index_of(("Jailbreaking LLMs", "We attack chat assistants."), ("Probing VLMs", "Vision encoders."),
+                   ("Pruning CNNs", "Filters."))
+    def ids(q):
+        return [m.paper_id for m in match(Interests.build(keywords=q, strictness="broad"), idx)]
+    # A large language model is a language model: the exclusion drops a paper that only says "LLMs".
+    assert ids("jailbreaking, probing, -language model") == []
+    assert ids("language model") == [0, 1]
+    assert ids("neural network") == [2]
+
+
+def test_an_acronym_found_for_a_term_counts_only_in_capitals_and_in_its_own_sense():
+    from digest.matching import CorpusStats
+
+    defining = [PaperDoc(id=i, title="Sampling", abstract="We use importance sampling (IS) for estimates.")
+                for i in range(3)]
+    papers = [PaperDoc(id=10, title="What is it", abstract="This is a study of it.", order=10),
+              PaperDoc(id=11, title="Variance of IS estimators", abstract="", order=11),
+              PaperDoc(id=12, title="Robust ASR", abstract="Noisy speech.", order=12),
+              PaperDoc(id=13, title="Jailbreaks", abstract="We raise the attack success rate (ASR) of jailbreaks.",
+                       order=13)]
+    idx = PaperIndex(papers, stats=CorpusStats.fit(defining + papers, semantic=False))
+    def ids(q):
+        return [m.paper_id for m in match(Interests.build(keywords=q, strictness="broad"), idx)]
+    assert ids("importance sampling") == [11]
+    assert ids("speech recognition") == [12]  # paper 13 defines ASR as something else
+
+
+def test_roman_numerals_and_two_letter_acronyms_defined_once_are_not_learned():
+    from digest.matching import CorpusStats
+
+    docs = [PaperDoc(id=1, title="t", abstract="An instrumental variable (IV) design and a topological order (TO)."),
+            PaperDoc(id=2, title="t", abstract="Federated learning (FL) on phones."),
+            PaperDoc(id=3, title="t", abstract="Federated learning (FL) on cars.")]
+    acronyms = CorpusStats.fit(docs, semantic=False).acronyms
+    assert "iv" not in acronyms and "to" not in acronyms
+    assert acronyms["fl"] == (("federat", "learn"),)
+
+
 def test_exclusions_remove_papers():
     idx = index_of(("Pruning: a survey", ""), ("Pruning transformers", ""))
     found = match(Interests.build(keywords="pruning, -survey"), idx)

@@ -59,6 +59,15 @@ def test_about_me_finds_papers_by_meaning(index):
     assert found[0].explain().startswith("close to your “about me”")
 
 
+def test_an_about_me_that_is_all_the_subscriber_gave_weighs_more(index):
+    about = "Observational and simulated galaxy formation and evolution in the early universe."
+    alone, beside = Interests.build(about=about), Interests.build(about=about, keywords="redshift")
+    assert alone.about_alone and not beside.about_alone
+    assert rank(alone, index).scores[0] == index.weights.about_alone > index.weights.about  # a clear match
+    [reason] = [r for r in explain(alone, index, int(rank(alone, index).positions[0])) if r.kind == "about"]
+    assert reason.strength == "core"
+
+
 def test_a_learned_model_is_small_usable_and_blended(index, feed_docs, stats):
     rng = random.Random(3)
     astro = [d for d in feed_docs if "astro-ph.GA" in d.categories]

@@ -9,14 +9,20 @@ in order counts 1).
 
 Acronyms come from a short curated list plus the ones the stored corpus defines itself:
 abstracts write "graph neural networks (GNNs)", and CorpusStats keeps each acronym whose
-definitions agree (see learn_acronyms)."""
+definitions agree (see learn_acronyms). A term also meets the acronyms of the longer names
+it ends ("language model" meets LLM and VLM, "neural network" meets GNN): a large language
+model is a language model, so "-language model" drops a paper that only says "LLM". An
+acronym found for a term counts only where the paper writes it in capitals ("IS" may be
+importance sampling; "is" never is); what the subscriber typed counts however written."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
+from ..text import _WORD as _WORDS
 from ..text import stem, stems
 from .terms import STOPWORDS
 
@@ -37,6 +43,9 @@ CURATED = {
 # A slot form is a tuple of stems; a slot is the set of forms that satisfy one word.
 Form = tuple[str, ...]
 Acronyms = Mapping[str, tuple[Form, ...]]  # acronym stem -> expansions (stems)
+# An acronym form marked with CASED counts only where the paper writes it with at least two
+# capitals ("LLMs", "MoE", "IV"); stems never hold this character.
+CASED = "^"
 WINDOW_EXTRA = 4  # words a window match may hold besides the term's own
 WINDOW_CREDIT = 0.6
 
@@ -85,10 +94,17 @@ def definitions(text: str) -> Iterable[tuple[str, Form]]:
             yield stem(core.lower()), form
 
 
+# Roman numerals number things everywhere ("Phase III", "BCI Competition IV"): never an
+# acronym of the corpus, whatever one abstract defines.
+_ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")
+
+
 def learn_acronyms(texts: Iterable[str]) -> dict[str, tuple[Form, ...]]:
     """Acronyms the corpus defines, each with its most frequent expansion, kept when at
     least two thirds of its definitions agree (so "SR" that is super-resolution in one
-    abstract and symbolic regression in another is left alone). The curated list wins."""
+    abstract and symbolic regression in another is left alone). A two-letter acronym
+    names many things, so it needs two agreeing definitions; Roman numerals are never
+    learned. The curated list wins."""
     seen: dict[str, Counter] = defaultdict(Counter)
     for text in texts:
         for short, form in definitions(text):
@@ -96,26 +112,41 @@ def learn_acronyms(texts: Iterable[str]) -> dict[str, tuple[Form, ...]]:
     learned = {}
     for short, forms in seen.items():
         form, count = forms.most_common(1)[0]
-        if short not in CURATED_STEMS and count * 3 >= 2 * sum(forms.values()):
+        if short in CURATED_STEMS or _ROMAN.fullmatch(short) or (len(short) <= 2 and count < 2):
+            continue
+        if count * 3 >= 2 * sum(forms.values()):
             learned[short] = (form,)
     return {**learned, **CURATED_STEMS}
 
 
-def expansions_of(acronyms: Acronyms) -> dict[Form, str]:
-    return {form: short for short, forms in acronyms.items() for form in forms}
+Expansions = dict[Form, tuple[str, ...]]
 
 
-def slots(alternative: Form, acronyms: Acronyms, expansions: dict[Form, str] | None = None) -> tuple[tuple[Form, ...], ...]:
+def expansions_of(acronyms: Acronyms) -> Expansions:
+    """Each expansion, and each ending of two or more words of one that starts with a
+    content word, mapped to the acronyms it names: ("languag", "model") -> (lm, llm,
+    mllm, vlm, ...), since a large language model is a language model."""
+    found: dict[Form, set[str]] = defaultdict(set)
+    for short, forms in acronyms.items():
+        for form in forms:
+            for start in range(len(form) - 1):
+                if start == 0 or form[start] not in STOPWORDS:
+                    found[tuple(form[start:])].add(short)
+    return {form: tuple(sorted(shorts)) for form, shorts in found.items()}
+
+
+def slots(alternative: Form, acronyms: Acronyms, expansions: Expansions | None = None) -> tuple[tuple[Form, ...], ...]:
     """The slots of one term alternative: its content words, with an acronym's expansion
-    (or an expansion's acronym) as another form of the same slot."""
+    (or the acronyms of an expansion or of a longer name it ends) as other forms of the
+    same slot."""
     if expansions is None:
         expansions = expansions_of(acronyms)
     out: list[tuple[Form, ...]] = []
     i = 0
     words = alternative
     while i < len(words):
-        for form, short in _longest_expansion_at(words, i, expansions):
-            out.append((form, (short,)))
+        for form, shorts in _longest_expansion_at(words, i, expansions):
+            out.append((form, *((CASED + short,) for short in shorts)))
             i += len(form)
             break
         else:
@@ -127,7 +158,7 @@ def slots(alternative: Form, acronyms: Acronyms, expansions: dict[Form, str] | N
     return tuple(out)
 
 
-def _longest_expansion_at(words: Form, i: int, expansions: dict[Form, str]):
+def _longest_expansion_at(words: Form, i: int, expansions: Expansions):
     for n in range(min(6, len(words) - i), 1, -1):
         form = tuple(words[i:i + n])
         if form in expansions:
@@ -141,7 +172,7 @@ def occurrences(seq: tuple[str, ...], first, slot: tuple[Form, ...]) -> list[tup
     found = []
     for form in slot:
         for start in first(form[0]):
-            if seq[start:start + len(form)] == form:
+            if len(form) == 1 or seq[start:start + len(form)] == form:
                 found.append((start, start + len(form)))
     return found
 
@@ -155,11 +186,13 @@ def credit(seq: tuple[str, ...], first, term_slots: tuple[tuple[Form, ...], ...]
     if len(term_slots) == 1 and all(len(form) == 1 for form in term_slots[0]):
         # The common case, one word (or an acronym and one-word forms): a count.
         if counts is not None:
-            return float(sum(counts.get(form[0], 0) for form in term_slots[0])), (-1, -1)
-        count = sum(seq.count(form[0]) for form in term_slots[0])
+            return float(sum(len(first(form[0])) if form[0][:1] == CASED else counts.get(form[0], 0)
+                             for form in term_slots[0])), (-1, -1)
+        places = [first(form[0]) for form in term_slots[0]]
+        count = sum(len(p) for p in places)
         if not count:
             return 0.0, (-1, -1)
-        at = min(seq.index(form[0]) for form in term_slots[0] if form[0] in seq)
+        at = min(p[0] for p in places if p)
         return float(count), (at, at + 1)
     places = [occurrences(seq, first, slot) for slot in term_slots]
     if not all(places):
@@ -194,15 +227,32 @@ def credit(seq: tuple[str, ...], first, term_slots: tuple[tuple[Form, ...], ...]
     return total, first_at
 
 
-def positions_in(seq: tuple[str, ...]):
+def positions_in(seq: tuple[str, ...], capitals=None):
     """A function giving the positions of a stem in `seq` (all positions found in one pass,
-    on the first call)."""
+    on the first call). A CASED stem is found only if `capitals()`, the stems the text
+    writes in capitals, holds it (asked for once, when first needed)."""
     memo: dict[str, list[int]] = {}
+    caps: list = []
 
     def positions(stem: str) -> list[int]:
         if not memo and seq:
             for i, s in enumerate(seq):
                 memo.setdefault(s, []).append(i)
+        if stem[:1] == CASED:
+            if not caps:
+                caps.append(capitals() if capitals is not None else frozenset())
+            return memo.get(stem[1:], []) if stem[1:] in caps[0] else []
         return memo.get(stem, [])
 
     return positions
+
+
+def written_acronyms(text: str, acronyms: Acronyms) -> frozenset[str]:
+    """Stems of the words `text` writes with two capitals or more ("LLMs", "MoE", "IV"),
+    less the acronyms it defines as something else: a paper that writes "attack success
+    rate (ASR)" does not mean speech recognition by ASR."""
+    written = {stem(w.casefold()) for w in _WORDS.findall(unicodedata.normalize("NFKC", text))
+               if not w.islower() and sum(1 for c in w if c.isupper()) >= 2}
+    if "(" in text:
+        written -= {short for short, form in definitions(text) if form not in acronyms.get(short, (form,))}
+    return frozenset(written)

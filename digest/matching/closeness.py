@@ -197,12 +197,15 @@ class Closeness:
         doc = self._external.get(paper_id)
         return doc.title if doc else f"paper {paper_id}"
 
-    def about_values(self, texts: Sequence[str]) -> np.ndarray:
-        """papers x texts: each "about me" text's cosine with each paper, ramped and weighted."""
+    def about_values(self, texts: Sequence[tuple[str, bool]]) -> np.ndarray:
+        """papers x texts: each "about me" text's closeness to each paper, ramped and
+        weighted (ABOUT_ALONE when the text is all its subscriber gave). `texts` holds
+        (text, alone) pairs."""
         w = self.weights
-        seqs = [tuple(analyse(t)[0]) for t in texts]
+        seqs = [tuple(analyse(t)[0]) for t, _ in texts]
         closeness = self.closeness_of(seqs)
-        return np.round(w.about * ramp(closeness, w.about_low, w.about_high), 4)
+        weights = np.array([w.about_alone if alone else w.about for _, alone in texts])
+        return np.round(weights[None, :] * ramp(closeness, w.about_low, w.about_high), 4)
 
     def learned_values(self, models: Sequence) -> np.ndarray:
         """papers x models: Weights.learned x max(0, 2p - 1) for each learned model."""
@@ -228,7 +231,7 @@ class Closeness:
             mine = [c for c in todo if COMPONENTS[c][0] == kind]
             for start in range(0, len(mine), self.DENSE_CHUNK):
                 chunk = mine[start:start + self.DENSE_CHUNK]
-                values = compute([COMPONENTS[c][1] for c in chunk])
+                values = compute([COMPONENTS[c][1:] if kind == "about" else COMPONENTS[c][1] for c in chunk])
                 for k, c in enumerate(chunk):
                     self._vectors[c] = self._sparse(values[:, k])
 

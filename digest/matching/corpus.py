@@ -56,9 +56,11 @@ class CorpusStats:
         counts as seen once."""
         found = self._idf.get(stem)
         if found is None:
-            d = self.df.get(stem, 1)
-            found = self._idf[stem] = math.log(1.0 + (self.n_docs - d + 0.5) / (d + 0.5))
+            found = self._idf[stem] = self.idf_of_df(self.df.get(stem, 1))
         return found
+
+    def idf_of_df(self, df: int) -> float:
+        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def category_share(self, category: str) -> float:
         return self.category_df.get(category, 0) / self.n_docs

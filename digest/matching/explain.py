@@ -113,9 +113,11 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
         value, liked = max(likes)
         scored.append((value, len(scored), Reason("like", index.title_of(liked))))
     if interests.about:
-        value = _value(index, component_id(("about", interests.about)), position)
+        alone = interests.about_alone
+        value = _value(index, component_id(("about", interests.about, alone)), position)
         if value > 0:
-            strength = "core" if value >= 0.5 * index.weights.about else "passing"
+            weight = index.weights.about_alone if alone else index.weights.about
+            strength = "core" if value >= 0.5 * weight else "passing"
             scored.append((value, len(scored), Reason("about", "about me", strength=strength)))
     if interests.learned is not None:
         value = _value(index, component_id(("learned", interests.learned)), position)

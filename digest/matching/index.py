@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..text import _WORD, analyse, stem
-from .analysis import credit, expansions_of, positions_in, slots
+from .analysis import CASED, credit, expansions_of, positions_in, slots, written_acronyms
 from .closeness import Closeness, ramp
 from .corpus import CorpusStats
 from .interests import COMPONENTS, Weights
@@ -94,6 +94,7 @@ class PaperIndex(Closeness):
         self.stats = stats if stats is not None else CorpusStats.fit(self.papers, semantic=self.size >= MIN_DOCS)
         self._authors_index: dict[str, list[int]] | None = None
         self._firsts: dict[int, tuple[dict, dict]] = {}
+        self._acronyms_in: dict[int, frozenset[str]] = {}
         w = self.weights
         upvotes = np.array([max(0, p.upvotes or 0) for p in self.papers], dtype=np.float64)
         popularity = np.minimum(1.0, np.log1p(upvotes) / np.log1p(max(1.0, w.upvote_scale)))
@@ -129,7 +130,7 @@ class PaperIndex(Closeness):
         return found
 
     def _form_idf(self, form: tuple[str, ...]) -> float:
-        idfs = sorted((self.stats.idf(s) for s in form), reverse=True)
+        idfs = sorted((self.stats.idf(s.lstrip(CASED)) for s in form), reverse=True)
         return idfs[0] + 0.5 * sum(idfs[1:])
 
     def specificity(self, alternative: tuple[str, ...]) -> float:
@@ -148,14 +149,26 @@ class PaperIndex(Closeness):
             return 0.0
         idf = slot_idfs[0] + 0.5 * sum(slot_idfs[1:])
         w = self.weights
-        return float(min(1.0, max(w.idf_min_share, idf / w.idf_full)))
+        # A small corpus cannot show a word rarer than "in two papers": such a word counts
+        # fully whatever IDF_FULL says.
+        full = min(w.idf_full, self.stats.idf_of_df(2))
+        return float(min(1.0, max(w.idf_min_share, idf / full)))
 
     def _first(self, i: int) -> tuple:
         found = self._firsts.get(i)
         if found is None:
             title_seq, _, abs_seq, _ = self.fields[i]
-            found = self._firsts[i] = (positions_in(title_seq), positions_in(abs_seq),
+            found = self._firsts[i] = (positions_in(title_seq, lambda: self.acronyms_in(i)),
+                                       positions_in(abs_seq, lambda: self.acronyms_in(i)),
                                        Counter(title_seq), Counter(abs_seq))
+        return found
+
+    def acronyms_in(self, i: int) -> frozenset[str]:
+        """The acronyms paper i writes in capitals and does not define as something else."""
+        found = self._acronyms_in.get(i)
+        if found is None:
+            paper = self.papers[i]
+            found = self._acronyms_in[i] = written_acronyms(f"{paper.title}. {paper.abstract}", self.stats.acronyms)
         return found
 
     def field_counts(self, i: int, alternative: tuple[str, ...],
@@ -196,7 +209,7 @@ class PaperIndex(Closeness):
         for slot in self.slots_of(alternative):
             union: set[int] = set()
             for form in slot:
-                lists = [self._postings.get(s) for s in form]
+                lists = [self._postings.get(s.lstrip(CASED)) for s in form]
                 if all(lists):
                     union.update(set(lists[0]).intersection(*lists[1:]) if len(lists) > 1 else lists[0])
             found = union if found is None else found & union
@@ -295,7 +308,7 @@ class PaperIndex(Closeness):
                 blocked[self.position[key[1]]] = 1.0
             return blocked
         if kind == "about":
-            return self.about_values([key[1]])[:, 0]
+            return self.about_values([key[1:]])[:, 0]
         if kind == "learned":
             return self.learned_values([key[1]])[:, 0]
         raise ValueError(f"unknown component {kind!r}")

@@ -31,7 +31,7 @@ class Weights:
     abstract: float = 1.0
     k1: float = 2.0
     # IDF at or above which a term counts fully; commoner words count in proportion.
-    idf_full: float = 4.0
+    idf_full: float = 5.0
     idf_min_share: float = 0.25
     keyword: float = 1.0
     topic: float = 1.0
@@ -41,6 +41,7 @@ class Weights:
     # "About me" and liked papers: closeness in the semantic layer (standard scores of the
     # cosine over the edition's papers) mapped from [low, high] to [0, 1].
     about: float = 1.0
+    about_alone: float = 1.5  # the "about me" (with liked papers) is all the subscriber gave
     about_low: float = 2.5
     about_high: float = 5.0
     like: float = 0.4
@@ -95,6 +96,12 @@ def normalize_about(text: str) -> str:
 def categories_alone(topics, keywords, about, liked, learned) -> bool:
     """Categories (with authors) are all the subscriber gave: a category match is a full match."""
     return not (topics or about or liked or learned or any(not t.exclude for t in keywords))
+
+
+def about_alone(topics, keywords, categories, authors, learned) -> bool:
+    """The "about me" text, with liked papers or not, is all the subscriber gave: its clear
+    matches clear the floor on their own."""
+    return not (topics or learned or categories or authors or any(not t.exclude for t in keywords))
 
 
 def liked_alone(topics, keywords, categories, authors, about, learned) -> bool:
@@ -169,7 +176,7 @@ class Interests:
         like_alone = liked_alone(topics, keywords, categories, authors, about, learned)
         adds += [component_id(("like", p, like_alone)) for p in liked]
         if about:
-            adds.append(component_id(("about", about)))
+            adds.append(component_id(("about", about, about_alone(topics, keywords, categories, authors, learned))))
         if learned is not None:
             adds.append(component_id(("learned", learned)))
         blocks += [component_id(("dislike", p)) for p in disliked]
@@ -191,6 +198,10 @@ class Interests:
     @property
     def categories_alone(self) -> bool:
         return categories_alone(self.topics, self.keywords, self.about, self.liked, self.learned)
+
+    @property
+    def about_alone(self) -> bool:
+        return about_alone(self.topics, self.keywords, self.categories, self.authors, self.learned)
 
     @property
     def liked_alone(self) -> bool:

@@ -18,7 +18,7 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
     alone = interests.categories_alone
     dense = [index.component_values(("like", p, interests.liked_alone)) for p in interests.liked]
     if interests.about:
-        dense.append(index.component_values(("about", interests.about)))
+        dense.append(index.component_values(("about", interests.about, interests.about_alone)))
     if interests.learned is not None:
         dense.append(index.component_values(("learned", interests.learned)))
     disliked = [index.component_values(("dislike", p)) for p in interests.disliked]
