@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from operator import attrgetter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ MAX_BLOCKS_32 = 8  # rows with more blocking components than this are summed in 
 SCORE_BITS = 34  # scores up to 17,179 relevance units
 MAX_ROW_BITS = 20
 MIN_ROWS_PER_THREAD = 5_000
+BLOCK_ROWS = 4_096
 
 
 @dataclass
@@ -73,20 +75,26 @@ class Rankings:
     """The outcome of match_many: every distinct interest set's ranked papers, kept in three
     flat arrays (positions, scores, row offsets); a Ranking is cut out when asked for."""
 
-    def __init__(self, rows: dict[Interests, int], indptr: np.ndarray, packed: np.ndarray, totals: np.ndarray,
-                 col_bits: int):
+    def __init__(self, rows: dict[tuple, int], indptr: np.ndarray, packed: np.ndarray, totals: np.ndarray,
+                 col_bits: int, slots: np.ndarray | None = None):
+        # rows: an interest set's content key (Interests._key) -> its row.
         # packed: per ranked paper, row | (max score - score) | position, bit-packed (UNITs).
+        # slots: where each row's papers stand in the flat arrays (rows are ranked grouped
+        # by floor and popularity, not in the order they came).
         self._rows, self._indptr, self._packed, self._totals = rows, indptr, packed, totals
         self._col_bits = col_bits
+        self._slots = slots
 
     def __len__(self) -> int:
         return len(self._rows)
 
     def __contains__(self, interests: Interests) -> bool:
-        return interests in self._rows
+        return interests._key in self._rows
 
     def __getitem__(self, interests: Interests) -> Ranking:
-        r = self._rows[interests]
+        r = self._rows[interests._key]
+        if self._slots is not None:
+            r = int(self._slots[r])
         packed = self._packed[self._indptr[r]:self._indptr[r + 1]]
         positions = (packed & (2**self._col_bits - 1)).astype(np.int32)
         scores = ((2**SCORE_BITS - 1) - ((packed >> self._col_bits) & (2**SCORE_BITS - 1))) / UNIT
@@ -94,7 +102,8 @@ class Rankings:
 
     @property
     def nbytes(self) -> int:
-        return self._indptr.nbytes + self._packed.nbytes + self._totals.nbytes
+        slots = self._slots.nbytes if self._slots is not None else 0
+        return self._indptr.nbytes + self._packed.nbytes + self._totals.nbytes + slots
 
 
 def layout(size: int) -> tuple[int, int]:
@@ -119,19 +128,32 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
     """Rank many interest sets at once. Each distinct set is matched once, as one row of a
     sparse product; then one sort of packed (row, score, position) keys orders every row.
     With top_k, each row keeps its k best papers (and the count of all)."""
-    rows: dict[Interests, int] = {}
-    for interests in interests_list:
-        if interests not in rows:
-            rows[interests] = len(rows)
-    unique = list(rows)
+    interests_list = list(interests_list)
+    # Deduplicated on the content key (a tuple, hashed in C) rather than on Interests
+    # itself, whose __hash__ is a Python call: the same outcome, a fifth of the time.
+    by_key = dict(zip(map(attrgetter("_key"), interests_list), interests_list))
+    unique = list(by_key.values())
+    rows = dict(zip(by_key, range(len(unique))))
     col_bits, per_pass = layout(index.size)
-    parts = [_match_pass(unique[start:start + per_pass], index, top_k, workers, col_bits)
+    # Rows are ranked grouped by their floor and popularity, so that a group compares with
+    # one floor and adds one bonus vector: `order` lists the rows as ranked, `slots` says
+    # where each row went.
+    floor_of = {s: max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS}
+    floors = np.array([floor_of[s] for s in map(attrgetter("strictness"), unique)], dtype=np.int64)
+    popularity = np.rint(np.array(list(map(attrgetter("popularity"), unique)), dtype=np.float64) * 100)
+    popularity = popularity.astype(np.int64)
+    order = np.lexsort((popularity, floors))
+    slots = np.empty(len(unique), dtype=np.int64)
+    slots[order] = np.arange(len(unique))
+    ranked = [unique[r] for r in order.tolist()]
+    parts = [_match_pass(ranked[start:start + per_pass], floors[order[start:start + per_pass]],
+                         popularity[order[start:start + per_pass]], index, top_k, workers, col_bits)
              for start in range(0, len(unique), per_pass)]
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Rankings(rows, np.zeros(1, dtype=np.int64), empty, empty, col_bits)
     if len(parts) == 1:
-        return Rankings(rows, *parts[0], col_bits)
+        return Rankings(rows, *parts[0], col_bits, slots)
     offsets, packed, totals = [], [], []
     base = 0
     for indptr, keys, tot in parts:
@@ -140,52 +162,70 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
         packed.append(keys)
         totals.append(tot)
     indptr = np.concatenate(offsets + [np.array([base])]).astype(np.int64)
-    return Rankings(rows, indptr, np.concatenate(packed), np.concatenate(totals), col_bits)
+    return Rankings(rows, indptr, np.concatenate(packed), np.concatenate(totals), col_bits, slots)
 
 
-def _match_pass(unique: list[Interests], index: PaperIndex, top_k: int | None, workers: int, col_bits: int):
+def _match_pass(unique: list[Interests], floors: np.ndarray, popularity: np.ndarray, index: PaperIndex,
+                top_k: int | None, workers: int, col_bits: int):
+    """Rank rows already grouped by (floor, popularity)."""
     n_rows = len(unique)
-    lengths = np.fromiter((len(i.adds) + len(i.blocks) for i in unique), dtype=np.int64, count=n_rows)
-    flat = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable((i.adds, i.blocks) for i in unique)),
+    adds, blocks = list(map(attrgetter("adds"), unique)), list(map(attrgetter("blocks"), unique))
+    n_adds = np.fromiter(map(len, adds), dtype=np.int64, count=n_rows)
+    n_blocks = np.fromiter(map(len, blocks), dtype=np.int64, count=n_rows)
+    lengths = n_adds + n_blocks
+    flat = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(zip(adds, blocks))),
                        dtype=np.int64, count=int(lengths.sum()))
-    used, local = np.unique(flat, return_inverse=True)
-    prepare(used.tolist(), index)
-    vectors = [index.vector(int(c)) for c in used]
+    # Component ids are small integers: a lookup table renumbers them 0..used-1.
+    present = np.zeros(int(flat.max()) + 1 if len(flat) else 0, dtype=bool)
+    present[flat] = True
+    used = np.flatnonzero(present)
+    lookup = np.zeros(len(present), dtype=np.int64)
+    lookup[used] = np.arange(len(used))
+    local = lookup[flat]
+    used_ids = used.tolist()
+    prepare(used_ids, index)
+    vectors = [index.vector(c) for c in used_ids]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
     # stays negative, and it is dropped with everything under the floor.
     # 32-bit sums are faster; they cannot overflow while a row holds few blocking components.
-    blocks = max((len(i.blocks) for i in unique), default=0)
-    dtype = np.int32 if blocks <= MAX_BLOCKS_32 else np.int64
-    values = [np.full(len(v[0]), _BLOCKED, dtype=dtype) if COMPONENTS[c][0] in BLOCKING else v[1].astype(dtype)
-              for c, v in zip(used.tolist(), vectors)]
+    dtype = np.int32 if int(n_blocks.max(initial=0)) <= MAX_BLOCKS_32 else np.int64
+    sizes = np.fromiter((len(v[0]) for v in vectors), dtype=np.int64, count=len(vectors))
+    values = np.concatenate([v[1] for v in vectors]).astype(dtype) if vectors else np.zeros(0, dtype=dtype)
+    blocking = np.fromiter((COMPONENTS[c][0] in BLOCKING for c in used_ids), dtype=bool, count=len(used_ids))
+    values[np.repeat(blocking, sizes)] = _BLOCKED
     component_matrix = sparse.csr_matrix(
-        (
-            np.concatenate(values) if values else np.zeros(0, dtype=dtype),
-            np.concatenate([v[0] for v in vectors]) if vectors else np.zeros(0, dtype=np.int32),
-            np.concatenate([[0], np.cumsum([len(v[0]) for v in vectors])]).astype(np.int64),
-        ),
+        (values, np.concatenate([v[0] for v in vectors]) if vectors else np.zeros(0, dtype=np.int32),
+         np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)),
         shape=(len(used), index.size),
     )
     select = sparse.csr_matrix(
         (np.ones(len(flat), dtype=dtype), local, np.concatenate([[0], np.cumsum(lengths)])),
         shape=(n_rows, len(used)),
     )
-    by_strictness = {s: max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS}
-    floors = np.array([by_strictness[i.strictness] for i in unique], dtype=np.int64)
-    popularity = np.array([i.popularity for i in unique], dtype=np.float64)
-    popularity = np.rint(popularity * 100).astype(np.int64)
-    # The numeric work below runs in C with the GIL released: split the rows over threads.
+    # The numeric work below runs in C with the GIL released: split the rows over threads,
+    # each thread's rows into runs of one floor and one popularity, and each run into
+    # blocks of rows whose arrays stay small (large temporary arrays cost more to allocate
+    # than to fill).
     n_threads = max(1, min(workers, n_rows // MIN_ROWS_PER_THREAD))
     bounds = np.linspace(0, n_rows, n_threads + 1).astype(int)
-    jobs = [(select[a:b], int(a), component_matrix, index, floors[a:b], popularity[a:b], col_bits)
-            for a, b in zip(bounds, bounds[1:])]
+    changes = (np.flatnonzero((np.diff(floors) != 0) | (np.diff(popularity) != 0)) + 1).tolist()
+    jobs = []
+    for a, b in zip(bounds.tolist(), bounds[1:].tolist()):
+        cuts = sorted({a, b, *(c for c in changes if a < c < b), *range(a, b, BLOCK_ROWS)})
+        jobs.append([(lo, hi, int(floors[lo]), int(popularity[lo])) for lo, hi in zip(cuts, cuts[1:])])
+
+    def run(blocks_of_rows):
+        pieces = [_rank_rows(select[lo:hi], lo, component_matrix, index, floor, pop, col_bits)
+                  for lo, hi, floor, pop in blocks_of_rows]
+        return [p[0] for p in pieces], [p[1] for p in pieces]
+
     if n_threads > 1:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            pieces = list(pool.map(lambda job: _rank_rows(*job), jobs))
+            done = list(pool.map(run, jobs))
     else:
-        pieces = [_rank_rows(*job) for job in jobs]
-    keys = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-    totals = np.bincount(keys >> (SCORE_BITS + col_bits), minlength=n_rows).astype(np.int64)
+        done = [run(job) for job in jobs]
+    keys = np.concatenate([k for ks, _ in done for k in ks])
+    totals = np.concatenate([t for _, ts in done for t in ts]).astype(np.int64)
     indptr = np.concatenate([[0], np.cumsum(totals)]).astype(np.int64)
     if top_k is not None:
         take = np.minimum(totals, top_k)
@@ -195,32 +235,30 @@ def _match_pass(unique: list[Interests], index: PaperIndex, top_k: int | None, w
     return indptr, keys, totals
 
 
-def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floors: np.ndarray,
-               popularity: np.ndarray, col_bits: int) -> np.ndarray:
-    """Relevance of some rows, floored, scored, packed as (row, best score first, page
-    position) into one integer each and sorted: one sort orders every row at once."""
+def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floor: int, popularity: int,
+               col_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Relevance of some rows of one floor and one popularity, floored, scored, packed as
+    (row, best score first, page position) into one integer each and sorted: one sort
+    orders every row at once. Returns the keys and the count of papers per row."""
     relevance = select @ component_matrix  # rows x papers, in UNITs; blocked entries < 0
-    if not len(floors) or floors.min() == floors.max():
-        keep = relevance.data >= (floors[0] if len(floors) else 1)
-    else:
-        keep = relevance.data >= np.repeat(floors, np.diff(relevance.indptr))
-    kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-    kept_per_row = kept_before[relevance.indptr[1:]] - kept_before[relevance.indptr[:-1]]
-    quantised, cols = relevance.data[keep].astype(np.int64), relevance.indices[keep]
-    local_rows = np.repeat(np.arange(select.shape[0], dtype=np.int64), kept_per_row)
-    if index.has_signal:
-        quantised = with_signal(quantised, cols, popularity[local_rows], index)
-    if len(quantised) and int(quantised.max()) >= 2**SCORE_BITS:
+    kept = np.flatnonzero(relevance.data >= floor)
+    # kept is sorted, so each row's count is the distance between its bounds in it.
+    counts = np.diff(np.searchsorted(kept, relevance.indptr))
+    cols = relevance.indices.take(kept)
+    scores = relevance.data.take(kept)
+    if index.has_signal and popularity:
+        bonus = index.bonus if popularity == 100 else (popularity * index.bonus) // 100
+        scores = scores + bonus.take(cols)  # 64 bits from here: the bonus vector is int64
+    if len(scores) and int(scores.max()) >= 2**SCORE_BITS:
         raise OverflowError("a score too large to rank; lower the weights")
-    keys = local_rows
-    keys += first_row
-    keys <<= SCORE_BITS + col_bits
-    keys += (2**SCORE_BITS - 1) << col_bits
-    quantised <<= col_bits
-    keys -= quantised
+    keys = np.repeat(np.arange(first_row, first_row + select.shape[0], dtype=np.int64), counts)
+    keys <<= SCORE_BITS
+    keys += 2**SCORE_BITS - 1
+    keys -= scores
+    keys <<= col_bits
     keys |= cols
     keys.sort()  # keys are distinct (row and position differ), so any sort is stable
-    return keys
+    return keys, counts
 
 
 __all__ = ["Ranking", "Rankings", "match_many", "rank", "to_units"]
