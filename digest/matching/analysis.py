@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from functools import lru_cache
 
-from ..text import _WORD as _WORDS
 from ..text import stem, stems
 from .terms import STOPWORDS
 
@@ -77,12 +77,15 @@ def _long_form(short: str, before: str) -> str | None:
     return before[i + 1:]
 
 
-def definitions(text: str) -> Iterable[tuple[str, Form]]:
-    """(acronym stem, expansion stems) for each "long form (ACRONYM)" in `text`."""
+def definitions(text: str, only: Collection[str] | None = None) -> Iterable[tuple[str, Form]]:
+    """(acronym stem, expansion stems) for each "long form (ACRONYM)" in `text` (only for
+    the acronym stems in `only`, if given)."""
     for m in _DEFINITION.finditer(text):
         short = m.group(1)
         core = short[:-1] if short.endswith("s") and short[:-1].isupper() else short
         if sum(1 for c in core if c.isupper()) < 2 or not core[0].isalpha():
+            continue
+        if only is not None and stem(core.lower()) not in only:
             continue
         words = _WORDS_BEFORE.findall(text[max(0, m.start() - 120):m.start()])
         words = words[-min(len(core) + 5, len(core) * 2):]
@@ -227,32 +230,41 @@ def credit(seq: tuple[str, ...], first, term_slots: tuple[tuple[Form, ...], ...]
     return total, first_at
 
 
-def positions_in(seq: tuple[str, ...], capitals=None):
-    """A function giving the positions of a stem in `seq` (all positions found in one pass,
-    on the first call). A CASED stem is found only if `capitals()`, the stems the text
-    writes in capitals, holds it (asked for once, when first needed)."""
+def positions_in(seq: tuple[str, ...], counts: Mapping[str, int], written=None):
+    """A function giving the positions of a stem in `seq` (`counts`: how often each stem
+    stands there), memoised. A CASED stem is found only where `written(stem)` says the
+    text writes it as an acronym."""
     memo: dict[str, list[int]] = {}
-    caps: list = []
 
     def positions(stem: str) -> list[int]:
-        if not memo and seq:
-            for i, s in enumerate(seq):
-                memo.setdefault(s, []).append(i)
-        if stem[:1] == CASED:
-            if not caps:
-                caps.append(capitals() if capitals is not None else frozenset())
-            return memo.get(stem[1:], []) if stem[1:] in caps[0] else []
-        return memo.get(stem, [])
+        found = memo.get(stem)
+        if found is None:
+            plain = stem[1:] if stem[:1] == CASED else stem
+            n = counts.get(plain, 0)
+            if n and plain is not stem and (written is None or not written(plain)):
+                n = 0
+            found = memo[stem] = ([] if not n else [seq.index(plain)] if n == 1 else
+                                  [i for i, s in enumerate(seq) if s == plain])
+        return found
 
     return positions
 
 
-def written_acronyms(text: str, acronyms: Acronyms) -> frozenset[str]:
-    """Stems of the words `text` writes with two capitals or more ("LLMs", "MoE", "IV"),
-    less the acronyms it defines as something else: a paper that writes "attack success
-    rate (ASR)" does not mean speech recognition by ASR."""
-    written = {stem(w.casefold()) for w in _WORDS.findall(unicodedata.normalize("NFKC", text))
-               if not w.islower() and sum(1 for c in w if c.isupper()) >= 2}
-    if "(" in text:
-        written -= {short for short, form in definitions(text) if form not in acronyms.get(short, (form,))}
-    return frozenset(written)
+def writes_acronym(text: str, short: str, acronyms: Acronyms) -> bool:
+    """Whether `text` writes the acronym `short` (a stem) with two capitals or more
+    ("LLMs", "MoE", "IV") and does not define it as something else: a paper that writes
+    "attack success rate (ASR)" does not mean speech recognition by ASR."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    for m in _written_as(short).finditer(text):
+        word = m.group()
+        if sum(1 for c in word if c.isupper()) >= 2 and stem(word.casefold()) == short:
+            break
+    else:
+        return False
+    return "(" not in text or all(form in acronyms.get(short, (form,)) for _, form in definitions(text, (short,)))
+
+
+@lru_cache(maxsize=4096)
+def _written_as(short: str) -> re.Pattern:
+    return re.compile(r"(?i)\b" + re.escape(short) + r"[^\W_]*")

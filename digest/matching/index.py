@@ -19,11 +19,12 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..text import _WORD, analyse, stem
-from .analysis import CASED, credit, expansions_of, positions_in, slots, written_acronyms
+from .analysis import CASED, credit, expansions_of, positions_in, slots, writes_acronym
 from .closeness import Closeness, ramp
 from .corpus import CorpusStats
 from .interests import COMPONENTS, Weights
@@ -94,7 +95,7 @@ class PaperIndex(Closeness):
         self.stats = stats if stats is not None else CorpusStats.fit(self.papers, semantic=self.size >= MIN_DOCS)
         self._authors_index: dict[str, list[int]] | None = None
         self._firsts: dict[int, tuple[dict, dict]] = {}
-        self._acronyms_in: dict[int, frozenset[str]] = {}
+        self._writes: dict[tuple[int, str], bool] = {}
         w = self.weights
         upvotes = np.array([max(0, p.upvotes or 0) for p in self.papers], dtype=np.float64)
         popularity = np.minimum(1.0, np.log1p(upvotes) / np.log1p(max(1.0, w.upvote_scale)))
@@ -158,17 +159,19 @@ class PaperIndex(Closeness):
         found = self._firsts.get(i)
         if found is None:
             title_seq, _, abs_seq, _ = self.fields[i]
-            found = self._firsts[i] = (positions_in(title_seq, lambda: self.acronyms_in(i)),
-                                       positions_in(abs_seq, lambda: self.acronyms_in(i)),
-                                       Counter(title_seq), Counter(abs_seq))
+            count_title, count_abs = Counter(title_seq), Counter(abs_seq)
+            written = partial(self.writes_acronym, i)
+            found = self._firsts[i] = (positions_in(title_seq, count_title, written),
+                                       positions_in(abs_seq, count_abs, written), count_title, count_abs)
         return found
 
-    def acronyms_in(self, i: int) -> frozenset[str]:
-        """The acronyms paper i writes in capitals and does not define as something else."""
-        found = self._acronyms_in.get(i)
+    def writes_acronym(self, i: int, short: str) -> bool:
+        """Whether paper i writes the acronym `short` in capitals, in the sense the corpus gives it."""
+        key = (i, short)
+        found = self._writes.get(key)
         if found is None:
             paper = self.papers[i]
-            found = self._acronyms_in[i] = written_acronyms(f"{paper.title}. {paper.abstract}", self.stats.acronyms)
+            found = self._writes[key] = writes_acronym(f"{paper.title}. {paper.abstract}", short, self.stats.acronyms)
         return found
 
     def field_counts(self, i: int, alternative: tuple[str, ...],

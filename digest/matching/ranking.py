@@ -75,9 +75,8 @@ class Rankings:
     """The outcome of match_many: every distinct interest set's ranked papers, kept in three
     flat arrays (positions, scores, row offsets); a Ranking is cut out when asked for."""
 
-    def __init__(self, rows: dict[tuple, int], indptr: np.ndarray, packed: np.ndarray, totals: np.ndarray,
+    def __init__(self, rows: dict[Interests, int], indptr: np.ndarray, packed: np.ndarray, totals: np.ndarray,
                  col_bits: int, slots: np.ndarray | None = None):
-        # rows: an interest set's content key (Interests._key) -> its row.
         # packed: per ranked paper, row | (max score - score) | position, bit-packed (UNITs).
         # slots: where each row's papers stand in the flat arrays (rows are ranked grouped
         # by floor and popularity, not in the order they came).
@@ -89,10 +88,10 @@ class Rankings:
         return len(self._rows)
 
     def __contains__(self, interests: Interests) -> bool:
-        return interests._key in self._rows
+        return interests in self._rows
 
     def __getitem__(self, interests: Interests) -> Ranking:
-        r = self._rows[interests._key]
+        r = self._rows[interests]
         if self._slots is not None:
             r = int(self._slots[r])
         packed = self._packed[self._indptr[r]:self._indptr[r + 1]]
@@ -115,6 +114,9 @@ def layout(size: int) -> tuple[int, int]:
     return col_bits, 2**row_bits
 
 
+SEMANTIC = frozenset(("like", "dislike", "about", "learned"))
+
+
 def prepare(components: Iterable[int], index: PaperIndex) -> None:
     """Compute the expensive component vectors (liked papers, about texts, learned models)
     of many interest sets in a few products."""
@@ -128,12 +130,8 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
     """Rank many interest sets at once. Each distinct set is matched once, as one row of a
     sparse product; then one sort of packed (row, score, position) keys orders every row.
     With top_k, each row keeps its k best papers (and the count of all)."""
-    interests_list = list(interests_list)
-    # Deduplicated on the content key (a tuple, hashed in C) rather than on Interests
-    # itself, whose __hash__ is a Python call: the same outcome, a fifth of the time.
-    by_key = dict(zip(map(attrgetter("_key"), interests_list), interests_list))
-    unique = list(by_key.values())
-    rows = dict(zip(by_key, range(len(unique))))
+    unique = list(dict.fromkeys(interests_list))
+    rows = dict(zip(unique, range(len(unique))))
     col_bits, per_pass = layout(index.size)
     # Rows are ranked grouped by their floor and popularity, so that a group compares with
     # one floor and adds one bonus vector: `order` lists the rows as ranked, `slots` says
@@ -183,7 +181,19 @@ def _match_pass(unique: list[Interests], floors: np.ndarray, popularity: np.ndar
     lookup[used] = np.arange(len(used))
     local = lookup[flat]
     used_ids = used.tolist()
-    prepare(used_ids, index)
+    # The semantic components (liked papers, about texts, learned models) are a few large
+    # matrix products, mostly in C with the GIL released: they run on a second thread while
+    # this one computes the term, topic, author and category vectors, mostly in Python.
+    # Each writes its own entries of the index's memos.
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            semantic = pool.submit(prepare, used_ids, index)
+            for c in used_ids:
+                if COMPONENTS[c][0] not in SEMANTIC:
+                    index.vector(c)
+            semantic.result()
+    else:
+        prepare(used_ids, index)
     vectors = [index.vector(c) for c in used_ids]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
     # stays negative, and it is dropped with everything under the floor.
