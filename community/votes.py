@@ -56,7 +56,7 @@ def unvote(user, paper: Paper) -> bool:
         if vote.liked:
             subscription = subscription_of(user)
             if subscription is not None:
-                subscription.liked_papers.remove(paper)
+                lifecycle.withdraw_feedback(subscription, paper, "upvote")
         transaction.on_commit(bump_signal_version)
     log.info("unvote user=%s paper=%s", user.pk, paper.pk)
     return True
@@ -68,7 +68,8 @@ def _like(user, paper: Paper) -> bool:
     subscription = subscription_of(user)
     if subscription is None or subscription.liked_papers.filter(pk=paper.pk).exists():
         return False
-    lifecycle.apply_feedback(subscription, "more", paper)
+    # Recorded as an upvote: a label the subscriber's learned model trains on.
+    lifecycle.apply_feedback(subscription, "upvote", paper)
     return True
 
 

@@ -394,6 +394,10 @@ MATCH_WEIGHTS = {
 RANKING_WINDOW_DAYS = envint("RANKING_WINDOW_DAYS", 60)
 RANKING_REFIT_HOURS = envint("RANKING_REFIT_HOURS", 24)
 CELERY_BEAT_SCHEDULE["refit-ranking"] = {"task": "digest.tasks.refit_ranking", "schedule": RANKING_REFIT_HOURS * 3600}
+# Learning from feedback (subscribers/learning.py): a retrain waits this long after the last
+# feedback (a burst trains once); beat retrains everyone with new labels every night.
+LEARNING_RETRAIN_DELAY_SECONDS = envint("LEARNING_RETRAIN_DELAY_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["retrain-learned-models"] = {"task": "subscribers.tasks.retrain_due", "schedule": 24 * 3600}
 
 # --- Delivery engine ----------------------------------------------------------------------------
 DELIVERY_RATE_LIMIT = envfloat("DELIVERY_RATE_LIMIT", 0.0)  # messages/second, all workers; 0 = no limit

@@ -16,9 +16,9 @@ from django.utils.html import format_html, format_html_join
 from digest.models import Topic
 from paperpost.csvcells import escape_cell
 
-from . import delivery, lifecycle
-from .models import Delivery, Edition, Subscriber, Suppression
-from .services import clean_authors, clean_categories, clean_keywords
+from . import delivery, learning, lifecycle
+from .models import Delivery, Edition, Learning, LikeRequest, Reaction, Subscriber, Suppression
+from .services import clean_about, clean_authors, clean_categories, clean_keywords
 
 
 class SubscriberAdminForm(forms.ModelForm):
@@ -30,6 +30,9 @@ class SubscriberAdminForm(forms.ModelForm):
 
     def clean_keywords(self):
         return clean_keywords(self.cleaned_data.get("keywords", ""))
+
+    def clean_about(self):
+        return clean_about(self.cleaned_data.get("about", ""))
 
     def clean_authors(self):
         return clean_authors(self.cleaned_data.get("authors", ""))
@@ -136,8 +139,8 @@ class EditionAdmin(admin.ModelAdmin):
     # An edition is a record of a send: nothing on it is typed by hand. Its state changes only
     # through pause, resume and resend (buttons on the page, actions on the list), which call
     # subscribers.delivery like the commands and tasks do.
-    fields = ("frequency", "start_date", "end_date", "status", "progress", "deliveries_by_status", "created_at",
-              "finished_at", "last_queued_at")
+    fields = ("frequency", "start_date", "end_date", "status", "progress", "deliveries_by_status", "without_papers",
+              "created_at", "finished_at", "last_queued_at")
     readonly_fields = fields
     inlines = [DeliveryInline]
     actions = ["pause", "resume", "resend_failed"]
@@ -269,6 +272,16 @@ class EditionAdmin(admin.ModelAdmin):
             counts["skipped"], counts["failed"], counts["unknown"], f"{delivery.sending_rate(obj):.1f}", self.eta(obj),
         )
 
+    @admin.display(description="without papers")
+    def without_papers(self, obj):
+        """Why rows went out without papers: quiet days (nothing above the floor) apart from
+        days the source announced nothing, and the quiet-day notes sent."""
+        counts = obj.reason_counts()
+        if not counts:
+            return "-"
+        words = {Status.SKIPPED: "skipped", Status.SENT: "quiet-day note sent"}
+        return "; ".join(f"{words.get(status, status)}, {reason}: {n}" for status, reason, n in counts)
+
     @admin.action(description="Pause sending (rows in flight finish, the rest wait)")
     def pause(self, request, queryset):
         n = delivery.pause(queryset)
@@ -298,5 +311,9 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resend the selected failed/unknown deliveries (same Message-ID)")
     def resend(self, request, queryset):
-        count = delivery.resend(queryset)
-        self.message_user(request, f"Queued {count} deliver{'y' if count == 1 else 'ies'} again.", messages.SUCCESS)
+    # An edition is a record of a send: nothing on it is typed by hand. Its state changes only
+    # through pause, resume and resend (buttons on the page, actions on the list), which call
+    # subscribers.delivery like the commands and tasks do.
+    fields = ("frequency", "start_date", "end_date", "status", "progress", "deliveries_by_status", "without_papers",
+              "created_at", "finished_at", "last_queued_at")
+    readonly_fields = fields

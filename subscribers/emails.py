@@ -32,6 +32,7 @@ from digest.selection import topic_tags
 from digest.text import shorten
 from paperpost.mail import FastEmail
 
+from . import why
 from .tokens import make_delivery_token, make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
@@ -152,6 +153,7 @@ class PaperView:
     tail: SafeString
     text_head: str
     text_tail: str
+    shown: str = ""  # the abstract as shown, folded: a Why word outside it gets a snippet
 
     @classmethod
     def of(cls, paper: Paper, short: bool = False, topics=()) -> PaperView:
@@ -175,7 +177,7 @@ class PaperView:
         text = get_template("emails/_paper.txt").render({"p": view, "why_slot": WHY_SLOT})
         text_head, _, text_tail = text.partition(WHY_SLOT)
         return cls(id=paper.pk, head=mark_safe(head), tail=mark_safe(tail), text_head=text_head,
-                   text_tail=text_tail, **view)
+                   text_tail=text_tail, shown=view["abstract"].casefold(), **view)
 
 
 class PaperViews:
@@ -263,10 +265,10 @@ def digest_message(
     html_parts: list[str] = []
     text_parts: list[str] = []
     for rank, (view, m) in enumerate(chosen, start=1):
-        why = m.explain()
         actions = [("Upvote", f"{upvote_base}{view.id}/"),
                    ("More like this", f"{feedback_base}more/{view.id}/"),
-                   ("Fewer like this", f"{feedback_base}fewer/{view.id}/")]
+                   ("Fewer like this", f"{feedback_base}fewer/{view.id}/"),
+                   ("Not interested", f"{feedback_base}not/{view.id}/")]
         for reason in m.reasons:
             if reason.kind == "topic" and reason.label in topic_ids:
                 actions.append((f"Mute {reason.label}", f"{feedback_base}mute/{topic_ids[reason.label]}/"))
@@ -276,15 +278,17 @@ def digest_message(
         )
         # A top paper's counts are its reason (in the paper's block); other picks say why.
         community = all(r.kind == "community" for r in m.reasons)
-        why_html = "" if community else f'<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: {_escaped(why)}</div>\n'
+        why_html = "" if community else (f'<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: '
+                                         f'{why.why_html(m.reasons, view.shown)}</div>\n')
         html_parts += [
             view.head,
             f'{why_html}<div style="font-size:12px;margin:2px 0 4px">{links_html}</div>\n',
             view.tail,
         ]
-        text_parts += ["\n", f"{rank}. ", view.text_head, "" if community else f"   Why: {why}\n"]
+        text_parts += ["\n", f"{rank}. ", view.text_head,
+                       "" if community else f"   Why: {why.why_text(m.reasons, view.shown)}\n"]
         # The text part carries one link per paper to a page with every choice (more, fewer,
-        # mute a topic): a line of URLs per choice made plain-text digests unreadable.
+        # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
         text_parts += [f"   Upvote: {actions[0][1]}\n", f"   More or fewer like this: {feedback_base}{view.id}/\n"]
         text_parts.append(view.text_tail)
     if edition.frequency == "weekly":
@@ -320,15 +324,7 @@ def digest_message(
         "manage_url": manage_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    headers = {
-        "List-Unsubscribe": f"<{unsubscribe_url}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": settings.LIST_ID,
-        "Auto-Submitted": "auto-generated",
-        "X-Auto-Response-Suppress": "OOF, AutoReply",
-        "Precedence": "bulk",
-        "Message-ID": message_id_for(edition.pk, delivery_id),
-    }
+    headers = list_headers(unsubscribe_url, edition.pk, delivery_id)
     message = FastEmail(
         subject=" ".join(subject.split()),  # never a CR/LF in a header
         body=fill("digest", "txt", context),
@@ -336,6 +332,46 @@ def digest_message(
         to=[subscriber.email],
         headers=headers,
     )
+    message.attach_alternative(fill("digest", "html", context), "text/html")
+    return message
+
+
+def list_headers(unsubscribe_url: str, edition_id: int, delivery_id: int) -> dict[str, str]:
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": settings.LIST_ID,
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "OOF, AutoReply",
+        "Precedence": "bulk",
+        "Message-ID": message_id_for(edition_id, delivery_id),
+    }
+
+
+def quiet_message(*, subscriber, edition, delivery_id: int) -> FastEmail:
+    """The one-line "nothing strong today" email, for subscribers who asked for it on days
+    when nothing cleared their floor (the digest's frame with no papers)."""
+    date = edition.end_date
+    manage_url = absolute(reverse("manage", args=[make_token(subscriber, "manage")]))
+    unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
+    period = "this week" if edition.frequency == "weekly" else "today"
+    subject = f"Nothing strong {period} · {date:%a %-d %b}"
+    line = interests_line(subscriber)
+    context = {
+        "subject": subject,
+        "heading": f"Nothing strong {period}",
+        "date_label": f"{date:%A %-d %B %Y}",
+        "intro": (f"No paper cleared your bar ({subscriber.strictness or 'balanced'}), so no "
+                  "digest. You get this line because you asked for it on quiet days."),
+        "preheader": "No paper cleared your bar.",
+        "papers_html": "", "papers_text": "", "more_html": "", "more_text": "",
+        "email": subscriber.email,
+        "interests_clause": f" for {line}" if line else "",
+        "manage_url": manage_url,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    message = FastEmail(subject=subject, body=fill("digest", "txt", context), from_email=settings.DEFAULT_FROM_EMAIL,
+                        to=[subscriber.email], headers=list_headers(unsubscribe_url, edition.pk, delivery_id))
     message.attach_alternative(fill("digest", "html", context), "text/html")
     return message
 

@@ -4,16 +4,19 @@ signed link (/feed/u/<token>/). It is a digest.feeds.PaperFeed with other items.
 from __future__ import annotations
 
 from django.http import Http404
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
 from digest.feeds import FeedItem, PaperFeed, absolute, cached_feed, entry_time
 from digest.models import Batch
-from digest.selection import PeriodContent
 
-from .tokens import subscriber_for
+from .preview import personal_content
+from .tokens import make_token, subscriber_for
+from .why import why_html
 
 DAYS = 7
+FEEDBACK_LINKS = (("more", "More like this"), ("fewer", "Fewer like this"), ("not", "Not interested"))
 
 
 def _subscriber(token: str):
@@ -42,12 +45,26 @@ class SubscriberFeed(PaperFeed):
     def items(self, subscriber):
         out = []
         interests = subscriber.interests()
+        # Each item links to the feedback pages ("more/fewer like this", "not interested"),
+        # which show a button: feed readers prefetch links too.
+        self._feedback_token = make_token(subscriber, "feedback")
         for batch in Batch.objects.published().order_by("-date")[:DAYS]:
-            content = PeriodContent(batch.date, batch.date)
-            content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
+            content = personal_content(subscriber, batch.date, batch.date)
             chosen, _ = content.select(interests, subscriber.max_papers)
-            out += [FeedItem(content.papers[m.paper_id], entry_time(batch), m.explain()) for m in chosen]
+            for m in chosen:
+                item = FeedItem(content.papers[m.paper_id], entry_time(batch), m.explain())
+                item.match = m
+                out.append(item)
         return out
+
+    def item_description(self, item):
+        match = item.match
+        community = all(r.kind == "community" for r in match.reasons)
+        return render_to_string("subscribers/_feed_item.html", {
+            "paper": item.paper, "why": "" if community else why_html(match.reasons),
+            "links": [(label, absolute(reverse("feedback", args=[self._feedback_token, action, item.paper.pk])))
+                      for action, label in FEEDBACK_LINKS],
+        })
 
 
 class SubscriberAtomFeed(SubscriberFeed):

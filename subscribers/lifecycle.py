@@ -26,8 +26,9 @@ from django.utils.crypto import constant_time_compare
 
 from paperpost.ratelimit import allow, once, parse_rate
 
+from . import learning
 from .emails import absolute, make_message
-from .models import Frequency, Subscriber, Suppression, email_hash, normalize_email
+from .models import Frequency, Reaction, Subscriber, Suppression, email_hash, normalize_email
 from .tokens import make_token
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class SubscribeRequest:
     keywords: str = ""
     frequency: str = Frequency.DAILY
     ip: str | None = None
+    about: str = ""
 
 
 # The texts of the short emails; every one is the same "notice" template with a button.
@@ -118,6 +120,7 @@ def request_subscription(req: SubscribeRequest) -> str:
             # nothing changes for them until the address owner confirms.
             subscriber.status = Subscriber.Status.PENDING
             subscriber.keywords = req.keywords or ""
+            subscriber.about = req.about or ""
             subscriber.frequency = req.frequency
             subscriber.consent_at = timezone.now()
             subscriber.consent_ip = req.ip
@@ -218,7 +221,15 @@ def export_data(subscriber: Subscriber) -> dict:
         "keywords": subscriber.keywords,
         "categories": subscriber.categories,
         "authors": subscriber.authors,
+        "about": subscriber.about,
+        "strictness": subscriber.strictness,
+        "quiet_day_note": subscriber.quiet_day_note,
         "max_papers": subscriber.max_papers,
+        "liked_papers": [p.key for p in subscriber.liked_papers.all()],
+        "fewer_like_papers": [p.key for p in subscriber.disliked_papers.all()],
+        "reactions": [{"paper": key, "kind": kind, "at": iso(at)} for key, kind, at in
+                      subscriber.reactions.values_list("paper__key", "kind", "created_at")],
+        "learned_model": getattr(getattr(subscriber, "learning", None), "model", None),
         "paused_until": iso(subscriber.paused_until),
         "consent": {
             "given_at": iso(subscriber.consent_at),
@@ -292,16 +303,32 @@ def apply_email_change(subscriber: Subscriber, new_email: str) -> bool:
     return True
 
 
+# What each feedback action records (subscribers.learning): "more", "fewer" and "not"
+# come from the digest's links, the preference centre and the personal pages; "upvote" from
+# a vote on the site (the community app).
+FEEDBACK_REACTIONS = {
+    "more": Reaction.Kind.MORE,
+    "fewer": Reaction.Kind.FEWER,
+    "not": Reaction.Kind.NOT_INTERESTED,
+    "upvote": Reaction.Kind.UPVOTED,
+}
+
+
 def apply_feedback(subscriber: Subscriber, action: str, obj) -> None:
-    """"more" and "fewer" mark a paper (and undo the opposite mark); "mute" drops a topic."""
-    if action == "more":
-        subscriber.disliked_papers.remove(obj)
-        subscriber.liked_papers.add(obj)
-    elif action == "fewer":
-        subscriber.liked_papers.remove(obj)
-        subscriber.disliked_papers.add(obj)
+    """"more", "fewer", "not" (not interested) and "upvote" record a reaction to a paper
+    (undoing the opposite one) and retrain the subscriber's model; "mute" drops a topic."""
+    if action in FEEDBACK_REACTIONS:
+        learning.record(subscriber, obj, FEEDBACK_REACTIONS[action])
     elif action == "mute":
         subscriber.topics.remove(obj)
     else:
         raise ValueError(action)
     log.info("subscriber=%s feedback %s %s", subscriber.pk, action, obj.pk)
+
+
+def withdraw_feedback(subscriber: Subscriber, paper, action: str | None = None) -> None:
+    """Take back what a feedback action said about a paper (all of it without `action`):
+    an unvote, or the person removing a paper from what was learned."""
+    kinds = [FEEDBACK_REACTIONS[action]] if action else None
+    learning.take_back(subscriber, paper, kinds)
+    log.info("subscriber=%s withdrew %s on %s", subscriber.pk, action or "all feedback", paper.pk)

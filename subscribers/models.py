@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from digest.matching import Interests
+from digest.matching import Interests, LearnedModel
 
 
 class Frequency(models.TextChoices):
@@ -69,6 +69,10 @@ class Subscriber(models.Model):
         help_text='Marked "fewer like this": papers close to these are left out',
     )
     max_papers = models.PositiveSmallIntegerField(default=10, help_text="Papers per email at most")
+    quiet_day_note = models.BooleanField(
+        default=False, help_text='On a day with nothing above their floor, send a one-line "nothing strong today" '
+                                 "email instead of nothing",
+    )
     paused_until = models.DateField(null=True, blank=True)
     # Consent record (GDPR art. 7: be able to show when and how consent was given).
     consent_at = models.DateTimeField(null=True, blank=True)
@@ -95,7 +99,8 @@ class Subscriber(models.Model):
         super().save(*args, **kwargs)
 
     def interests(self) -> Interests:
-        """The plain-data view of this subscriber's interests that matching works on."""
+        """The plain-data view of this subscriber's interests that matching works on, with
+        the model learned from their feedback (the engine ignores it below a few labels)."""
         return Interests.build(
             topics=[(t.name, t.query) for t in self.topics.all() if t.active],
             keywords=self.keywords,
@@ -105,7 +110,15 @@ class Subscriber(models.Model):
             disliked=[p.pk for p in self.disliked_papers.all()],
             about=self.about,
             strictness=self.strictness or Strictness.BALANCED,
+            learned=self.learned_model(),
         )
+
+    def learned_model(self) -> LearnedModel | None:
+        try:
+            learning = self.learning
+        except Learning.DoesNotExist:
+            return None
+        return learning.engine_model()
 
     @property
     def is_deliverable(self) -> bool:
@@ -151,6 +164,13 @@ class Edition(models.Model):
             counts[row["status"]] = row["n"]
         return counts
 
+    def reason_counts(self) -> list[tuple[str, str, int]]:
+        """(status, reason, rows) of the rows that went out without papers: skipped ones
+        and quiet-day notes, e.g. ("skipped", "nothing above your floor", 12)."""
+        rows = (self.deliveries.exclude(skip_reason="").values_list("status", "skip_reason")
+                .annotate(n=models.Count("id")).order_by("status", "-n"))
+        return [(status, reason, n) for status, reason, n in rows]
+
     @staticmethod
     def finish_if_done(edition_id: int) -> bool:
         """Mark a sending edition done once none of its rows is pending or being sent."""
@@ -184,6 +204,11 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown (connection lost after data)"
 
+    # Why a row has no papers. A quiet day is told apart from a day the source was silent.
+    NOTHING_ABOVE_FLOOR = "nothing above your floor"
+    NOTHING_NEW = "nothing new above your floor"  # what cleared it was sent before
+    NOTHING_ANNOUNCED = "the source announced nothing that day"
+
     # Rows without an outcome yet, and rows whose outcome an operator may send again.
     OPEN = (Status.PENDING, Status.SENDING)
     RESENDABLE = (Status.FAILED, Status.UNKNOWN)
@@ -196,7 +221,10 @@ class Delivery(models.Model):
     message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    skip_reason = models.CharField(max_length=100, blank=True)
+    skip_reason = models.CharField(
+        max_length=100, blank=True,
+        help_text='Why no papers went out: a skipped row\'s reason, or a quiet-day note\'s ("nothing above your floor")',
+    )
     claim = models.UUIDField(null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # When the outcome was written; the sweep uses it to tell a dead claim from a slow one.
@@ -250,3 +278,106 @@ class Suppression(models.Model):
     @classmethod
     def reason_for(cls, address: str) -> str | None:
         return cls.objects.filter(email_hash=email_hash(address)).values_list("reason", flat=True).first()
+
+
+class Reaction(models.Model):
+    """One thing a subscriber told us about one paper: the labels their learned model is
+    trained on (subscribers.learning). A paper's explicit reactions agree in sign (recording
+    one removes its opposites); a click counts only when nothing explicit was said."""
+
+    class Kind(models.TextChoices):
+        LIKED = "liked", "Listed as a paper they like"
+        MORE = "more", "More like this"
+        UPVOTED = "upvoted", "Upvoted on the site"
+        CLICKED = "clicked", "Opened from a digest"
+        FEWER = "fewer", "Fewer like this"
+        NOT_INTERESTED = "not", "Not interested"
+
+    POSITIVE = (Kind.LIKED, Kind.MORE, Kind.UPVOTED)
+    NEGATIVE = (Kind.FEWER, Kind.NOT_INTERESTED)
+    # Training weights: a click is a weak positive (the engine's docs/ranking.md).
+    WEIGHT = {Kind.LIKED: 1.0, Kind.MORE: 1.0, Kind.UPVOTED: 1.0, Kind.CLICKED: 0.3,
+              Kind.FEWER: -1.0, Kind.NOT_INTERESTED: -1.0}
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="reactions")
+    paper = models.ForeignKey("digest.Paper", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper", "kind"], name="reaction_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} {self.kind} {self.paper_id}"
+
+
+class Learning(models.Model):
+    """What Paperpost learned from one subscriber's reactions: the engine's LearnedModel as
+    its dictionary (a few KB of JSON), when it was trained, when the labels last changed
+    (a newer change means a retrain is due) and the words the person asked it to forget."""
+
+    subscriber = models.OneToOneField(Subscriber, on_delete=models.CASCADE, primary_key=True,
+                                      related_name="learning")
+    model = models.JSONField(null=True, blank=True, help_text="digest.matching.LearnedModel.to_dict()")
+    labels = models.PositiveIntegerField(default=0, help_text="Labels the model was trained on")
+    changed_at = models.DateTimeField(null=True, blank=True, help_text="When the labels last changed")
+    trained_at = models.DateTimeField(null=True, blank=True)
+    forgotten_terms = models.JSONField(default=list, blank=True,
+                                       help_text="Words the subscriber removed: never learned again")
+
+    class Meta:
+        verbose_name_plural = "learning"
+
+    def __str__(self) -> str:
+        return f"learning of {self.subscriber_id}"
+
+    @property
+    def due(self) -> bool:
+        return self.changed_at is not None and (self.trained_at is None or self.changed_at > self.trained_at)
+
+    def engine_model(self) -> LearnedModel | None:
+        if not self.model:
+            return None
+        return _parsed_model(self.subscriber_id, self.model.get("trained_at", ""), self.model)
+
+
+_models: dict[tuple, LearnedModel] = {}
+
+
+def _parsed_model(subscriber_id: int, trained_at: str, data: dict) -> LearnedModel:
+    # A chunk of deliveries reads the same stored models again: parse (and hash) each once.
+    key = (subscriber_id, trained_at, len(data.get("terms", ())))
+    found = _models.get(key)
+    if found is None:
+        if len(_models) > 20_000:
+            _models.clear()
+        found = _models[key] = LearnedModel.from_dict(data)
+    return found
+
+
+class LikeRequest(models.Model):
+    """Liked papers Paperpost did not have yet, fetched from the arXiv API by a task; the
+    preference centre shows the outcome."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Fetching"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="like_requests")
+    arxiv_ids = models.JSONField(default=list, help_text="The ids asked for")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    added = models.JSONField(default=list, blank=True, help_text="Ids fetched and liked")
+    missing = models.JSONField(default=list, blank=True, help_text="Ids arXiv does not know")
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{len(self.arxiv_ids)} liked papers for {self.subscriber_id} ({self.status})"

@@ -94,9 +94,16 @@ class _PreviewEdition:
     frequency: str = Frequency.DAILY
 
 
-def preview_digest(batch, subscriber) -> dict:
-    content = PeriodContent(batch.date, batch.date, drafts=True)
+def personal_content(subscriber, start, end, drafts: bool = False) -> PeriodContent:
+    """The papers of start..end indexed for one subscriber: their liked and "fewer like"
+    papers from other days are added, so that closeness to them can be measured."""
+    content = PeriodContent(start, end, drafts=drafts)
     content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
+    return content
+
+
+def preview_digest(batch, subscriber) -> dict:
+    content = personal_content(subscriber, batch.date, batch.date, drafts=True)
     matches, more = content.select(subscriber.interests(), subscriber.max_papers or 10)
     if not matches:
         return {"empty": True, "subscriber": subscriber}

@@ -30,7 +30,7 @@ from digest.selection import PeriodContent
 from paperpost.ratelimit import TokenBucket
 
 from . import ledger
-from .emails import SHORT_ABSTRACTS_AFTER, PaperViews, digest_message, message_id_for
+from .emails import SHORT_ABSTRACTS_AFTER, PaperViews, digest_message, message_id_for, quiet_message
 from .lifecycle import suppress
 from .models import Delivery, Edition, Subscriber, Suppression
 
@@ -143,7 +143,7 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
         return result
     rows = list(
         Delivery.objects.filter(claim=claim, status=Delivery.Status.SENDING)
-        .select_related("subscriber")
+        .select_related("subscriber", "subscriber__learning")
         .prefetch_related("subscriber__topics", "subscriber__liked_papers", "subscriber__disliked_papers")
         .order_by("pk")
     )
@@ -190,19 +190,25 @@ def _send_one(row: Delivery, claim, edition, found: EditionContent, mailer: _Mai
         return Outcome.SKIPPED
     cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
     matches, more = found.content.select(interests, cap, already)
+    quiet = ""
     if not matches:
-        reason = "nothing new matched" if already else "nothing matched"
-        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=reason)
-        return Outcome.SKIPPED
-    short = len(matches) > SHORT_ABSTRACTS_AFTER
-    chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
-    message = digest_message(
-        subscriber=subscriber,
-        edition=edition,
-        delivery_id=row.pk,
-        chosen=chosen,
-        more_count=more,
-    )
+        quiet = quiet_reason(found.content, interests, already)
+        if quiet == Delivery.NOTHING_ANNOUNCED or not subscriber.quiet_day_note:
+            _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=quiet)
+            return Outcome.SKIPPED
+        # They asked for a line on quiet days: "nothing strong today".
+        message = quiet_message(subscriber=subscriber, edition=edition, delivery_id=row.pk)
+        chosen = []
+    else:
+        short = len(matches) > SHORT_ABSTRACTS_AFTER
+        chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
+        message = digest_message(
+            subscriber=subscriber,
+            edition=edition,
+            delivery_id=row.pk,
+            chosen=chosen,
+            more_count=more,
+        )
     papers = [
         {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
         for _, m in chosen
@@ -212,9 +218,19 @@ def _send_one(row: Delivery, claim, edition, found: EditionContent, mailer: _Mai
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
         return _failed_attempt(row, claim, subscriber, papers, exc, mailer)
-    if _mark_sent(row.pk, claim, message_id_for(edition.pk, row.pk), papers):
+    if _mark_sent(row.pk, claim, message_id_for(edition.pk, row.pk), papers, quiet):
         sent_papers.extend((subscriber.pk, m.paper_id, row.pk) for m in matches)
     return Outcome.SENT
+
+
+def quiet_reason(content, interests: Interests, already: set[int]) -> str:
+    """Why nothing went to this subscriber: the source was silent, nothing cleared their
+    floor, or what cleared it was sent before."""
+    if not content.papers:
+        return Delivery.NOTHING_ANNOUNCED
+    if already and content.select(interests, 1)[0]:
+        return Delivery.NOTHING_NEW
+    return Delivery.NOTHING_ABOVE_FLOOR
 
 
 def _failed_attempt(row, claim, subscriber, papers, exc, mailer: _Mailer) -> Outcome:
@@ -299,7 +315,7 @@ def _current_status(delivery_id: int) -> tuple:
     return row or ("deleted", None, Edition.Status.SENDING)
 
 
-def _mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list) -> bool:
+def _mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list, quiet: str = "") -> bool:
     now = timezone.now()
     fields = Delivery._meta
 
@@ -309,9 +325,9 @@ def _mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {fields.db_table} SET status = %s, sent_at = %s, finished_at = %s, message_id = %s, "
-            f"papers = %s, last_error = '' WHERE id = %s AND claim = %s AND status = %s",
+            f"papers = %s, skip_reason = %s, last_error = '' WHERE id = %s AND claim = %s AND status = %s",
             [Delivery.Status.SENT, prep("sent_at", now), prep("finished_at", now), message_id,
-             prep("papers", papers), delivery_id, prep("claim", claim), Delivery.Status.SENDING],
+             prep("papers", papers), quiet, delivery_id, prep("claim", claim), Delivery.Status.SENDING],
         )
         return cursor.rowcount == 1
 

@@ -10,16 +10,18 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from digest.ingest.references import ReferenceError, parse_references
 from digest.matching import parse_terms
 from digest.models import Topic
 
-from .models import Frequency, Subscriber, Suppression, normalize_email
+from . import likes
+from .models import Frequency, Strictness, Subscriber, Suppression, normalize_email
 
 # Bounds on what people and operators type. 254 is the longest address SMTP carries (RFC 5321
 # forward path); the others keep one subscriber's interests to what matching can use and
 # keep a hostile 100 KB string out of the database and out of every digest run.
 MAX_EMAIL_CHARS = 254
-MAX_CHARS = {"keywords": 2000, "authors": 2000, "categories": 500, "consent": 100}
+MAX_CHARS = {"keywords": 2000, "authors": 2000, "categories": 500, "consent": 100, "about": 1000}
 MAX_TERM_CHARS = 100
 MAX_TERMS = 50
 
@@ -33,6 +35,9 @@ class SubscriberInput:
     authors: str = ""
     frequency: str = Frequency.DAILY
     consent: str = ""
+    about: str = ""
+    like: str = ""  # arXiv ids or links, separated by commas
+    strictness: str = ""  # empty: keep (or default to balanced)
 
 
 def _split(value: str) -> list[str]:
@@ -65,6 +70,18 @@ def clean_keywords(value: str) -> str:
     if long:
         raise ValidationError(f"keywords: at most {MAX_TERM_CHARS} characters each ({long[0]!r} is longer)")
     return ", ".join(("-" if t.exclude else "") + (f'"{t.text}"' if "," in t.text else t.text) for t in terms)
+
+
+def clean_about(value: str) -> str:
+    """An "about me" text: one line of plain words, at most 1,000 characters."""
+    return " ".join(check_text("about", value or "").split())
+
+
+def clean_strictness(value: str) -> str:
+    value = (value or Strictness.BALANCED).strip().lower()
+    if value not in Strictness.values:
+        raise ValidationError(f"strictness must be one of {', '.join(Strictness.values)}, not {value!r}")
+    return value
 
 
 def clean_authors(value: str) -> str:
@@ -113,6 +130,14 @@ def upsert_confirmed(data: SubscriberInput, source: str, resubscribe: bool = Fal
     categories = clean_categories(data.categories)
     keywords = clean_keywords(data.keywords)
     authors = clean_authors(data.authors)
+    about = clean_about(data.about)
+    strictness = clean_strictness(data.strictness) if data.strictness else ""
+    like = check_text("like", data.like or "", MAX_CHARS["keywords"])
+    if like.strip():
+        try:
+            parse_references(like)  # refuse a bad id before anything is written
+        except ReferenceError as exc:
+            raise ValidationError(f"like: {exc}") from None
     consent = check_text("consent", (data.consent or "").strip())
     now = timezone.now()
     with transaction.atomic():
@@ -137,7 +162,16 @@ def upsert_confirmed(data: SubscriberInput, source: str, resubscribe: bool = Fal
         subscriber.keywords = keywords
         subscriber.categories = categories
         subscriber.authors = authors
+        subscriber.about = about
+        if strictness:
+            subscriber.strictness = strictness
         subscriber.frequency = data.frequency
         subscriber.save()
         subscriber.topics.set(topics)
+        if like.strip():
+            # Known papers are liked now; unknown ids are fetched from arXiv by a task.
+            try:
+                likes.add_liked(subscriber, like)
+            except likes.LikesRefused as exc:
+                raise ValidationError(f"like: {exc}") from None
     return subscriber, created

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from digest.models import Batch
 
-from . import delivery, ledger, sending
+from . import delivery, learning, ledger, likes, sending
 from .models import Edition, Frequency
 
 log = logging.getLogger(__name__)
@@ -61,3 +61,19 @@ def send_scheduled() -> int:
         sent += 1
         log.info("scheduled send of the batch of %s started", batch.date)
     return sent
+
+
+@shared_task(ignore_result=True)
+def retrain(subscriber_id: int, settle_seconds: float = 0) -> bool:
+    """Feedback arrived: retrain the subscriber's model once their labels stop changing."""
+    return learning.retrain_if_settled(subscriber_id, settle_seconds)
+
+
+@shared_task(ignore_result=True)
+def retrain_due() -> int:
+    return learning.retrain_due()
+
+
+@shared_task(ignore_result=True)
+def fetch_liked(request_id: int) -> None:
+    likes.fetch_requested(request_id)

@@ -11,16 +11,18 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from digest.models import Batch, Paper, Topic
-from digest.selection import PeriodContent, topic_tags
+from digest.selection import topic_tags
 
-from . import lifecycle
-from .forms import EmailChangeForm, PreferencesForm
+from . import learning, lifecycle, likes
+from .forms import EmailChangeForm, LikesForm, PreferencesForm
 from .models import Edition
+from .preview import personal_content
 from .tokens import make_token, subscriber_for
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ def _preview(subscriber):
     batch = Batch.latest_published()
     if batch is None:
         return None
-    content = PeriodContent(batch.date, batch.date)
+    content = personal_content(subscriber, batch.date, batch.date)
     matches = content.match(subscriber.interests())
     cap = subscriber.max_papers
     return {
@@ -79,15 +81,84 @@ def manage(request, token: str):
     else:
         form = PreferencesForm(instance=subscriber)
         status = 200
+    return _manage_page(request, subscriber, token, form=form, status=status)
+
+
+def _manage_page(request, subscriber, token, form=None, likes_form=None, status=200):
+    subscriber.refresh_from_db()
     return render(request, "subscribers/manage.html", {
         "subscriber": subscriber,
-        "form": form,
+        "form": form or PreferencesForm(instance=subscriber),
+        "likes_form": likes_form or LikesForm(),
+        "like_requests": subscriber.like_requests.all()[:3],
+        "learned": learning.learned(subscriber),
         "email_form": EmailChangeForm(),
         "token": token,
         "unsubscribe_token": make_token(subscriber, "unsubscribe"),
         "feed_token": make_token(subscriber, "feed"),
         "preview": _preview(subscriber),
     }, status=status)
+
+
+@never_cache
+@require_POST
+def add_likes(request, token: str):
+    """Papers the person likes, pasted or uploaded (a BibTeX or RIS export)."""
+    subscriber = _subscriber(token, "manage")
+    form = LikesForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            outcome = likes.add_liked(subscriber, form.text())
+        except likes.LikesRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, outcome.message())
+            return redirect(reverse("manage", args=[token]) + "#liked")
+    return _manage_page(request, subscriber, token, likes_form=form, status=400)
+
+
+@never_cache
+@require_POST
+def forget(request, token: str):
+    """Remove something learned: a word (term=) or a liked or "fewer like" paper (paper=)."""
+    subscriber = _subscriber(token, "manage")
+    term = request.POST.get("term", "").strip()
+    if term:
+        learning.forget_term(subscriber, term[:100])
+        messages.success(request, f"Forgotten: “{request.POST.get('word', term)[:100]}”. It will not be learned again.")
+    else:
+        paper = Paper.objects.filter(pk=_int(request.POST.get("paper"))).first() or _not_found()
+        lifecycle.withdraw_feedback(subscriber, paper)
+        messages.success(request, f"Removed: “{paper.title[:100]}”.")
+    return redirect(reverse("manage", args=[token]) + "#learned")
+
+
+@never_cache
+@require_POST
+def react(request, token: str):
+    """"More like this", "fewer like this" and "not interested" from the preference centre's
+    preview and the personal edition page (a signed-in form, no emailed link needed)."""
+    subscriber = _subscriber(token, "manage")
+    action = request.POST.get("action", "")
+    if action not in ("more", "fewer", "not"):
+        _not_found()
+    paper = Paper.objects.filter(pk=_int(request.POST.get("paper")), batches__status=Batch.Status.PUBLISHED).first()
+    if paper is None:
+        _not_found()
+    lifecycle.apply_feedback(subscriber, action, paper)
+    messages.success(request, f"{FEEDBACK_ACTIONS[action]}: “{paper.title[:100]}”. Your next digest follows it.")
+    back = request.POST.get("next", "")
+    edition = _int(back) if back.isdigit() else None
+    if edition:
+        return redirect("edition_matches", token=token, edition_id=edition)
+    return redirect(reverse("manage", args=[token]) + "#preview")
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 @require_POST
@@ -166,6 +237,7 @@ def unsubscribe(request, token: str):
 FEEDBACK_ACTIONS = {
     "more": "Show me more papers like this one",
     "fewer": "Show me fewer papers like this one",
+    "not": "Not interested in this paper",
     "mute": "Stop sending papers for this topic",
 }
 
@@ -191,6 +263,8 @@ def feedback(request, token: str, action: str, target: int):
     if request.method == "GET":
         return render(request, "subscribers/feedback.html", context)
     lifecycle.apply_feedback(subscriber, action, obj)
+    if action != "mute":
+        context["learned"] = learning.learned(subscriber)
     return render(request, "subscribers/feedback_done.html", context)
 
 
@@ -214,8 +288,7 @@ def edition_matches(request, token: str, edition_id: int):
     """Every paper of one edition that matches the subscriber, beyond the email's cap."""
     subscriber = _subscriber(token, "manage")
     edition = Edition.objects.filter(pk=edition_id).first() or _not_found()
-    content = PeriodContent(edition.start_date, edition.end_date)
-    content.add_external([*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
+    content = personal_content(subscriber, edition.start_date, edition.end_date)
     delivery = subscriber.deliveries.filter(edition=edition).first()
     in_email = {p["paper"] for p in (delivery.papers if delivery else [])}
     matches = [(content.papers[m.paper_id], m, m.paper_id in in_email) for m in content.match(subscriber.interests())]

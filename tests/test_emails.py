@@ -92,7 +92,7 @@ def test_each_paper_shows_title_link_abstract_code_and_why(batch, make_subscribe
     assert 'href="https://github.com/SKDDJ/LoLDU"' in html
     assert "Code: https://github.com/SKDDJ/LoLDU" in text
     assert html.count("Why: LoRA &amp; parameter-efficient fine-tuning") >= 1
-    assert "Why: LoRA & parameter-efficient fine-tuning: \"" in text
+    assert "Why: LoRA & parameter-efficient fine-tuning: “" in text
     assert "/paper/title:loldu-low-rank-adaptation" in html
     # Each paper's topic tags, linking to the topic pages (every topic it matches, not only
     # the reader's).

@@ -277,8 +277,8 @@ def test_the_preview_shows_every_interest_kind(batch, make_subscriber):
     subscriber = make_subscriber(topics=["unlearning"], keywords="LoRA")
     subscriber.liked_papers.add(Paper.objects.get(title__startswith="Compact Language Models"))
     html = Client().get(f"/u/{make_token(subscriber, 'manage')}/").content.decode()
-    assert "Why: Machine unlearning: &quot;Unlearning&quot; in title" in html
-    assert "Why: &quot;Low-Rank Adaptation&quot; (LoRA) in title" in html and "&quot;LoRA&quot; in abstract" in html
+    assert "Why: Machine unlearning: “<b>Unlearning</b>” in title (core)" in html
+    assert "Why: “<b>Low-Rank Adaptation</b>” (LoRA) in title (core)" in html and "“<b>LoRA</b>” in abstract" in html
     fan = make_subscriber("fan@example.org", topics=[])
     fan.liked_papers.add(Paper.objects.get(title__startswith="LoLDU"))
     html = Client().get(f"/u/{make_token(fan, 'manage')}/").content.decode()

@@ -271,7 +271,8 @@ def subscribe(request):
         outcome = lifecycle.request_subscription(
             lifecycle.SubscribeRequest(
                 email=data["email"], topics=list(data.get("topics") or []),
-                keywords=data.get("keywords", ""), frequency=data["frequency"], ip=ip or None,
+                keywords=data.get("keywords", ""), about=data.get("about", ""), frequency=data["frequency"],
+                ip=ip or None,
             )
         )
         log.info("subscribe: %s", outcome)

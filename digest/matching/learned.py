@@ -29,10 +29,11 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from ..text import analyse
 from .semantic import tfidf_features
@@ -104,9 +105,11 @@ class LearnedModel:
 
 
 def train(examples: Iterable[tuple[object, float]], stats, background: Sequence = (), top_terms: int = TOP_TERMS,
-          c: float = 10.0, seed: int = 0) -> LearnedModel | None:
+          c: float = 10.0, seed: int = 0, exclude: Collection[str] = ()) -> LearnedModel | None:
     """Fit a logistic regression on TF-IDF features of (paper, label weight) examples;
-    papers are PaperDoc-like (id, title, abstract). Returns None below the label minimum."""
+    papers are PaperDoc-like (id, title, abstract). Returns None below the label minimum.
+    `exclude`: stems the model must not use (words the person asked it to forget); the
+    other words are fitted without them."""
     # scikit-learn is a heavy import, needed only where a model is trained.
     from sklearn.linear_model import LogisticRegression
 
@@ -126,6 +129,11 @@ def train(examples: Iterable[tuple[object, float]], stats, background: Sequence 
     sample_weight = np.array([abs(w) for _, w in examples] + [BACKGROUND_WEIGHT] * len(pool))
     seqs = [tuple(analyse(d.title)[0]) + tuple(analyse(d.abstract or "")[0]) for d in docs]
     features, vocab = tfidf_features(seqs, stats)
+    dropped = [vocab[t] for t in exclude if t in vocab]
+    if dropped:
+        keep = np.ones(features.shape[1])
+        keep[dropped] = 0.0
+        features = features @ sparse.diags(keep)
     classifier = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
     classifier.fit(features, y, sample_weight=sample_weight)
     terms = {t: i for t, i in vocab.items()}

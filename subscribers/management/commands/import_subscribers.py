@@ -11,7 +11,7 @@ from paperpost.commands import fail
 from paperpost.csvcells import unescape_cell
 from subscribers.services import Refused, SubscriberInput, upsert_confirmed
 
-COLUMNS = ("email", "topics", "keywords", "categories", "authors", "frequency", "consent")
+COLUMNS = ("email", "topics", "keywords", "categories", "authors", "about", "like", "strictness", "frequency", "consent")
 # A cell larger than this is refused with a clear error (the csv module's own limit is 128 KB).
 MAX_CELL_CHARS = 100_000
 
@@ -63,6 +63,9 @@ class Command(BaseCommand):
                 keywords=values.get("keywords", ""),
                 categories=values.get("categories", ""),
                 authors=values.get("authors", ""),
+                about=values.get("about", ""),
+                like=values.get("like", ""),
+                strictness=values.get("strictness", ""),
                 frequency=values.get("frequency") or "daily",
                 consent=values.get("consent", ""),
             )
