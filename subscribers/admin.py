@@ -311,9 +311,43 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resend the selected failed/unknown deliveries (same Message-ID)")
     def resend(self, request, queryset):
-    # An edition is a record of a send: nothing on it is typed by hand. Its state changes only
-    # through pause, resume and resend (buttons on the page, actions on the list), which call
-    # subscribers.delivery like the commands and tasks do.
-    fields = ("frequency", "start_date", "end_date", "status", "progress", "deliveries_by_status", "without_papers",
-              "created_at", "finished_at", "last_queued_at")
-    readonly_fields = fields
+        count = delivery.resend(queryset)
+        self.message_user(request, f"Queued {count} deliver{'y' if count == 1 else 'ies'} again.", messages.SUCCESS)
+
+
+@admin.register(Reaction)
+class ReactionAdmin(admin.ModelAdmin):
+    """What subscribers said about papers: the labels of their learned models."""
+
+    list_display = ("subscriber", "kind", "paper", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("subscriber__email", "paper__title")
+    raw_id_fields = ("subscriber", "paper")
+
+
+@admin.register(Learning)
+class LearningAdmin(admin.ModelAdmin):
+    list_display = ("subscriber", "labels", "in_use", "changed_at", "trained_at")
+    search_fields = ("subscriber__email",)
+    raw_id_fields = ("subscriber",)
+    readonly_fields = ("model", "labels", "changed_at", "trained_at")
+    actions = ["retrain_now"]
+
+    @admin.display(boolean=True, description="in use")
+    def in_use(self, obj):
+        model = obj.engine_model()
+        return bool(model and model.usable)
+
+    @admin.action(description="Retrain the selected models now")
+    def retrain_now(self, request, queryset):
+        for row in queryset:
+            learning.retrain(row.pk)
+        self.message_user(request, f"Retrained {queryset.count()} model(s).", messages.SUCCESS)
+
+
+@admin.register(LikeRequest)
+class LikeRequestAdmin(admin.ModelAdmin):
+    list_display = ("subscriber", "status", "arxiv_ids", "added", "missing", "error", "created_at")
+    list_filter = ("status",)
+    search_fields = ("subscriber__email",)
+    raw_id_fields = ("subscriber",)

@@ -44,6 +44,9 @@ BACKGROUND_PAPERS = 1500
 SHOWN_TERMS = 12
 
 Kind = Reaction.Kind
+# How the preference centre says where a label came from.
+SAID = {Kind.LIKED: "you listed it", Kind.MORE: "more like this", Kind.UPVOTED: "you upvoted it",
+        Kind.CLICKED: "you opened it", Kind.FEWER: "fewer like this", Kind.NOT_INTERESTED: "not interested"}
 
 
 # --- Recording what people say ---------------------------------------------------------------------
@@ -242,12 +245,12 @@ def learned(subscriber: Subscriber) -> Learned:
         if kind == Kind.CLICKED:
             out.clicked += 1
         else:
-            how.setdefault(paper_id, Kind(kind).label)
-    out.liked = [(p, how.get(p.pk, Kind.MORE.label)) for p in subscriber.liked_papers.order_by("title")]
+            how.setdefault(paper_id, SAID[kind])
+    out.liked = [(p, how.get(p.pk, SAID[Kind.MORE])) for p in subscriber.liked_papers.order_by("title")]
     fewer = {p.pk: p for p in subscriber.disliked_papers.all()}
     nots = Reaction.objects.filter(subscriber=subscriber, kind=Kind.NOT_INTERESTED).select_related("paper")
     fewer.update({r.paper_id: r.paper for r in nots})
-    out.fewer = [(p, how.get(p.pk, Kind.FEWER.label)) for p in sorted(fewer.values(), key=lambda p: p.title)]
+    out.fewer = [(p, how.get(p.pk, SAID[Kind.FEWER])) for p in sorted(fewer.values(), key=lambda p: p.title)]
     labels = labels_of(subscriber)
     out.labels = len(labels)
     out.positives = sum(1 for w in labels.values() if w > 0)

@@ -341,15 +341,16 @@ class Learning(models.Model):
     def engine_model(self) -> LearnedModel | None:
         if not self.model:
             return None
-        return _parsed_model(self.subscriber_id, self.model.get("trained_at", ""), self.model)
+        return _parsed_model((self.subscriber_id, self.trained_at, len(self.model.get("terms", ())),
+                              self.model.get("bias")), self.model)
 
 
 _models: dict[tuple, LearnedModel] = {}
 
 
-def _parsed_model(subscriber_id: int, trained_at: str, data: dict) -> LearnedModel:
-    # A chunk of deliveries reads the same stored models again: parse (and hash) each once.
-    key = (subscriber_id, trained_at, len(data.get("terms", ())))
+def _parsed_model(key: tuple, data: dict) -> LearnedModel:
+    # Chunks of deliveries read the same stored models again: parse (and hash) each once. A
+    # retrain changes trained_at (to the microsecond), a forgotten word the number of terms.
     found = _models.get(key)
     if found is None:
         if len(_models) > 20_000:

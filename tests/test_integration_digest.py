@@ -50,7 +50,7 @@ def test_each_subscriber_gets_exactly_one_email_with_exactly_their_papers(worker
         ]
     assert smtp_server.handler.to("physics@example.org") == []
     physics = Delivery.objects.get(subscriber__email="physics@example.org")
-    assert (physics.status, physics.skip_reason) == ("skipped", "nothing matched")
+    assert (physics.status, physics.skip_reason) == ("skipped", "nothing above your floor")
 
     # A few papers checked by hand, so the test does not only agree with itself.
     lora_titles = titles_in(smtp_server.handler.to("lora@example.org")[0])

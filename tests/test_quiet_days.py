@@ -1,0 +1,134 @@
+"""Quiet days and the Why line, on the real seed page (93 papers of 2026-03-19).
+
+A day when nothing clears a subscriber's floor sends no email: the delivery is skipped with
+the reason, told apart from a day the source announced nothing; those who ask for it get a
+one-line "nothing strong today" instead; the edition admin counts each reason. Every picked
+paper's Why line says which word, where, and how strongly, in the HTML and the text."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from digest.matching import Reason
+from digest.models import Batch
+from subscribers import why
+from subscribers.delivery import build_edition
+from subscribers.models import Delivery, Subscriber
+from subscribers.tokens import make_token
+from tests.conftest import PAGE_DATE
+
+pytestmark = pytest.mark.django_db
+
+
+def send(batch, capture, frequency="daily"):
+    with capture(execute=True):
+        return build_edition(batch, frequency)[0]
+
+
+def reasons(edition):
+    return dict(Delivery.objects.filter(edition=edition).values_list("subscriber__email", "skip_reason"))
+
+
+def test_nothing_above_the_floor_is_a_skip_with_its_reason_or_a_one_line_note(batch, make_subscriber,
+                                                                              django_capture_on_commit_callbacks):
+    make_subscriber("quiet@example.org", keywords="galaxy redshift")  # astronomy: not on this ML page
+    make_subscriber("note@example.org", keywords="galaxy redshift", quiet_day_note=True)
+    make_subscriber("reader@example.org", topics=["lora-peft"])
+    edition = send(batch, django_capture_on_commit_callbacks)
+    rows = {d.subscriber.email: d for d in Delivery.objects.filter(edition=edition).select_related("subscriber")}
+    assert rows["quiet@example.org"].status == "skipped"
+    assert rows["quiet@example.org"].skip_reason == Delivery.NOTHING_ABOVE_FLOOR == "nothing above your floor"
+    assert rows["note@example.org"].status == "sent" and rows["note@example.org"].papers == []
+    assert rows["note@example.org"].skip_reason == Delivery.NOTHING_ABOVE_FLOOR
+    assert rows["reader@example.org"].status == "sent" and rows["reader@example.org"].skip_reason == ""
+    note = next(m for m in mail.outbox if m.to == ["note@example.org"])
+    assert note.subject == "Nothing strong today · Thu 19 Mar"
+    assert "No paper cleared your bar (balanced), so no digest." in note.body
+    assert "Why:" not in note.body and note.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert len(mail.outbox) == 2
+
+
+def test_a_day_the_source_announced_nothing_is_told_apart(batch, make_subscriber, django_capture_on_commit_callbacks):
+    make_subscriber("note@example.org", keywords="LoRA", quiet_day_note=True)
+    empty = Batch.objects.create(date=PAGE_DATE + dt.timedelta(days=1))
+    empty.publish()
+    edition = send(empty, django_capture_on_commit_callbacks)
+    assert reasons(edition) == {"note@example.org": Delivery.NOTHING_ANNOUNCED}
+    assert Delivery.objects.get(edition=edition).status == "skipped" and not mail.outbox  # no note for silence
+
+
+def test_what_cleared_the_floor_but_was_sent_before_is_its_own_reason(batch, make_subscriber,
+                                                                     django_capture_on_commit_callbacks):
+    make_subscriber("daily@example.org", topics=["lora-peft"])
+    send(batch, django_capture_on_commit_callbacks)
+    Delivery.objects.update(status="sent")
+    # The weekly edition of the same day covers the same papers: the ledger says all were sent.
+    Subscriber.objects.filter(email="daily@example.org").update(frequency="weekly")
+    weekly = send(batch, django_capture_on_commit_callbacks, frequency="weekly")
+    assert reasons(weekly) == {"daily@example.org": Delivery.NOTHING_NEW}
+
+
+def test_the_edition_admin_counts_each_reason(batch, make_subscriber, admin_client, django_capture_on_commit_callbacks):
+    make_subscriber("a@example.org", keywords="galaxy redshift")
+    make_subscriber("b@example.org", keywords="galaxy redshift")
+    make_subscriber("c@example.org", keywords="galaxy redshift", quiet_day_note=True)
+    edition = send(batch, django_capture_on_commit_callbacks)
+    assert edition.reason_counts() == [("sent", "nothing above your floor", 1), ("skipped", "nothing above your floor", 2)]
+    page = admin_client.get(f"/admin/subscribers/edition/{edition.pk}/change/").content.decode()
+    assert "skipped, nothing above your floor: 2" in page and "quiet-day note sent, nothing above your floor: 1" in page
+
+
+def test_the_preference_centre_sets_strictness_about_me_and_quiet_day_notes(batch, make_subscriber):
+    subscriber = make_subscriber(keywords="LoRA")
+    manage = f"/u/{make_token(subscriber, 'manage')}/"
+    page = Client().get(manage).content.decode()
+    for line in ("Strict: only strong matches", "Balanced: core matches", "Broad: passing mentions too"):
+        assert line in page
+    data = {"keywords": "LoRA", "about": "  I compress   language models. ", "strictness": "strict",
+            "quiet_day_note": "on", "frequency": "daily", "max_papers": "10", "categories": "", "authors": ""}
+    assert Client().post(manage, data).status_code == 302
+    subscriber.refresh_from_db()
+    assert subscriber.strictness == "strict" and subscriber.quiet_day_note
+    assert subscriber.about == "I compress language models."
+    data["strictness"] = "loose"
+    assert Client().post(manage, data).status_code == 400
+
+
+# --- The Why line ----------------------------------------------------------------------------------
+
+
+def test_the_why_line_names_the_word_where_and_how_strong_in_html_and_text(batch, make_subscriber,
+                                                                           django_capture_on_commit_callbacks):
+    make_subscriber(topics=["unlearning"], keywords="LoRA, benchmark", strictness="broad", max_papers=50)
+    send(batch, django_capture_on_commit_callbacks)
+    [message] = mail.outbox
+    html = message.alternatives[0][0]
+    text_lines = [line for line in message.body.splitlines() if line.startswith("   Why: ")]
+    assert text_lines and all(len(line) < 400 for line in text_lines)  # one short line each
+    assert "   Why: Machine unlearning: “Unlearning” in title (core)" in message.body
+    assert "“benchmarks” (benchmark) in abstract (passing mention)" in message.body  # as written, and as typed
+    # A word beyond the abstract the email shows comes with the words around it.
+    assert re.search(r"Why: “LoRA” in abstract \(passing mention\): “…[^”]*we use LoRA to iteratively finetune", message.body)
+    assert "Why: Machine unlearning: “<b>Unlearning</b>” in title (core)" in html
+
+
+def test_a_snippet_only_when_the_word_is_outside_the_abstract_shown():
+    far = Reason("keyword", "pruning", word="pruning", field="abstract", strength="passing",
+                 snippet="…we apply pruning to the search tree…")
+    assert why.why_text((far,), shown="a short abstract about games") == (
+        "“pruning” in abstract (passing mention): “…we apply pruning to the search tree…”")
+    assert why.why_text((far,), shown="we apply pruning to the search tree") == "“pruning” in abstract (passing mention)"
+    liked = Reason("like", "Diffusion Autoencoders for Few-shot Image Generation in Hyperbolic Space")
+    learned = Reason("learned", "")
+    assert why.why_text((liked, far)) == (
+        "because you liked “Diffusion Autoencoders for Few-shot Image Generation in Hyperbolic Space” · "
+        "“pruning” in abstract (passing mention)")
+    assert why.why_text((learned,)) == "learned from your feedback"
+    typed = Reason("keyword", "LLM", word="large language models", field="title", strength="core")
+    assert why.why_text((typed, liked, far)) == "“large language models” (LLM) in title (core) · because you liked " \
+                                                "“Diffusion Autoencoders for Few-shot Image Generation in Hyperbolic Space”"
+    assert str(why.why_html((Reason("keyword", "<b>", word="<script>", field="title", strength="core"),))) == (
+        "“<b>&lt;script&gt;</b>” (&lt;b&gt;) in title (core)")
