@@ -38,8 +38,7 @@ log = logging.getLogger(__name__)
 
 # Queued by name: subscribers.tasks imports this module.
 RETRAIN_TASK = "subscribers.tasks.retrain"
-# Papers of this many recent days are the weak negatives of a model.
-BACKGROUND_DAYS = 30
+# The latest published papers are the weak negatives of a model (the engine samples 400).
 BACKGROUND_PAPERS = 1500
 SHOWN_TERMS = 12
 
@@ -152,9 +151,9 @@ def _doc(paper: Paper) -> PaperDoc:
 
 
 def background_docs(exclude: set[int]) -> list[PaperDoc]:
-    """Recent published papers: the weak negatives every model is trained against."""
-    since = timezone.localdate() - dt.timedelta(days=BACKGROUND_DAYS)
-    ids = list(published_entries(since).order_by("-batch__date", "position")
+    """The latest published papers: the weak negatives every model is trained against (the
+    newest BACKGROUND_PAPERS, however old: a quiet list still has a background)."""
+    ids = list(published_entries().order_by("-batch__date", "position")
                .values_list("paper_id", flat=True)[:BACKGROUND_PAPERS])
     papers = Paper.objects.filter(pk__in=ids).exclude(pk__in=exclude).only("pk", "title", "abstract")
     return [_doc(p) for p in papers]

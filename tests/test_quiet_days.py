@@ -132,3 +132,17 @@ def test_a_snippet_only_when_the_word_is_outside_the_abstract_shown():
                                                 "“Diffusion Autoencoders for Few-shot Image Generation in Hyperbolic Space”"
     assert str(why.why_html((Reason("keyword", "<b>", word="<script>", field="title", strength="core"),))) == (
         "“<b>&lt;script&gt;</b>” (&lt;b&gt;) in title (core)")
+
+
+def test_the_subscribe_form_takes_an_optional_about_me(batch):
+    client = Client(enforce_csrf_checks=True)
+    home = client.get("/").content.decode()
+    assert 'name="about"' in home and "About me" in home
+    data = {"email": "new@example.org", "topics": [], "keywords": "", "frequency": "daily",
+            "about": "I build retrieval-augmented generation systems.",
+            "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+    assert client.post("/subscribe/", data).status_code == 200
+    assert Subscriber.objects.get().about == "I build retrieval-augmented generation systems."
+    data.update(email="other@example.org", about="x" * 1001)
+    assert client.post("/subscribe/", data).status_code == 400
+    assert not Subscriber.objects.filter(email="other@example.org").exists()
