@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import os
+import threading
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -237,3 +240,41 @@ def csrf_post(client, path, data=None, **extra):
     """POST with the client's CSRF cookie as the form token, as a browser form does."""
     token = client.cookies["csrftoken"].value if "csrftoken" in client.cookies else ""
     return client.post(path, {**(data or {}), "csrfmiddlewaretoken": token}, **extra)
+
+
+# --- arXiv's API, recorded ------------------------------------------------------------------------
+
+
+class _ArxivAPI(http.server.BaseHTTPRequestHandler):
+    """Answers like export.arxiv.org/api/query with recorded responses: 1605.08386 is known,
+    any other id gets arXiv's empty answer."""
+
+    asked: list[str] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        wanted = parse_qs(urlsplit(self.path).query)["id_list"][0].split(",")
+        _ArxivAPI.asked.append(",".join(wanted))
+        folder = "arxiv_api_atom/derived_bodies/"
+        name = "1605.08386" if "1605.08386" in wanted else "0000.0000"
+        body = data_file(f"{folder}arxivpy_recorded_2026_id_{name}.body.xml").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/atom+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def arxiv_api(settings):
+    """A local server in place of export.arxiv.org/api/query (ARXIV_API_URL), reached through
+    the ingest guards (loopback allowed for it); `.asked` lists the id lists it was asked for."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ArxivAPI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.ARXIV_API_URL = f"http://127.0.0.1:{server.server_address[1]}/api/query"
+    settings.INGEST_ALLOWED_HOSTS = ["127.0.0.1"]
+    _ArxivAPI.asked = []
+    yield _ArxivAPI
+    server.shutdown()

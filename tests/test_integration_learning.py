@@ -17,7 +17,6 @@ from subscribers import learning, lifecycle, likes
 from subscribers.models import Learning, LikeRequest, Subscriber
 from tests.conftest import data_file
 from tests.services import wait_for
-from tests.test_likes import ArxivAPI, arxiv_api  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

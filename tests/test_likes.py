@@ -4,10 +4,7 @@ the ingest guards by a task (a local server answering with a recorded arXiv API 
 bounds with clear messages, the preference centre, and add_subscriber --like."""
 
 import datetime as dt
-import http.server
-import threading
 from io import StringIO
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -131,39 +128,6 @@ def test_parsing_is_pure():
 
 
 # --- Liking them ----------------------------------------------------------------------------------
-
-
-class ArxivAPI(http.server.BaseHTTPRequestHandler):
-    """Answers like export.arxiv.org/api/query with recorded responses: 1605.08386 is known,
-    any other id gets arXiv's empty answer."""
-
-    asked: list[str] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        wanted = parse_qs(urlsplit(self.path).query)["id_list"][0].split(",")
-        ArxivAPI.asked.append(",".join(wanted))
-        folder = "arxiv_api_atom/derived_bodies/"
-        name = "1605.08386" if "1605.08386" in wanted else "0000.0000"
-        body = data_file(f"{folder}arxivpy_recorded_2026_id_{name}.body.xml").read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/atom+xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@pytest.fixture
-def arxiv_api(settings):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ArxivAPI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.ARXIV_API_URL = f"http://127.0.0.1:{server.server_address[1]}/api/query"
-    settings.INGEST_ALLOWED_HOSTS = ["127.0.0.1"]
-    ArxivAPI.asked = []
-    yield ArxivAPI
-    server.shutdown()
 
 
 @pytest.fixture
