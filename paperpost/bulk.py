@@ -1,13 +1,14 @@
-"""A leaner bulk INSERT than QuerySet.bulk_create for the ingest hot path.
+"""Leaner bulk statements than the ORM's, for the ingest and import hot paths.
 
 bulk_create prepares every value through the SQL compiler; for 1,504 papers of 33 columns
-that was half of the store step (benchmarks/ingest.py). Here plain str, int and bool values
-go to the driver as they are, and only fields that need adapting (JSON, dates, UUIDs) go
-through Field.get_db_prep_save, so the database sees exactly what Django would send."""
+that was half of the store step (benchmarks/ingest.py), and bulk_update's CASE WHEN costs
+milliseconds a row (benchmarks/imports.py). Here plain str, int and bool values go to the
+driver as they are, and only fields that need adapting (JSON, dates, UUIDs) go through
+Field.get_db_prep_save, so the database sees exactly what Django would send."""
 
 from __future__ import annotations
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 _PLAIN = (
     models.CharField, models.TextField, models.IntegerField, models.BooleanField,
@@ -21,15 +22,18 @@ def _needs_prep(field) -> bool:
     return not isinstance(field, _PLAIN) or isinstance(field, models.JSONField)
 
 
-def insert_rows(model: type[models.Model], objs: list[models.Model], batch_size: int = 500) -> None:
-    """INSERT the objects (primary keys are assigned by the database and not read back)."""
+def insert_rows(model: type[models.Model], objs: list, batch_size: int = 500) -> None:
+    """INSERT the objects (model instances, or plain records with an attribute per field);
+    primary keys are assigned by the database and not read back."""
     if not objs:
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    for obj in objs:
-        for f in fields:
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                f.pre_save(obj, add=True)
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            # The rows of one call share their timestamps (so each is adapted once, below).
+            value = f.pre_save(objs[0], add=True)
+            for obj in objs:
+                setattr(obj, f.attname, value)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -37,23 +41,7 @@ def insert_rows(model: type[models.Model], objs: list[models.Model], batch_size:
     # Several rows per statement (one round trip each), within the backend's parameter limit.
     max_params = connection.features.max_query_params or 65535
     rows_per_statement = max(1, min(batch_size, (max_params - 1) // len(fields)))
-    getters = []
-    for f in fields:
-        if isinstance(f, models.DateTimeField):
-            # Every row of one store shares its timestamps: adapt each distinct value once.
-            memo: dict = {}
-
-            def get(obj, f=f, memo=memo):
-                value = getattr(obj, f.attname)
-                if value not in memo:
-                    memo[value] = f.get_db_prep_save(value, connection)
-                return memo[value]
-
-            getters.append(get)
-        elif _needs_prep(f):
-            getters.append(lambda obj, f=f: f.get_db_prep_save(getattr(obj, f.attname), connection))
-        else:
-            getters.append(lambda obj, a=f.attname: getattr(obj, a))
+    getters = [_getter(f) for f in fields]
     if connection.vendor == "postgresql":
         # COPY streams every row in one command: no per-statement parsing of 16k placeholders.
         copy_sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
@@ -66,6 +54,53 @@ def insert_rows(model: type[models.Model], objs: list[models.Model], batch_size:
             chunk = objs[start : start + rows_per_statement]
             params = [get(obj) for obj in chunk for get in getters]
             cursor.execute(head + ", ".join([row] * len(chunk)), params)
+
+
+def _getter(field):
+    """A function from an object to the field's value in database form. Plain str, int and
+    bool values go as they are; datetimes (usually one shared timestamp) are adapted once per
+    distinct value; None stays None, except in JSON, where it means JSON null."""
+    real = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the per-call proxy lookup
+    name = field.attname
+    if not _needs_prep(field):
+        return lambda obj: getattr(obj, name)
+    if isinstance(field, models.JSONField):
+        return lambda obj: field.get_db_prep_save(getattr(obj, name), real)
+    if isinstance(field, models.DateTimeField):
+        memo: dict = {None: None}
+
+        def get_datetime(obj):
+            value = getattr(obj, name)
+            if value not in memo:
+                memo[value] = field.get_db_prep_save(value, real)
+            return memo[value]
+
+        return get_datetime
+
+    def get(obj):
+        value = getattr(obj, name)
+        return None if value is None else field.get_db_prep_save(value, real)
+
+    return get
+
+
+def update_rows(model: type[models.Model], objs: list, field_names: list[str]) -> None:
+    """UPDATE these fields of the objects, by primary key: one statement run for every row
+    (executemany: SQLite reuses the prepared statement, psycopg pipelines it). bulk_update's
+    CASE WHEN expressions cost a hundred times more per row; auto_now fields are left alone,
+    as bulk_update leaves them."""
+    if not objs:
+        return
+    fields = [model._meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    pk = model._meta.pk
+    getters = [_getter(f) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(pk.column)} = %s",
+            [[get(obj) for get in getters] + [obj.pk] for obj in objs],
+        )
 
 
 def insert_ignore(model: type[models.Model], columns: list[str], rows: list[tuple], batch_size: int = 500) -> None:
@@ -89,3 +124,35 @@ def insert_ignore(model: type[models.Model], columns: list[str], rows: list[tupl
                 + ", ".join([row] * len(chunk)) + tail,
                 [value for r in chunk for value in r],
             )
+
+
+def select_in(model: type[models.Model], key_sql: str, keys: list, columns: list[str],
+              for_update: bool = False, chunk: int = 900) -> list[tuple]:
+    """SELECT key_sql and the columns of the rows whose key_sql (an SQL expression over the
+    model's table, e.g. "LOWER(email)") is one of `keys`, a chunk of keys per statement
+    (under SQLite's 999 parameters). Values come as the driver gives them: no converters,
+    so SQLite's datetimes are strings. For look-ups of many thousands of keys, where the
+    ORM spends more time preparing each value of an IN list than the database needs."""
+    quote = connection.ops.quote_name
+    names = ", ".join([key_sql] + [quote(model._meta.get_field(c).column) for c in columns])
+    lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
+    found: list[tuple] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            cursor.execute(f"SELECT {names} FROM {quote(model._meta.db_table)} "
+                           f"WHERE {key_sql} IN ({', '.join(['%s'] * len(part))}){lock}", part)
+            found.extend(cursor.fetchall())
+    return found
+
+
+def delete_in(model: type[models.Model], column: str, keys: list, chunk: int = 900) -> None:
+    """DELETE the rows whose column is one of `keys` (select_in's counterpart: no signals,
+    no cascades; for link tables such as a many-to-many's)."""
+    quote = connection.ops.quote_name
+    name = quote(model._meta.get_field(column).column)
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            cursor.execute(f"DELETE FROM {quote(model._meta.db_table)} WHERE {name} IN ({', '.join(['%s'] * len(part))})",
+                           part)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -24,6 +26,7 @@ MAX_EMAIL_CHARS = 254
 MAX_CHARS = {"keywords": 2000, "authors": 2000, "categories": 500, "consent": 100, "about": 1000}
 MAX_TERM_CHARS = 100
 MAX_TERMS = 50
+FREQUENCIES = frozenset(Frequency.values)
 
 
 @dataclass
@@ -55,12 +58,26 @@ def check_text(field: str, value: str, limit: int | None = None) -> str:
     return value
 
 
+# validate_email's own pattern, compiled here: its lazy wrapper costs more than the match.
+_USER_PART = re.compile(validate_email.user_regex.pattern, validate_email.user_regex.flags)
+
+
+@lru_cache(maxsize=4096)
+def _good_domain(domain: str) -> bool:
+    return domain in validate_email.domain_allowlist or validate_email.validate_domain_part(domain)
+
+
 def clean_email(value: str) -> str:
     email = check_text("email", normalize_email(value), MAX_EMAIL_CHARS)
-    validate_email(email)
+    # Django's validate_email, in its own steps, with the domain's verdict remembered: a list
+    # has many addresses and few domains, and the domain check is most of a call's cost.
+    user, at, domain = email.rpartition("@")
+    if not (at and _USER_PART.match(user) and _good_domain(domain)):
+        validate_email(email)  # raises with Django's own message
     return email
 
 
+@lru_cache(maxsize=4096)  # an imported list repeats a few values often
 def clean_keywords(value: str) -> str:
     """Keywords and phrases as matching reads them, one canonical spelling."""
     terms = parse_terms(check_text("keywords", value))
@@ -84,6 +101,7 @@ def clean_strictness(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)  # an imported list repeats a few values often
 def clean_authors(value: str) -> str:
     names = list(dict.fromkeys(_split(check_text("authors", value))))
     if len(names) > MAX_TERMS:
@@ -94,6 +112,7 @@ def clean_authors(value: str) -> str:
     return ", ".join(names)
 
 
+@lru_cache(maxsize=4096)  # an imported list repeats a few values often
 def clean_categories(value: str) -> str:
     cats = _split(check_text("categories", value))
     bad = [c for c in cats if not re.match(r"^[a-z-]+(\.[A-Za-z-]+)?$|^[a-z-]+\.?\*$", c)]
@@ -102,14 +121,18 @@ def clean_categories(value: str) -> str:
     return ", ".join(dict.fromkeys(cats))
 
 
-def resolve_topics(value: str) -> list[Topic]:
+def resolve_topics(value: str, known: dict[str, Topic] | None = None) -> list[Topic]:
+    """The topics of a comma-separated list of slugs; `known` (slug to topic) saves a query
+    per row when many rows are resolved."""
     slugs = _split(value)
-    topics = list(Topic.objects.filter(slug__in=slugs))
-    missing = sorted(set(slugs) - {t.slug for t in topics})
+    if not slugs:
+        return []
+    found = known if known is not None else {t.slug: t for t in Topic.objects.filter(slug__in=slugs)}
+    missing = sorted({slug for slug in slugs if slug not in found})
     if missing:
-        known = ", ".join(Topic.objects.order_by("slug").values_list("slug", flat=True))
-        raise ValidationError(f"unknown topic {', '.join(missing)}; known topics: {known}")
-    return topics
+        names = sorted(known) if known is not None else Topic.objects.order_by("slug").values_list("slug", flat=True)
+        raise ValidationError(f"unknown topic {', '.join(missing)}; known topics: {', '.join(names)}")
+    return [found[slug] for slug in dict.fromkeys(slugs)]
 
 
 class Refused(Exception):
@@ -117,61 +140,116 @@ class Refused(Exception):
     record of the person's new consent."""
 
 
-def upsert_confirmed(data: SubscriberInput, source: str, resubscribe: bool = False) -> tuple[Subscriber, bool]:
-    email = clean_email(data.email)
-    reason = Suppression.reason_for(email)
+@dataclass
+class CleanInput:
+    """Operator input that passed every check, ready to be stored."""
+
+    email: str
+    topics: list[Topic]
+    keywords: str
+    categories: str
+    authors: str
+    frequency: str
+    consent: str
+    about: str = ""
+    strictness: str = ""  # empty: keep the stored one
+    like: str = ""  # arXiv ids or links, liked once the subscriber is stored
+
+
+def check_not_suppressed(email: str, reason: str | None) -> None:
     if reason:
         # Deleted, bounced or complained: only a new confirmation through the site may
         # bring the address back, not an operator's import.
         raise ValidationError(f"{email} is suppressed ({reason}); it can only come back by confirming on the site")
-    if data.frequency not in Frequency.values:
-        raise ValidationError(f"frequency must be one of {', '.join(Frequency.values)}")
-    topics = resolve_topics(check_text("topics", data.topics, MAX_CHARS["keywords"]))
-    categories = clean_categories(data.categories)
-    keywords = clean_keywords(data.keywords)
-    authors = clean_authors(data.authors)
-    about = clean_about(data.about)
-    strictness = clean_strictness(data.strictness) if data.strictness else ""
-    like = check_text("like", data.like or "", MAX_CHARS["keywords"])
-    if like.strip():
+
+
+def _clean_like(value: str) -> str:
+    like = check_text("like", value or "", MAX_CHARS["keywords"]).strip()
+    if like:
         try:
             parse_references(like)  # refuse a bad id before anything is written
         except ReferenceError as exc:
             raise ValidationError(f"like: {exc}") from None
-    consent = check_text("consent", (data.consent or "").strip())
-    now = timezone.now()
+    return like
+
+
+def clean_input(data: SubscriberInput, topics: dict[str, Topic] | None = None) -> CleanInput:
+    """Check one row of operator input (the address's suppression is checked apart, see
+    check_not_suppressed). Raises ValidationError naming the field. `topics` maps every
+    known slug to its topic, to save a query per row."""
+    email = clean_email(data.email)
+    if data.frequency not in FREQUENCIES:
+        raise ValidationError(f"frequency must be one of {', '.join(Frequency.values)}")
+    return CleanInput(
+        email=email,
+        topics=resolve_topics(check_text("topics", data.topics, MAX_CHARS["keywords"]), topics),
+        categories=clean_categories(data.categories),
+        keywords=clean_keywords(data.keywords),
+        authors=clean_authors(data.authors),
+        frequency=data.frequency,
+        consent=check_text("consent", (data.consent or "").strip()),
+        about=clean_about(data.about),
+        strictness=clean_strictness(data.strictness) if data.strictness else "",
+        like=_clean_like(data.like),
+    )
+
+
+def confirmed_changes(current, data: CleanInput, source: str, resubscribe: bool, now: dt.datetime) -> dict:
+    """The fields operator input sets on a subscriber: active, with these interests, and a
+    consent record when they are new or come back. `current` is the stored subscriber (or
+    anything with its status, unsubscribed_at and confirmed_at), None for a new address.
+    Raises Refused for an address that unsubscribed, unless `resubscribe` and the row records
+    the person's new consent. A plain function: add_subscriber applies the changes to one
+    subscriber, an import (subscribers.imports) to many at once."""
+    returning = current is not None and current.status == Subscriber.Status.UNSUBSCRIBED
+    if returning and not (resubscribe and data.consent):
+        # They chose to leave: an old list must not sign them up again.
+        when = f" on {current.unsubscribed_at:%Y-%m-%d}" if current.unsubscribed_at else ""
+        raise Refused(f"{data.email} unsubscribed{when}; only --resubscribe with a record of their "
+                      "new consent brings them back")
+    changes = {
+        "status": Subscriber.Status.ACTIVE,
+        "keywords": data.keywords,
+        "categories": data.categories,
+        "authors": data.authors,
+        "frequency": data.frequency,
+        "about": data.about,
+    }
+    if data.strictness:  # empty: keep theirs (or the default)
+        changes["strictness"] = data.strictness
+    if current is None or returning:
+        # The consent record: when, and in the operator's words how, they asked.
+        changes["consent_at"] = now
+        changes["consent_source"] = (f"{data.consent} (via {source})" if data.consent else source)[:100]
+        changes["unsubscribed_at"] = None
+    if current is None or not current.confirmed_at:
+        changes["confirmed_at"] = now
+    return changes
+
+
+def upsert_confirmed(data: SubscriberInput, source: str, resubscribe: bool = False) -> tuple[Subscriber, bool]:
+    """One operator-added subscriber (add_subscriber); subscribers.imports does many at once
+    with the same rules."""
+    email = clean_email(data.email)
+    check_not_suppressed(email, Suppression.reason_for(email))
+    clean = clean_input(data)
     with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
-        created = subscriber is None
-        returning = not created and subscriber.status == Subscriber.Status.UNSUBSCRIBED
-        if created:
-            subscriber = Subscriber(email=email)
-        elif returning:
-            # They chose to leave: an old list must not sign them up again.
-            if not (resubscribe and consent):
-                when = f" on {subscriber.unsubscribed_at:%Y-%m-%d}" if subscriber.unsubscribed_at else ""
-                raise Refused(f"{email} unsubscribed{when}; only --resubscribe with a record of their "
-                              "new consent brings them back")
-            subscriber.unsubscribed_at = None
-        if created or returning:
-            # The consent record: when, and in the operator's words how, they asked.
-            subscriber.consent_at = now
-            subscriber.consent_source = (f"{consent} (via {source})" if consent else source)[:100]
-        subscriber.status = Subscriber.Status.ACTIVE
-        subscriber.confirmed_at = subscriber.confirmed_at or now
-        subscriber.keywords = keywords
-        subscriber.categories = categories
-        subscriber.authors = authors
-        subscriber.about = about
-        if strictness:
-            subscriber.strictness = strictness
-        subscriber.frequency = data.frequency
+        existing = Subscriber.objects.select_for_update().filter(email__iexact=clean.email).first()
+        changes = confirmed_changes(existing, clean, source, resubscribe, timezone.now())
+        subscriber = existing or Subscriber(email=clean.email)
+        for name, value in changes.items():
+            setattr(subscriber, name, value)
         subscriber.save()
-        subscriber.topics.set(topics)
-        if like.strip():
-            # Known papers are liked now; unknown ids are fetched from arXiv by a task.
-            try:
-                likes.add_liked(subscriber, like)
-            except likes.LikesRefused as exc:
-                raise ValidationError(f"like: {exc}") from None
-    return subscriber, created
+        subscriber.topics.set(clean.topics)
+        add_likes(subscriber, clean.like)
+    return subscriber, existing is None
+
+
+def add_likes(subscriber: Subscriber, like: str) -> None:
+    """The row's liked papers: known ones are liked now, unknown ids fetched from arXiv by a
+    task."""
+    if like:
+        try:
+            likes.add_liked(subscriber, like)
+        except likes.LikesRefused as exc:
+            raise ValidationError(f"like: {exc}") from None
