@@ -20,13 +20,14 @@ EMAIL_BACKEND names 2 or 3 (paperpost.settings); subscribers.emails builds every
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import re
 import smtplib
 import threading
 import time
 import uuid
-from email.utils import formatdate, parseaddr
+from email.utils import format_datetime, formatdate, parseaddr
 from pathlib import Path
 
 from django.conf import settings
@@ -44,6 +45,15 @@ UTF8 = ("utf-8", "utf8")
 
 
 # --- 1. Bytes -------------------------------------------------------------------------------------
+
+
+def mail_date() -> str:
+    """The Date header. In UTC it says +0000: email.utils.formatdate() (and so Django) write
+    -0000, which RFC 5322 (3.3) reserves for a time whose zone is unknown."""
+    if settings.EMAIL_USE_LOCALTIME:
+        return formatdate(localtime=True)
+    return format_datetime(dt.datetime.now(dt.timezone.utc))
+
 
 _sanitized: dict[tuple[str, str], str] = {}
 
@@ -169,7 +179,7 @@ class FastEmail(EmailMultiAlternatives):
 
     def message(self, *args, **kwargs):
         if args or kwargs or not self.fits_fast_writer():
-            return super().message(*args, **kwargs)
+            return self._django_message(*args, **kwargs)
         encoding = self.encoding or settings.DEFAULT_CHARSET
         headers = [
             ("Subject", self.subject),
@@ -182,14 +192,21 @@ class FastEmail(EmailMultiAlternatives):
             headers.append(("Reply-To", ", ".join(fast_address(a, encoding) for a in self.reply_to)))
         lowered = {k.lower() for k in self.extra_headers}
         if "date" not in lowered:
-            headers.append(("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))
+            headers.append(("Date", mail_date()))
         if "message-id" not in lowered:
             domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or None
             headers.append(("Message-ID", make_msgid(domain=domain)))
         headers += [(k, v) for k, v in self.extra_headers.items() if k.lower() not in ADDRESS_HEADERS]
         if any(len(name) + 2 + len(value) > MAX_LINE for name, value in headers if not _NEEDS_ENCODING.search(value)):
-            return super().message()  # a header line that would need folding
+            return self._django_message()  # a header line that would need folding
         return AlternativeMessage(headers, self.body, self.alternatives[0][0])
+
+    def _django_message(self, *args, **kwargs):
+        """Django's writer, with our Date (+0000 rather than its -0000) unless one was given."""
+        message = super().message(*args, **kwargs)
+        if "date" not in {k.lower() for k in self.extra_headers}:
+            message.replace_header("Date", mail_date())  # in place: the header order stays Django's
+        return message
 
 
 # --- 2. SMTP ----------------------------------------------------------------------------------------

@@ -118,6 +118,25 @@ def make_message(
     return message
 
 
+def list_headers(unsubscribe_url: str) -> dict[str, str]:
+    """The headers of mail to a subscriber: one-click unsubscribe (RFC 2369, RFC 8058) and
+    the list's identity (RFC 2919)."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": settings.LIST_ID,
+    }
+
+
+def unsubscribe_line(unsubscribe_url: str) -> dict[str, str]:
+    """The unsubscribe link at the foot of a notice (emails/_unsubscribe.*), for its two parts."""
+    context = {"url": unsubscribe_url}
+    return {
+        "unsubscribe_html": mark_safe(get_template("emails/_unsubscribe.html").render(context).rstrip("\n")),
+        "unsubscribe_text": get_template("emails/_unsubscribe.txt").render(context).rstrip("\n"),
+    }
+
+
 # --- The digest -----------------------------------------------------------------------
 
 
@@ -324,7 +343,7 @@ def digest_message(
         "manage_url": manage_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    headers = list_headers(unsubscribe_url, edition.pk, delivery_id)
+    headers = digest_headers(unsubscribe_url, edition.pk, delivery_id)
     message = FastEmail(
         subject=" ".join(subject.split()),  # never a CR/LF in a header
         body=fill("digest", "txt", context),
@@ -336,11 +355,10 @@ def digest_message(
     return message
 
 
-def list_headers(unsubscribe_url: str, edition_id: int, delivery_id: int) -> dict[str, str]:
+def digest_headers(unsubscribe_url: str, edition_id: int, delivery_id: int) -> dict[str, str]:
+    """A digest's (or quiet-day note's) headers: the list's, no auto-replies, its own Message-ID."""
     return {
-        "List-Unsubscribe": f"<{unsubscribe_url}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": settings.LIST_ID,
+        **list_headers(unsubscribe_url),
         "Auto-Submitted": "auto-generated",
         "X-Auto-Response-Suppress": "OOF, AutoReply",
         "Precedence": "bulk",
@@ -371,7 +389,7 @@ def quiet_message(*, subscriber, edition, delivery_id: int) -> FastEmail:
         "unsubscribe_url": unsubscribe_url,
     }
     message = FastEmail(subject=subject, body=fill("digest", "txt", context), from_email=settings.DEFAULT_FROM_EMAIL,
-                        to=[subscriber.email], headers=list_headers(unsubscribe_url, edition.pk, delivery_id))
+                        to=[subscriber.email], headers=digest_headers(unsubscribe_url, edition.pk, delivery_id))
     message.attach_alternative(fill("digest", "html", context), "text/html")
     return message
 

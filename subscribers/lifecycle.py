@@ -27,7 +27,7 @@ from django.utils.crypto import constant_time_compare
 from paperpost.ratelimit import allow, once, parse_rate
 
 from . import learning
-from .emails import absolute, make_message
+from .emails import absolute, list_headers, make_message, unsubscribe_line
 from .models import Frequency, Reaction, Subscriber, Suppression, email_hash, normalize_email
 from .tokens import make_token
 
@@ -69,7 +69,7 @@ NOTICES = {
         "intro": "Your first digest arrives with the next day's papers. You can change your topics, "
                  "keywords, frequency and the number of papers per email at any time.",
         "button_label": "Open my preferences",
-        "after": "Every digest has a one-click unsubscribe link at the bottom.",
+        "after": "Every digest, like this email, ends with a one-click unsubscribe link.",
     },
     "manage_link": {
         "subject": "Your Paperpost subscription",
@@ -91,12 +91,16 @@ NOTICES = {
 FOOTER = "Paperpost sends daily research-paper digests. This is an automatic message."
 
 
-def _send(kind: str, to: str, button_url: str, **fmt) -> None:
+def _send(kind: str, to: str, button_url: str, unsubscribe_url: str = "", **fmt) -> None:
     texts = NOTICES[kind]
     context = {k: v.format(**fmt) for k, v in texts.items() if k != "subject"}
     context.update(button_url=button_url, footer=FOOTER)
-    message = make_message("notice", to, texts["subject"], context,
-                           headers={"Auto-Submitted": "auto-generated"})
+    headers = {"Auto-Submitted": "auto-generated"}
+    if unsubscribe_url:
+        # Mail to a subscriber (the welcome) can be left in one click, like every digest.
+        context.update(unsubscribe_line(unsubscribe_url))
+        headers.update(list_headers(unsubscribe_url))
+    message = make_message("notice", to, texts["subject"], context, headers=headers)
     message.send(fail_silently=False)
 
 
@@ -150,7 +154,8 @@ def confirm(subscriber: Subscriber) -> bool:
             Suppression.objects.filter(email_hash=email_hash(subscriber.email)).delete()
     subscriber.refresh_from_db()
     if changed:
-        _send("welcome", subscriber.email, absolute(reverse("manage", args=[make_token(subscriber, "manage")])))
+        _send("welcome", subscriber.email, absolute(reverse("manage", args=[make_token(subscriber, "manage")])),
+              unsubscribe_url=absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")])))
         log.info("subscriber=%s confirmed", subscriber.pk)
     return bool(changed)
 

@@ -106,3 +106,29 @@ def test_every_other_shape_goes_to_djangos_writer(shape):
     except BadHeaderError:
         return  # Django's answer to a line break in a header: refuse it
     assert not isinstance(written, AlternativeMessage)
+
+
+@pytest.mark.parametrize("shape", ["the fast writer", *OUTSIDE])
+def test_the_date_says_utc_as_plus_0000_whichever_writer_writes_it(shape):
+    """RFC 5322 3.3: -0000 means "the zone is unknown"; a UTC time is +0000."""
+    import datetime as dt
+    from email.utils import parsedate_to_datetime
+
+    message = _other(OUTSIDE.get(shape, lambda m: None))
+    try:
+        written = message.message()
+    except BadHeaderError:
+        return
+    assert isinstance(written, AlternativeMessage) == (shape == "the fast writer")
+    date = parse(written.as_bytes())["Date"]
+    assert str(date).endswith(" +0000"), date
+    when = parsedate_to_datetime(str(date))
+    assert when.utcoffset() == dt.timedelta(0)
+    assert abs(when - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=1)
+
+
+def test_a_date_given_by_the_caller_is_kept():
+    message = _other(lambda m: m.extra_headers.update({"Date": "Thu, 19 Mar 2026 07:00:00 +0100"}))
+    assert parse(message.message().as_bytes())["Date"] == "Thu, 19 Mar 2026 07:00:00 +0100"
+    message.attach("a.txt", "data", "text/plain")  # Django's writer
+    assert parse(message.message().as_bytes())["Date"] == "Thu, 19 Mar 2026 07:00:00 +0100"

@@ -130,6 +130,35 @@ def test_get_never_confirms_post_does_and_a_welcome_follows(batch):
     assert welcome.subject == "Welcome to Paperpost" and f"/u/{make_token(subscriber, 'manage')[:40]}" in welcome.body
 
 
+def test_the_welcome_email_has_an_unsubscribe_link_and_one_click_headers(batch, make_subscriber):
+    from email import message_from_bytes, policy
+
+    from subscribers.lifecycle import confirm
+
+    subscriber = make_subscriber("new@example.org", status="pending")
+    assert confirm(subscriber)
+    [welcome] = mail.outbox
+    url = f"http://127.0.0.1:8000/u/{make_token(subscriber, 'unsubscribe')}/unsubscribe/"
+    assert f"Unsubscribe: {url}" in welcome.body
+    assert f'href="{url}"' in welcome.alternatives[0][0]
+    headers = message_from_bytes(welcome.message().as_bytes(), policy=policy.default)
+    assert headers["List-Unsubscribe"].strip() == f"<{url}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Id"] and headers["Auto-Submitted"] == "auto-generated"
+    # What a mail client does with those headers (RFC 8058): a POST, no cookie, no CSRF token.
+    response = Client(enforce_csrf_checks=True).post(url.removeprefix("http://127.0.0.1:8000"),
+                                                     data="List-Unsubscribe=One-Click",
+                                                     content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert Subscriber.objects.get().status == "unsubscribed"
+
+
+def test_only_mail_to_a_subscriber_carries_unsubscribe_headers(batch):
+    post_subscribe(csrf_client())
+    [confirmation] = mail.outbox
+    assert "List-Unsubscribe" not in confirmation.extra_headers and "Unsubscribe" not in confirmation.body
+
+
 def test_confirmation_links_expire(batch, monkeypatch, settings):
     post_subscribe(csrf_client())
     path = link_in(mail.outbox[0], "/confirm/")
