@@ -96,7 +96,8 @@ def _stored(emails: list[str]) -> tuple[dict[str, SimpleNamespace], dict[str, st
 def _new_record(email: str, defaults: dict, fresh: list) -> SimpleNamespace:
     """A subscriber to insert: every column's default (callable ones, such as the uid, called
     per row), then the address."""
-    record = SimpleNamespace(**{**defaults, "email": email})
+    record = SimpleNamespace(**defaults)
+    record.email = email
     for f in fresh:
         setattr(record, f.attname, f.get_default())
     return record

@@ -76,8 +76,10 @@ class Command(BaseCommand):
                 line = reader.line_num  # the last physical line of the row (cells may hold line breaks)
                 if not cells:
                     continue  # a blank line
-                values = {name: unescape_cell(cells[i].strip()) if i < len(cells) else ""
-                          for name, i in where.items()}
+                values = {name: cells[i].strip() if i < len(cells) else "" for name, i in where.items()}
+                for name, value in values.items():
+                    if value[:1] == "'":
+                        values[name] = unescape_cell(value)
                 rows.append(Row(line, SubscriberInput(
                     email=values["email"],
                     topics=values.get("topics", ""),
