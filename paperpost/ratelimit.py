@@ -57,6 +57,11 @@ def once(scope: str, ident: str, window: int) -> bool:
     return window <= 0 or hit(scope, ident, window) == 1
 
 
+def forget(scope: str, ident: str) -> None:
+    """Drop the count of `ident` (once() is True again): for an event that did not happen after all."""
+    RateCounter.objects.filter(key=_key(scope, ident)).delete()
+
+
 def parse_rate(value: str) -> tuple[int, int]:
     """"10/600" -> (10 events, per 600 seconds)."""
     count, _, seconds = value.partition("/")

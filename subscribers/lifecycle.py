@@ -24,7 +24,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from paperpost.ratelimit import allow, once, parse_rate
+from kombu.exceptions import OperationalError
+
+from paperpost.celery import app
+from paperpost.ratelimit import allow, forget, once, parse_rate
 
 from . import learning
 from .emails import absolute, list_headers, make_message, unsubscribe_line
@@ -39,6 +42,8 @@ collect_export = Signal()  # receivers return a dict merged into the export
 person_deleted = Signal()  # sent with email= after a subscriber erased their data
 address_changed = Signal()  # sent with old= and new= after a subscriber changed address
 
+# Queued by name: subscribers.tasks imports this module (see subscribers.delivery).
+REQUEST_SUBSCRIPTION = "subscribers.tasks.request_subscription"
 EMAIL_CHANGE_SALT = "paperpost.email-change"
 EMAIL_CHANGE_MAX_AGE = 2 * 24 * 3600
 
@@ -104,9 +109,26 @@ def _send(kind: str, to: str, button_url: str, unsubscribe_url: str = "", **fmt)
     message.send(fail_silently=False)
 
 
+def queue_subscription(req: SubscribeRequest) -> None:
+    """Hand a post of the subscribe form to a worker (subscribers.tasks.request_subscription).
+    What follows depends on the address: a row written and a confirmation sent for a new one,
+    a "manage" link for a subscriber, nothing for a suppressed one. Done while the visitor
+    waited, that took measurably different times (an SMTP conversation most of all), and the
+    time of the answer told which addresses are on the list; queued, every answer takes the
+    same. Without a broker (embedded mode) the task runs here. If the broker is down, the
+    request does the work itself, slower but with nothing lost."""
+    task = app.tasks[REQUEST_SUBSCRIPTION]
+    topic_ids = [topic.pk for topic in req.topics]
+    try:
+        task.delay(req.email, topic_ids, req.keywords, req.frequency, req.ip, req.about)
+    except (OperationalError, ConnectionError, OSError) as exc:
+        log.error("subscribe: the broker is unavailable (%s); handled in the request", exc)
+        request_subscription(req)
+
+
 def request_subscription(req: SubscribeRequest) -> str:
-    """Handle one post of the subscribe form. Returns what happened, for logs and tests
-    (never shown to the visitor, who always sees the same page)."""
+    """Handle one post of the subscribe form (queued by queue_subscription). Returns what
+    happened, for logs and tests (never shown to the visitor, who always sees the same page)."""
     email = normalize_email(req.email)
     reason = Suppression.reason_for(email)
     if reason in Suppression.NEVER_MAIL:
@@ -135,11 +157,16 @@ def request_subscription(req: SubscribeRequest) -> str:
     if not once("confirm-mail", email, settings.CONFIRM_EMAIL_INTERVAL):
         log.info("subscribe: a mail went to %s within the hour; nothing sent", email_hash(email)[:12])
         return f"{outcome}-throttled"
-    if outcome == "active":
-        _send("manage_link", email, absolute(reverse("manage", args=[make_token(subscriber, "manage")])))
-    else:
-        _send("confirm", email, absolute(reverse("confirm", args=[make_token(subscriber, "confirm")])),
-              days=settings.CONFIRM_MAX_AGE_DAYS)
+    try:
+        if outcome == "active":
+            _send("manage_link", email, absolute(reverse("manage", args=[make_token(subscriber, "manage")])))
+        else:
+            _send("confirm", email, absolute(reverse("confirm", args=[make_token(subscriber, "confirm")])),
+                  days=settings.CONFIRM_MAX_AGE_DAYS)
+    except Exception:
+        # Not sent, so the hour's one mail is still to come: a retry of this request may send it.
+        forget("confirm-mail", email)
+        raise
     return outcome
 
 

@@ -1,17 +1,19 @@
-"""Thin Celery tasks: they take ids and call subscribers.sending, subscribers.delivery and
-subscribers.ledger. Routed to the `mail` queue (CELERY_TASK_ROUTES)."""
+"""Thin Celery tasks: they take ids (or a form's plain data) and call subscribers.sending,
+subscribers.delivery, subscribers.ledger and subscribers.lifecycle. Routed to the `mail`
+queue (CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
 import logging
+import smtplib
 import time
 
 from celery import shared_task
 from django.utils import timezone
 
-from digest.models import Batch
+from digest.models import Batch, Topic
 
-from . import delivery, learning, ledger, likes, sending
+from . import delivery, learning, ledger, lifecycle, likes, sending
 from .models import Edition, Frequency
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,15 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> dict:
                 time.sleep(delay)
             send_chunk.apply_async((edition_id, first_id, last_id), countdown=delay)
     return result.as_dict()
+
+
+@shared_task(ignore_result=True, autoretry_for=(smtplib.SMTPException, OSError), max_retries=5,
+             retry_backoff=30, retry_backoff_max=600)
+def request_subscription(email: str, topic_ids: list[int], keywords: str, frequency: str, ip: str | None,
+                         about: str = "") -> str:
+    """A post of the subscribe form (lifecycle.queue_subscription); retried if the mail could not go out."""
+    topics = list(Topic.objects.filter(pk__in=topic_ids))
+    return lifecycle.request_subscription(lifecycle.SubscribeRequest(email, topics, keywords, frequency, ip, about))
 
 
 @shared_task(ignore_result=True)

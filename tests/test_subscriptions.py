@@ -90,6 +90,35 @@ def test_fifty_posts_for_one_address_send_at_most_one_email(batch):
     assert Subscriber.objects.count() == 1
 
 
+def test_with_the_broker_down_the_request_does_the_work_itself(batch):
+    from tests.services import free_port, point_celery_at
+
+    point_celery_at(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    try:
+        response = post_subscribe(csrf_client())
+    finally:
+        point_celery_at(None)
+    assert response.status_code == 200 and "Check your inbox" in response.content.decode()
+    assert Subscriber.objects.get().status == "pending"
+    [message] = mail.outbox
+    assert message.subject == "Confirm your Paperpost subscription"
+
+
+def test_a_confirmation_that_could_not_be_sent_is_sent_by_the_retry(batch, settings):
+    from subscribers.lifecycle import SubscribeRequest, request_subscription
+    from tests.services import free_port
+
+    settings.EMAIL_BACKEND = "paperpost.mail.SMTPBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # refused
+    with pytest.raises(OSError):
+        request_subscription(SubscribeRequest("new@example.org", topics=[]))
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The failed attempt did not use up the address's one mail of the hour.
+    assert request_subscription(SubscribeRequest("new@example.org", topics=[])) == "pending"
+    assert [m.subject for m in mail.outbox] == ["Confirm your Paperpost subscription"]
+    assert request_subscription(SubscribeRequest("new@example.org", topics=[])) == "pending-throttled"
+
+
 def test_fifty_posts_from_one_ip_hit_the_rate_limit(batch, settings):
     settings.SUBSCRIBE_RATE_PER_IP = "10/600"
     statuses = [post_subscribe(Client(), email=f"a{i}@example.org").status_code for i in range(50)]

@@ -268,13 +268,13 @@ def subscribe(request):
     if data.get("website"):
         log.info("subscribe: honeypot filled by %s; ignored", ip)
     else:
-        outcome = lifecycle.request_subscription(
+        # Queued: what happens next differs by address, so none of it is done while the visitor waits.
+        lifecycle.queue_subscription(
             lifecycle.SubscribeRequest(
                 email=data["email"], topics=list(data.get("topics") or []),
                 keywords=data.get("keywords", ""), about=data.get("about", ""), frequency=data["frequency"],
                 ip=ip or None,
             )
         )
-        log.info("subscribe: %s", outcome)
-    # The same page whatever happened: nobody can learn who is subscribed from it.
+    # The same page, after the same work, whatever the address: nobody can learn who is subscribed from it.
     return render(request, "subscribers/check_inbox.html")
