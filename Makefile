@@ -11,7 +11,9 @@ PYTEST_ARGS ?=
 
 .PHONY: install run lint test test-fast bench system-deps clean
 
+# `python3 -m venv` needs ensurepip, which Debian ships apart (python3-venv): installed first.
 $(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || PYTHON=$(PYTHON) VENV=$(VENV) scripts/system-deps.sh venv
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -29,8 +31,9 @@ run: install
 	PY=$(PY) scripts/sample-data.sh $(SAMPLE)
 	PORT=$(PORT) PY=$(PY) scripts/run.sh
 
+# redis-server, chromium, PostgreSQL, GNU time (and python3-venv before the venv is made).
 system-deps:
-	scripts/system-deps.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/system-deps.sh
 
 # ruff (pyflakes and pycodestyle's error rules) and the import contracts in pyproject.toml
 # (layers point down: web, subscribers, digest, paperpost; see docs/architecture.md).
@@ -38,20 +41,20 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-# The tests keep their database, cache, outbox and secret key in var/test/, apart from a
-# `make run` that may be serving from var/ in the same checkout.
-TEST_VAR ?= $(CURDIR)/var/test
-
-# The whole suite, real services included (they are started by the tests themselves).
-test: lint system-deps
-	PAPERPOST_VAR_DIR=$(TEST_VAR) $(PY) -m pytest $(PYTEST_ARGS)
+# The whole suite, real services included (they are started by the tests themselves). The
+# system programs come first: making the venv (lint needs it) may need one of them. Tests
+# keep their database, cache and outbox in a var/ of their own, apart from a `make run` in
+# the same checkout (paperpost/testing.py).
+test: system-deps lint
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Unit tests only: no Redis, worker, SMTP server or browser.
 test-fast: lint
-	PAPERPOST_VAR_DIR=$(TEST_VAR) $(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
 
-bench: install
-	scripts/system-deps.sh bench
+bench:
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/system-deps.sh bench
+	$(MAKE) install
 	@for script in benchmarks/[a-z]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
