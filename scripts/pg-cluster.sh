@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL cluster on a free loopback port and print its DATABASE_URL.
-#   eval "$(scripts/pg-cluster.sh start /tmp/pp-pg)"   -> exports DATABASE_URL, PG_CLUSTER_DIR
+#   pg=$(scripts/pg-cluster.sh start /tmp/pp-pg) && eval "$pg"   -> exports DATABASE_URL, PG_CLUSTER_DIR
+#   (not eval "$(…)" alone: a failed start would pass unnoticed, even under set -e)
 #   scripts/pg-cluster.sh stop /tmp/pp-pg
 # initdb refuses to run as root, so as root the cluster belongs to the postgres user.
 set -euo pipefail
