@@ -45,7 +45,9 @@ def test_subscribe_confirm_change_preferences_and_one_click_unsubscribe(site, pa
     # 3. The welcome email links to the preference centre; change topics and keywords there.
     wait_for(lambda: len(inbox.to("reader@example.org")) == 2, 10, "the welcome email")
     welcome = inbox.to("reader@example.org")[1]
-    [manage_url] = links(welcome, "/u/")
+    manage_url, unsubscribe_url = links(welcome, "/u/")  # and, like every digest, a way out
+    assert unsubscribe_url.endswith("/unsubscribe/")
+    assert welcome.message["List-Unsubscribe"].strip().strip("<>") == unsubscribe_url
     page.goto(manage_url)
     page.check("text=Machine unlearning")
     page.fill("#id_keywords", '"knowledge distillation", -survey')
