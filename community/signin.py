@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from paperpost.ratelimit import allow, parse_rate
-from subscribers.emails import absolute, make_message
+from subscribers.emails import absolute, build_message
 from subscribers.models import Suppression, normalize_email
 
 from .members import member_for, user_for_email
@@ -94,8 +94,8 @@ def send_link(request_id: int) -> str:
         minutes = settings.SIGN_IN_MAX_AGE_MINUTES
         context = {k: v.format(minutes=minutes) for k, v in NOTICE.items() if k != "subject"}
         context.update(button_url=absolute(reverse("login_link", args=[make_link_token(req)])), footer=FOOTER)
-        message = make_message("notice", req.email, NOTICE["subject"], context,
-                               headers={"Auto-Submitted": "auto-generated"})
+        message = build_message("notice", req.email, NOTICE["subject"], context,
+                                headers={"Auto-Submitted": "auto-generated"})
         try:
             message.send(fail_silently=False)
         except Exception:

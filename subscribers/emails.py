@@ -1,10 +1,20 @@
-"""Every email Paperpost sends is built here.
+"""Every email Paperpost sends is built here, by build_message().
 
-make_message() renders one message kind from templates/emails/<name>.mjml (compiled once per
-process with mjml-python, then filled per recipient as a Django template) or <name>.html,
-plus <name>.txt for the text/plain part, which every message has. The digest adds its
-list headers and per-paper blocks; a paper's block is rendered once per process and reused
-for every subscriber who gets that paper."""
+A kind of message is two templates in templates/emails/: <name>.mjml, compiled to HTML once
+per process by mjml-python, and <name>.txt, the text/plain part every message has. Both are
+*frames*: variables only, no tags, so each is rendered once with a marker in place of every
+variable and split there; filling one per recipient is then a string join (the speed is in
+benchmarks/README.md, delivery). HTML values are escaped unless they are SafeStrings.
+
+The digest fills its frame with pieces that are templates too: a paper's block
+(_paper.html/_paper.txt, rendered once per paper and reused for every subscriber who gets
+it), and per subscriber the frames around it: _pick (rank, why, upvote and feedback links),
+_why_line (the reason, from subscribers/why.py; left out for the community's top papers), _mute (a "mute this topic" link,
+HTML only: the text part links to the feedback choices page) and _more (the "N more" link). A partial's file ends with a line
+break that is not part of it, as in Jinja.
+
+What an email shows comes in as plain data (Digest, Recipient, EditionInfo, PaperView), never
+as ORM objects, so a preview of made-up interests is built the same way as a real digest."""
 
 from __future__ import annotations
 
@@ -12,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -33,6 +44,7 @@ from digest.text import shorten
 from paperpost.mail import FastEmail
 
 from . import why
+from .models import Frequency
 from .tokens import make_delivery_token, make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
@@ -42,10 +54,15 @@ SHORT_ABSTRACTS_AFTER = 20
 # Lines over 998 bytes force quoted-printable (RFC 5322 line limit); breaking the compiled
 # boilerplate after closing tags keeps every line short so bodies go out as plain 8bit.
 _BREAK_AFTER = re.compile(r"(</(?:td|tr|table|tbody|div|p|style|head)>|<!\[endif\]-->|<br ?/?>)")
+_VARIABLE = re.compile(r"{{(.*?)}}")
+_ALLOWED_TAGS = ("{% autoescape off %}", "{% endautoescape %}")
 
 
 def absolute(path: str) -> str:
     return settings.SITE_URL + path
+
+
+# --- Frames -------------------------------------------------------------------------------------
 
 
 def _wrap_lines(html: str) -> str:
@@ -60,61 +77,58 @@ def compiled_mjml(name: str):
     return engines["django"].from_string(_wrap_lines(html))
 
 
-def render_html(name: str, context: dict) -> str:
-    if (TEMPLATE_DIR / f"{name}.mjml").exists():
-        return compiled_mjml(name).render(context)
-    return get_template(f"emails/{name}.html").render(context)
-
-
-# --- Frames filled per subscriber -------------------------------------------------------------
-
-
 @lru_cache(maxsize=None)
-def frame(name: str, kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A template with variables only (no tags), rendered once with a marker in place of
-    each variable and split there: filling it per subscriber is then a string join.
-    kind is "html" (the MJML, compiled once) or "txt"."""
-    source = (TEMPLATE_DIR / f"{name}.{'mjml' if kind == 'html' else 'txt'}").read_text(encoding="utf-8")
-    names = tuple(dict.fromkeys(re.findall(r"{{\s*(\w+)\s*}}", source)))
-    if "{%" in source.replace("{% autoescape off %}", "").replace("{% endautoescape %}", ""):
-        raise ValueError(f"emails/{name}.{kind} must hold variables only, to be filled fast")
-    marks = {n: mark_safe(f"\x00{n}\x00") for n in names}
-    rendered = compiled_mjml(name).render(marks) if kind == "html" else engines["django"].from_string(source).render(marks)
+def frame(filename: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """emails/<filename> as (static pieces, variable names between them). An .mjml file is
+    compiled first; .html and .mjml values are escaped when filled, .txt values are not."""
+    source = (TEMPLATE_DIR / filename).read_text(encoding="utf-8")
+    names = []
+    for inside in _VARIABLE.findall(source):
+        if not re.fullmatch(r"\s*\w+\s*", inside):
+            raise ValueError(f"emails/{filename}: {{{{{inside}}}}}: a frame holds plain variables only")
+        names.append(inside.strip())
+    tags = source
+    for allowed in _ALLOWED_TAGS:
+        tags = tags.replace(allowed, "")
+    if "{%" in tags:
+        raise ValueError(f"emails/{filename} must hold variables only, to be filled fast")
+    marks = {n: mark_safe(f"\x00{n}\x00") for n in dict.fromkeys(names)}
+    if filename.endswith(".mjml"):
+        rendered = compiled_mjml(filename.removesuffix(".mjml")).render(marks)
+    else:
+        if filename.startswith("_") and source.endswith("\n"):
+            source = source[:-1]  # a partial's last line break is the file's, not the partial's
+        rendered = engines["django"].from_string(source).render(marks)
     pieces = re.split(r"\x00(\w+)\x00", rendered)
     return tuple(pieces[0::2]), tuple(pieces[1::2])
 
 
-def fill(name: str, kind: str, context: dict) -> str:
+def fill(filename: str, context: dict) -> str:
     """Fill a frame; in HTML, values are escaped unless they are SafeStrings."""
-    statics, names = frame(name, kind)
+    statics, names = frame(filename)
+    escaping = not filename.endswith(".txt")
     out = [statics[0]]
     for variable, static in zip(names, statics[1:]):
         value = context.get(variable, "")
-        if kind == "html" and not isinstance(value, SafeString):
+        if escaping and not isinstance(value, SafeString):
             value = escape(value)
         out.append(str(value))
         out.append(static)
     return "".join(out)
 
 
-def make_message(
-    name: str,
-    to: str,
-    subject: str,
-    context: dict,
-    headers: dict[str, str] | None = None,
-) -> FastEmail:
+def build_message(name: str, to: str, subject: str, context: dict,
+                  headers: dict[str, str] | None = None) -> FastEmail:
+    """Every email: emails/<name>.txt and emails/<name>.mjml filled with `context`."""
     context = {**context, "subject": subject}
-    text = get_template(f"emails/{name}.txt").render(context)
-    html = render_html(name, context)
     message = FastEmail(
         subject=" ".join(subject.split()),  # never a CR/LF in a header
-        body=text,
+        body=fill(f"{name}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
         headers=headers or {},
     )
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(fill(f"{name}.mjml", context), "text/html")
     return message
 
 
@@ -129,15 +143,54 @@ def list_headers(unsubscribe_url: str) -> dict[str, str]:
 
 
 def unsubscribe_line(unsubscribe_url: str) -> dict[str, str]:
-    """The unsubscribe link at the foot of a notice (emails/_unsubscribe.*), for its two parts."""
+    """The unsubscribe link at the foot of a notice (the partials emails/_unsubscribe.*), for
+    its two parts."""
     context = {"url": unsubscribe_url}
-    return {
-        "unsubscribe_html": mark_safe(get_template("emails/_unsubscribe.html").render(context).rstrip("\n")),
-        "unsubscribe_text": get_template("emails/_unsubscribe.txt").render(context).rstrip("\n"),
-    }
+    return {"unsubscribe_html": mark_safe(fill("_unsubscribe.html", context)),
+            "unsubscribe_text": fill("_unsubscribe.txt", context)}
 
 
-# --- The digest -----------------------------------------------------------------------
+# --- What a digest shows, as plain data ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a digest goes to, as far as the email is concerned."""
+
+    email: str
+    uid: uuid.UUID  # what the signed links are made from (subscribers.tokens)
+    topics: tuple[tuple[str, int], ...] = ()  # (name, id) of the topics they follow
+    keywords: str = ""
+    categories: str = ""
+
+    @classmethod
+    def of(cls, subscriber) -> Recipient:
+        return cls(
+            email=subscriber.email,
+            uid=subscriber.uid,
+            topics=tuple((t.name, t.pk) for t in subscriber.topics.all()),
+            keywords=subscriber.keywords,
+            categories=subscriber.categories,
+        )
+
+    def interests_line(self) -> str:
+        parts = [name for name, _ in self.topics]
+        parts += [k.strip() for k in self.keywords.split(",") if k.strip() and not k.strip().startswith("-")]
+        parts += [c.strip() for c in self.categories.split(",") if c.strip()]
+        if len(parts) > 6:
+            parts = parts[:6] + ["more"]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class EditionInfo:
+    id: int
+    frequency: str
+    date: dt.date  # the last day it covers
+
+    @classmethod
+    def of(cls, edition) -> EditionInfo:
+        return cls(id=edition.pk, frequency=edition.frequency, date=edition.end_date)
 
 
 def paper_url(paper: Paper) -> str:
@@ -218,6 +271,21 @@ class PaperViews:
         return view
 
 
+@dataclass
+class Digest:
+    """One digest email: to whom, which edition, which papers (each with why) and how many
+    more matched than the email holds."""
+
+    recipient: Recipient
+    edition: EditionInfo
+    delivery_id: int
+    papers: list[tuple[PaperView, Match]]
+    more: int = 0
+
+
+# --- The digest -----------------------------------------------------------------------------------
+
+
 def message_id_for(edition_id: int, delivery_id: int) -> str:
     """The same Message-ID every time a delivery is (re)tried, so that a resend after an
     unknown outcome is recognised by the receiving side as the same message."""
@@ -245,114 +313,98 @@ def digest_subject(count: int, labels: list[str], extra_labels: int, date: dt.da
     return f"{count} {noun}{on} · {date:%a %-d %b}"
 
 
-def interests_line(subscriber, topics=None) -> str:
-    parts = [t.name for t in (topics if topics is not None else subscriber.topics.all())]
-    parts += [k.strip() for k in subscriber.keywords.split(",") if k.strip() and not k.strip().startswith("-")]
-    parts += [c.strip() for c in subscriber.categories.split(",") if c.strip()]
-    if len(parts) > 6:
-        parts = parts[:6] + ["more"]
-    return ", ".join(parts)
+@lru_cache(maxsize=4096)
+def _escaped(text: str) -> SafeString:
+    # Reasons and topic names repeat across subscribers: escape each once.
+    return escape(text)
 
 
-def digest_message(
-    *,
-    subscriber,
-    edition,
-    delivery_id: int,
-    chosen: list[tuple[PaperView, Match]],
-    more_count: int = 0,
-) -> FastEmail:
-    date = edition.end_date
-    manage_token = make_token(subscriber, "manage")
-    unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
+def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, str]:
+    """The papers' part of the HTML and of the text: each paper's block with the
+    subscriber's rank, why, and feedback links around it."""
+    topic_ids = dict(digest.recipient.topics)
+    html_parts: list[str] = []
+    text_parts: list[str] = []
+    for rank, (view, m) in enumerate(digest.papers, start=1):
+        # The URLs hold only our host, a signed token ([A-Za-z0-9_:-]) and digits: nothing to escape.
+        links = {"upvote_url": mark_safe(f"{upvote_base}{view.id}/"),
+                 "more_url": mark_safe(f"{feedback_base}more/{view.id}/"),
+                 "fewer_url": mark_safe(f"{feedback_base}fewer/{view.id}/"),
+                 "not_url": mark_safe(f"{feedback_base}not/{view.id}/")}
+        mutes = [(reason.label, mark_safe(f"{feedback_base}mute/{topic_ids[reason.label]}/"))
+                 for reason in m.reasons if reason.kind == "topic" and reason.label in topic_ids]
+        html_mutes = "".join(fill("_mute.html", {"topic": _escaped(label), "url": url}) for label, url in mutes)
+        # A top paper's counts are its reason (in the paper's block); other picks say why
+        # (subscribers/why.py: the word as written, where, a snippet when it is not shown).
+        community = all(r.kind == "community" for r in m.reasons)
+        html_parts.append(fill("_pick.html", {
+            **links, "head": view.head, "tail": view.tail, "mutes": mark_safe(html_mutes),
+            "why": "" if community else mark_safe(fill("_why_line.html", {"why": why.why_html(m.reasons, view.shown)})),
+        }))
+        # The text part carries one link per paper to a page with every choice (more, fewer,
+        # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
+        text_parts.append(fill("_pick.txt", {
+            "upvote_url": links["upvote_url"], "choices_url": f"{feedback_base}{view.id}/", "rank": rank,
+            "head": view.text_head, "tail": view.text_tail,
+            "why": "" if community else fill("_why_line.txt", {"why": why.why_text(m.reasons, view.shown)}),
+        }))
+    return "".join(html_parts), "".join(text_parts)
+
+
+def digest_message(digest: Digest) -> FastEmail:
+    recipient, edition, count = digest.recipient, digest.edition, len(digest.papers)
+    date = edition.date
+    manage_token = make_token(recipient, "manage")
+    unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(recipient, "unsubscribe")]))
     manage_url = absolute(reverse("manage", args=[manage_token]))
     # Feedback links differ only by action and id: reverse once, then fill in.
-    feedback_base = absolute(reverse("feedback", args=[make_token(subscriber, "feedback"), "more", 0]))[: -len("more/0/")]
+    feedback_base = absolute(reverse("feedback", args=[make_token(recipient, "feedback"), "more", 0]))[: -len("more/0/")]
     # "Upvote" votes without signing in: one token for this email, valid for its papers only.
-    upvote_base = absolute(reverse("email_vote", args=[make_delivery_token(subscriber, delivery_id, "upvote"), 0]))[:-2]
-    matches = [m for _, m in chosen]
+    upvote_base = absolute(reverse("email_vote", args=[make_delivery_token(recipient, digest.delivery_id, "upvote"), 0]))[:-2]
+    matches = [m for _, m in digest.papers]
     # A subscriber who chose no interest gets the community's top papers (digest.selection),
     # after any close to what they liked.
     top = any(r.kind == "community" for m in matches for r in m.reasons)
     all_labels = top_labels(matches, limit=100)
-    subject = digest_subject(len(chosen), all_labels[:2], len(all_labels) - 2, date)
+    subject = digest_subject(count, all_labels[:2], len(all_labels) - 2, date)
     if top:
-        period = "of the week " if edition.frequency == "weekly" else ""
-        subject = f"The community's top {len(chosen)} paper{'s' if len(chosen) != 1 else ''} {period}· {date:%a %-d %b}"
-    topics = list(subscriber.topics.all())
-    topic_ids = {t.name: t.pk for t in topics}
-    html_parts: list[str] = []
-    text_parts: list[str] = []
-    for rank, (view, m) in enumerate(chosen, start=1):
-        actions = [("Upvote", f"{upvote_base}{view.id}/"),
-                   ("More like this", f"{feedback_base}more/{view.id}/"),
-                   ("Fewer like this", f"{feedback_base}fewer/{view.id}/"),
-                   ("Not interested", f"{feedback_base}not/{view.id}/")]
-        for reason in m.reasons:
-            if reason.kind == "topic" and reason.label in topic_ids:
-                actions.append((f"Mute {reason.label}", f"{feedback_base}mute/{topic_ids[reason.label]}/"))
-        # The URLs hold only our host, a signed token ([A-Za-z0-9_:-]) and digits: nothing to escape.
-        links_html = " &middot;\n".join(
-            f'<a href="{url}" style="color:#57606a">{_escaped(label)}</a>' for label, url in actions
-        )
-        # A top paper's counts are its reason (in the paper's block); other picks say why.
-        community = all(r.kind == "community" for r in m.reasons)
-        why_html = "" if community else (f'<div style="font-size:13px;color:#1a7f37;margin:4px 0">Why: '
-                                         f'{why.why_html(m.reasons, view.shown)}</div>\n')
-        html_parts += [
-            view.head,
-            f'{why_html}<div style="font-size:12px;margin:2px 0 4px">{links_html}</div>\n',
-            view.tail,
-        ]
-        text_parts += ["\n", f"{rank}. ", view.text_head,
-                       "" if community else f"   Why: {why.why_text(m.reasons, view.shown)}\n"]
-        # The text part carries one link per paper to a page with every choice (more, fewer,
-        # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
-        text_parts += [f"   Upvote: {actions[0][1]}\n", f"   More or fewer like this: {feedback_base}{view.id}/\n"]
-        text_parts.append(view.text_tail)
-    if edition.frequency == "weekly":
+        period = "of the week " if edition.frequency == Frequency.WEEKLY else ""
+        subject = f"The community's top {count} paper{'s' if count != 1 else ''} {period}· {date:%a %-d %b}"
+    papers_html, papers_text = _picks(digest, feedback_base, upvote_base)
+    if edition.frequency == Frequency.WEEKLY:
         date_label = f"week ending {date:%A %-d %B %Y}"
-        heading = f"Your week in papers: {len(chosen)} picked for you"
+        heading = f"Your week in papers: {count} picked for you"
     else:
         date_label = f"{date:%A %-d %B %Y}"
-        heading = f"{len(chosen)} paper{'s' if len(chosen) != 1 else ''} picked for you"
+        heading = f"{count} paper{'s' if count != 1 else ''} picked for you"
     intro = "Matched to your interests: " + (", ".join(all_labels[:6]) or "your topics") + "."
     if top:
-        heading = "The community's top papers" + (" of the week" if edition.frequency == "weekly" else "")
+        heading = "The community's top papers" + (" of the week" if edition.frequency == Frequency.WEEKLY else "")
         first = ("first the papers close to ones you liked, then " if any(r.kind != "community" for m in matches
                                                                            for r in m.reasons) else "")
         intro = (f"You chose no topics, so here are {first}the papers readers voted up most. Choose topics or "
                  "keywords in your preferences to get papers picked for you.")
-    more_url = absolute(reverse("edition_matches", args=[manage_token, edition.pk])) if more_count else ""
-    plural = "s" if more_count != 1 else ""
-    line = interests_line(subscriber, topics)
+    more = {}
+    if digest.more:
+        more = {"count": digest.more, "plural": "s" if digest.more != 1 else "",
+                "url": absolute(reverse("edition_matches", args=[manage_token, edition.id]))}
+    line = recipient.interests_line()
     context = {
-        "subject": subject,
         "heading": heading,
         "date_label": date_label,
         "intro": intro,
-        "preheader": " · ".join(v.title for v, _ in chosen[:3])[:140],
-        "papers_html": mark_safe("".join(html_parts)),
-        "papers_text": "".join(text_parts),
-        "more_html": mark_safe(
-            f'\n<p style="margin:14px 0 0"><a href="{more_url}" style="color:#0b57d0">{more_count} more matching '
-            f"paper{plural} on the web</a></p>") if more_count else "",
-        "more_text": f"\n{more_count} more matching paper{plural}: {more_url}\n" if more_count else "",
-        "email": subscriber.email,
+        "preheader": " · ".join(view.title for view, _ in digest.papers[:3])[:140],
+        "papers_html": mark_safe(papers_html),
+        "papers_text": papers_text,
+        "more_html": mark_safe(fill("_more.html", more)) if more else "",
+        "more_text": fill("_more.txt", more) if more else "",
+        "email": recipient.email,
         "interests_clause": f" for {line}" if line else "",
         "manage_url": manage_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    headers = digest_headers(unsubscribe_url, edition.pk, delivery_id)
-    message = FastEmail(
-        subject=" ".join(subject.split()),  # never a CR/LF in a header
-        body=fill("digest", "txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[subscriber.email],
-        headers=headers,
-    )
-    message.attach_alternative(fill("digest", "html", context), "text/html")
-    return message
+    return build_message("digest", recipient.email, subject, context,
+                         digest_headers(unsubscribe_url, edition.id, digest.delivery_id))
 
 
 def digest_headers(unsubscribe_url: str, edition_id: int, delivery_id: int) -> dict[str, str]:
@@ -366,34 +418,26 @@ def digest_headers(unsubscribe_url: str, edition_id: int, delivery_id: int) -> d
     }
 
 
-def quiet_message(*, subscriber, edition, delivery_id: int) -> FastEmail:
+def quiet_message(recipient: Recipient, edition: EditionInfo, delivery_id: int, strictness: str) -> FastEmail:
     """The one-line "nothing strong today" email, for subscribers who asked for it on days
     when nothing cleared their floor (the digest's frame with no papers)."""
-    date = edition.end_date
-    manage_url = absolute(reverse("manage", args=[make_token(subscriber, "manage")]))
-    unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(subscriber, "unsubscribe")]))
-    period = "this week" if edition.frequency == "weekly" else "today"
+    date = edition.date
+    manage_url = absolute(reverse("manage", args=[make_token(recipient, "manage")]))
+    unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(recipient, "unsubscribe")]))
+    period = "this week" if edition.frequency == Frequency.WEEKLY else "today"
     subject = f"Nothing strong {period} · {date:%a %-d %b}"
-    line = interests_line(subscriber)
+    line = recipient.interests_line()
     context = {
-        "subject": subject,
         "heading": f"Nothing strong {period}",
         "date_label": f"{date:%A %-d %B %Y}",
-        "intro": (f"No paper cleared your bar ({subscriber.strictness or 'balanced'}), so no "
+        "intro": (f"No paper cleared your bar ({strictness or 'balanced'}), so no "
                   "digest. You get this line because you asked for it on quiet days."),
         "preheader": "No paper cleared your bar.",
         "papers_html": "", "papers_text": "", "more_html": "", "more_text": "",
-        "email": subscriber.email,
+        "email": recipient.email,
         "interests_clause": f" for {line}" if line else "",
         "manage_url": manage_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    message = FastEmail(subject=subject, body=fill("digest", "txt", context), from_email=settings.DEFAULT_FROM_EMAIL,
-                        to=[subscriber.email], headers=digest_headers(unsubscribe_url, edition.pk, delivery_id))
-    message.attach_alternative(fill("digest", "html", context), "text/html")
-    return message
-
-
-@lru_cache(maxsize=4096)
-def _escaped(text: str) -> str:
-    return escape(text)
+    return build_message("digest", recipient.email, subject, context,
+                         digest_headers(unsubscribe_url, edition.id, delivery_id))

@@ -30,7 +30,7 @@ from paperpost.celery import app
 from paperpost.ratelimit import allow, forget, once, parse_rate
 
 from . import learning
-from .emails import absolute, list_headers, make_message, unsubscribe_line
+from .emails import absolute, build_message, list_headers, unsubscribe_line
 from .models import Frequency, Reaction, Subscriber, Suppression, email_hash, normalize_email
 from .tokens import make_token
 
@@ -105,7 +105,7 @@ def _send(kind: str, to: str, button_url: str, unsubscribe_url: str = "", **fmt)
         # Mail to a subscriber (the welcome) can be left in one click, like every digest.
         context.update(unsubscribe_line(unsubscribe_url))
         headers.update(list_headers(unsubscribe_url))
-    message = make_message("notice", to, texts["subject"], context, headers=headers)
+    message = build_message("notice", to, texts["subject"], context, headers=headers)
     message.send(fail_silently=False)
 
 

@@ -1,60 +1,22 @@
 """The curator's email preview: the digest of a batch (draft or published) as a chosen
-subscriber, or a made-up set of interests, would receive it, HTML and text, before sending."""
+subscriber, or made-up interests, would receive it, HTML and text, before sending. The
+email is built from plain data (subscribers.emails.Digest), so made-up interests need no
+subscriber row."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 
 from django import forms
 
 from digest.matching import Interests
-from digest.models import Topic
+from digest.models import Batch, Topic
 from digest.selection import PeriodContent
 
-from .emails import SHORT_ABSTRACTS_AFTER, PaperViews, digest_message
+from .emails import SHORT_ABSTRACTS_AFTER, Digest, EditionInfo, PaperViews, Recipient, digest_message
 from .models import Frequency, Strictness, Subscriber
 
-
-class _Related:
-    def __init__(self, items):
-        self._items = list(items)
-
-    def all(self):
-        return self._items
-
-
-@dataclass
-class MadeUpSubscriber:
-    """Duck-types the parts of Subscriber that matching and emails read."""
-
-    email: str = "preview@example.org"
-    keywords: str = ""
-    categories: str = ""
-    authors: str = ""
-    about: str = ""
-    strictness: str = "balanced"
-    max_papers: int = 10
-    topic_list: list = field(default_factory=list)
-    uid: uuid.UUID = field(default_factory=uuid.uuid4)
-    pk: int = 0
-
-    @property
-    def topics(self):
-        return _Related(self.topic_list)
-
-    @property
-    def liked_papers(self):
-        return _Related([])
-
-    @property
-    def disliked_papers(self):
-        return _Related([])
-
-    def interests(self) -> Interests:
-        return Interests.build(topics=[(t.name, t.query) for t in self.topic_list], keywords=self.keywords,
-                               categories=self.categories, authors=self.authors, about=self.about,
-                               strictness=self.strictness)
+MADE_UP_ADDRESS = "preview@example.org"
 
 
 class PreviewForm(forms.Form):
@@ -76,22 +38,21 @@ class PreviewForm(forms.Form):
             raise forms.ValidationError("Pick a subscriber, or some topics or keywords.")
         return data
 
-    def subscriber_or_made_up(self):
+    def preview(self, batch: Batch) -> dict:
         data = self.cleaned_data
-        if data.get("subscriber"):
-            return data["subscriber"]
-        return MadeUpSubscriber(keywords=data.get("keywords") or "", categories=data.get("categories") or "",
-                                authors=data.get("authors") or "", about=data.get("about") or "",
-                                strictness=data.get("strictness") or Strictness.BALANCED,
-                                max_papers=data.get("max_papers") or 10,
-                                topic_list=list(data.get("topics") or []))
-
-
-@dataclass
-class _PreviewEdition:
-    end_date: object
-    pk: int = 0
-    frequency: str = Frequency.DAILY
+        subscriber = data.get("subscriber")
+        if subscriber:
+            return preview_digest(batch, Recipient.of(subscriber), subscriber.interests(), subscriber.max_papers or 10,
+                                  marked=[*subscriber.liked_papers.all(), *subscriber.disliked_papers.all()])
+        topics = list(data.get("topics") or [])
+        keywords, categories = data.get("keywords") or "", data.get("categories") or ""
+        recipient = Recipient(email=MADE_UP_ADDRESS, uid=uuid.uuid4(), topics=tuple((t.name, t.pk) for t in topics),
+                              keywords=keywords, categories=categories)
+        interests = Interests.build(topics=[(t.name, t.query) for t in topics], keywords=keywords,
+                                    categories=categories, authors=data.get("authors") or "",
+                                    about=data.get("about") or "",
+                                    strictness=data.get("strictness") or Strictness.BALANCED)
+        return preview_digest(batch, recipient, interests, data.get("max_papers") or 10)
 
 
 def personal_content(subscriber, start, end, drafts: bool = False) -> PeriodContent:
@@ -102,15 +63,19 @@ def personal_content(subscriber, start, end, drafts: bool = False) -> PeriodCont
     return content
 
 
-def preview_digest(batch, subscriber) -> dict:
-    content = personal_content(subscriber, batch.date, batch.date, drafts=True)
-    matches, more = content.select(subscriber.interests(), subscriber.max_papers or 10)
+def preview_digest(batch: Batch, recipient: Recipient, interests: Interests, cap: int, marked=()) -> dict:
+    """The digest `recipient` would get from `batch`: {"empty": True} if nothing matches.
+    `marked` are the papers they marked "more" or "fewer like this" on earlier days."""
+    content = PeriodContent(batch.date, batch.date, drafts=True)
+    content.add_external(marked)
+    matches, more = content.select(interests, cap)
     if not matches:
-        return {"empty": True, "subscriber": subscriber}
+        return {"empty": True}
     short = len(matches) > SHORT_ABSTRACTS_AFTER
     views = PaperViews(content.papers)
-    message = digest_message(subscriber=subscriber, edition=_PreviewEdition(batch.date), delivery_id=0,
-                             chosen=[(views.view(m.paper_id, short), m) for m in matches], more_count=more)
-    html = message.alternatives[0][0]
-    return {"subject": message.subject, "text": message.body, "html": html, "count": len(matches), "more": more,
-            "subscriber": subscriber, "bytes": len(message.message().as_bytes())}
+    message = digest_message(Digest(
+        recipient=recipient, edition=EditionInfo(id=0, frequency=Frequency.DAILY, date=batch.date), delivery_id=0,
+        papers=[(views.view(m.paper_id, short), m) for m in matches], more=more,
+    ))
+    return {"subject": message.subject, "text": message.body, "html": message.alternatives[0][0],
+            "count": len(matches), "more": more, "bytes": len(message.message().as_bytes())}

@@ -30,7 +30,8 @@ from digest.selection import PeriodContent
 from paperpost.ratelimit import TokenBucket
 
 from . import ledger
-from .emails import SHORT_ABSTRACTS_AFTER, PaperViews, digest_message, message_id_for, quiet_message
+from .emails import (SHORT_ABSTRACTS_AFTER, Digest, EditionInfo, PaperViews, Recipient, digest_message,
+                     message_id_for, quiet_message)
 from .lifecycle import suppress
 from .models import Delivery, Edition, Subscriber, Suppression
 
@@ -155,10 +156,11 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     already = ledger.already_sent({row.subscriber_id for row in rows}, found.content.papers)
     mailer = _Mailer()
     bucket = send_rate_limiter()
+    info = EditionInfo.of(edition)
     sent_papers: list[tuple[int, int, int]] = []  # (subscriber, paper, delivery), flushed in batches
     try:
         for position, row in enumerate(rows):
-            outcome = _send_one(row, claim, edition, found, mailer, bucket, interests[row.pk],
+            outcome = _send_one(row, claim, info, found, mailer, bucket, interests[row.pk],
                                 already.get(row.subscriber_id, set()), sent_papers)
             if outcome == Outcome.PAUSED:
                 result.released = _release(claim, [r.pk for r in rows[position:]])
@@ -177,7 +179,7 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     return result
 
 
-def _send_one(row: Delivery, claim, edition, found: EditionContent, mailer: _Mailer, bucket,
+def _send_one(row: Delivery, claim, edition: EditionInfo, found: EditionContent, mailer: _Mailer, bucket,
               interests: Interests, already: set[int], sent_papers: list) -> Outcome:
     subscriber = row.subscriber
     # Read again right before sending: an unsubscribe (or a pause of the edition) that
@@ -197,18 +199,12 @@ def _send_one(row: Delivery, claim, edition, found: EditionContent, mailer: _Mai
             _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=quiet)
             return Outcome.SKIPPED
         # They asked for a line on quiet days: "nothing strong today".
-        message = quiet_message(subscriber=subscriber, edition=edition, delivery_id=row.pk)
+        message = quiet_message(Recipient.of(subscriber), edition, row.pk, subscriber.strictness)
         chosen = []
     else:
         short = len(matches) > SHORT_ABSTRACTS_AFTER
         chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
-        message = digest_message(
-            subscriber=subscriber,
-            edition=edition,
-            delivery_id=row.pk,
-            chosen=chosen,
-            more_count=more,
-        )
+        message = digest_message(Digest(Recipient.of(subscriber), edition, row.pk, chosen, more))
     papers = [
         {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
         for _, m in chosen
@@ -218,7 +214,7 @@ def _send_one(row: Delivery, claim, edition, found: EditionContent, mailer: _Mai
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
         return _failed_attempt(row, claim, subscriber, papers, exc, mailer)
-    if _mark_sent(row.pk, claim, message_id_for(edition.pk, row.pk), papers, quiet):
+    if _mark_sent(row.pk, claim, message_id_for(edition.id, row.pk), papers, quiet):
         sent_papers.extend((subscriber.pk, m.paper_id, row.pk) for m in matches)
     return Outcome.SENT
 

@@ -1,6 +1,7 @@
 """The digest email: parsed with Python's email package, as a mail client would."""
 
 import email
+import re
 from email import policy
 
 import pytest
@@ -8,7 +9,7 @@ from django.core import mail
 
 from subscribers.delivery import build_edition
 from subscribers.sending import content_for
-from subscribers.emails import compiled_mjml, digest_message, digest_subject, message_id_for
+from subscribers.emails import Digest, EditionInfo, Recipient, compiled_mjml, digest_message, digest_subject, message_id_for
 from subscribers.models import Delivery, Edition
 
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -23,10 +24,9 @@ def build(subscriber, batch, cap=10):
     found = content_for(edition)
     matches = found.content.match(subscriber.interests())
     chosen = [(found.views.view(m.paper_id, short=cap > 20), m) for m in matches[:cap]]
-    return edition, matches, digest_message(
-        subscriber=subscriber, edition=edition, delivery_id=7, chosen=chosen,
-        more_count=max(0, len(matches) - cap),
-    )
+    return edition, matches, digest_message(Digest(
+        Recipient.of(subscriber), EditionInfo.of(edition), delivery_id=7, papers=chosen, more=max(0, len(matches) - cap),
+    ))
 
 
 @pytest.mark.django_db
@@ -198,3 +198,30 @@ def test_the_fast_writer_falls_back_for_anything_else():
     accents.attach_alternative("<p>x</p>", "text/html")
     parsed = email.message_from_bytes(accents.message().as_bytes(linesep="\r\n"), policy=policy.default)
     assert parsed["Subject"] == "Café ☕" and parsed["From"].addresses[0].display_name == "Jürgen"
+
+
+@pytest.mark.django_db
+def test_the_text_part_keeps_its_layout_around_the_partials(batch, make_subscriber):
+    """The per-subscriber pieces (_pick, _why, _more) are joined into the text part line by
+    line: the upvote link and the feedback choices page one per line, the "more" link set
+    apart before the footer; topic mutes are on the choices page, not in the text."""
+    _, matches, message = build(make_subscriber(topics=["lora-peft"]), batch, cap=2)
+    text = message.body
+    assert len(matches) > 2
+    assert re.search(r"\n\n1\. LoLDU[^\n]*\n", text)
+    assert re.search(r"\n   Why: [^\n]+\n   Upvote: \S+/\d+/\n   More or fewer like this: \S+/\d+/\n", text)
+    assert "Mute " not in text and "Mute LoRA" in message.alternatives[0][0]
+    assert re.search(rf"\n\n{len(matches) - 2} more matching papers: \S+/edition/\d+/\n\n--\n", text)
+
+
+def test_a_frame_holds_plain_variables_only(tmp_path, monkeypatch):
+    from subscribers import emails
+
+    monkeypatch.setattr(emails, "TEMPLATE_DIR", tmp_path)
+    (tmp_path / "_loop.txt").write_text("{% for x in y %}{{ x }}{% endfor %}\n")
+    (tmp_path / "_filter.txt").write_text("{{ x|upper }}\n")
+    (tmp_path / "_fine.html").write_text("<b>{{ x }}</b>\n")
+    for name in ("_loop.txt", "_filter.txt"):
+        with pytest.raises(ValueError, match="variables only|plain variables"):
+            emails.frame(name)
+    assert emails.fill("_fine.html", {"x": "<i>"}) == "<b>&lt;i&gt;</b>"  # escaped, no final line break

@@ -25,7 +25,7 @@ from digest.pagecache import bump_content_version
 from digest.tasks import ingest_source_task, refit_ranking
 from subscribers.delivery import NothingToSend, build_edition
 from subscribers.models import Edition, Frequency, Subscriber
-from subscribers.preview import PreviewForm, preview_digest
+from subscribers.preview import PreviewForm
 
 
 # The panel is Paperpost's, not "Django administration".
@@ -256,7 +256,7 @@ class BatchAdmin(admin.ModelAdmin):
         form = PreviewForm(request.GET or None)
         result = None
         if form.is_valid():
-            result = preview_digest(batch, form.subscriber_or_made_up())
+            result = form.preview(batch)
         return TemplateResponse(request, "admin/digest/batch/preview.html", {
             **self.admin_site.each_context(request), "title": f"Email preview: the batch of {batch.date}",
             "batch": batch, "opts": self.model._meta, "form": form, "result": result,
