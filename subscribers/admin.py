@@ -262,14 +262,14 @@ class EditionAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj):
-        counts = obj.status_counts()
-        total = sum(counts.values()) or 1
-        done = total - counts["pending"] - counts["sending"]
+        progress = obj.progress()
+        counts = progress.counts
         return format_html(
             "<strong>{}%</strong> done: queued {} (sending {}), sent {}, skipped {}, failed {}, unknown {}; "
             "rate {} msgs/s over the last minute; ETA {}",
-            round(100 * done / total), counts["pending"] + counts["sending"], counts["sending"], counts["sent"],
-            counts["skipped"], counts["failed"], counts["unknown"], f"{delivery.sending_rate(obj):.1f}", self.eta(obj),
+            progress.percent_done, progress.queued, counts[Status.SENDING], counts[Status.SENT],
+            counts[Status.SKIPPED], counts[Status.FAILED], counts[Status.UNKNOWN], f"{delivery.sending_rate(obj):.1f}",
+            self.eta(obj),
         )
 
     @admin.display(description="without papers")

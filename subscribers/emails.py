@@ -44,7 +44,7 @@ from digest.text import shorten
 from paperpost.mail import FastEmail
 
 from . import why
-from .models import Frequency
+from .models import Feedback, Frequency
 from .tokens import make_delivery_token, make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
@@ -328,10 +328,10 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
     for rank, (view, m) in enumerate(digest.papers, start=1):
         # The URLs hold only our host, a signed token ([A-Za-z0-9_:-]) and digits: nothing to escape.
         links = {"upvote_url": mark_safe(f"{upvote_base}{view.id}/"),
-                 "more_url": mark_safe(f"{feedback_base}more/{view.id}/"),
-                 "fewer_url": mark_safe(f"{feedback_base}fewer/{view.id}/"),
-                 "not_url": mark_safe(f"{feedback_base}not/{view.id}/")}
-        mutes = [(reason.label, mark_safe(f"{feedback_base}mute/{topic_ids[reason.label]}/"))
+                 "more_url": mark_safe(f"{feedback_base}{Feedback.MORE}/{view.id}/"),
+                 "fewer_url": mark_safe(f"{feedback_base}{Feedback.FEWER}/{view.id}/"),
+                 "not_url": mark_safe(f"{feedback_base}{Feedback.NOT}/{view.id}/")}
+        mutes = [(reason.label, mark_safe(f"{feedback_base}{Feedback.MUTE}/{topic_ids[reason.label]}/"))
                  for reason in m.reasons if reason.kind == "topic" and reason.label in topic_ids]
         html_mutes = "".join(fill("_mute.html", {"topic": _escaped(label), "url": url}) for label, url in mutes)
         # A top paper's counts are its reason (in the paper's block); other picks say why
@@ -358,7 +358,8 @@ def digest_message(digest: Digest) -> FastEmail:
     unsubscribe_url = absolute(reverse("unsubscribe", args=[make_token(recipient, "unsubscribe")]))
     manage_url = absolute(reverse("manage", args=[manage_token]))
     # Feedback links differ only by action and id: reverse once, then fill in.
-    feedback_base = absolute(reverse("feedback", args=[make_token(recipient, "feedback"), "more", 0]))[: -len("more/0/")]
+    feedback_base = absolute(reverse("feedback", args=[make_token(recipient, "feedback"), Feedback.MORE, 0]))
+    feedback_base = feedback_base[: -len(f"{Feedback.MORE}/0/")]
     # "Upvote" votes without signing in: one token for this email, valid for its papers only.
     upvote_base = absolute(reverse("email_vote", args=[make_delivery_token(recipient, digest.delivery_id, "upvote"), 0]))[:-2]
     matches = [m for _, m in digest.papers]

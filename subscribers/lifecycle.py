@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.conf import settings
 from django.core import signing
@@ -31,7 +32,7 @@ from paperpost.ratelimit import allow, forget, once, parse_rate
 
 from . import learning
 from .emails import absolute, build_message, list_headers, unsubscribe_line
-from .models import Frequency, Reaction, Subscriber, Suppression, email_hash, normalize_email
+from .models import Feedback, Frequency, Reaction, Subscriber, Suppression, email_hash, normalize_email
 from .tokens import make_token
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,27 @@ address_changed = Signal()  # sent with old= and new= after a subscriber changed
 REQUEST_SUBSCRIPTION = "subscribers.tasks.request_subscription"
 EMAIL_CHANGE_SALT = "paperpost.email-change"
 EMAIL_CHANGE_MAX_AGE = 2 * 24 * 3600
+
+
+class Subscribed(StrEnum):
+    """What a post of the subscribe form did (for logs and tests: the visitor always sees
+    the same page)."""
+
+    SUPPRESSED = "suppressed"  # bounced or complained: nothing sent
+    PENDING = "pending"  # a confirmation link went out
+    ACTIVE = "active"  # already subscribed: a "manage your subscription" link went out
+    PENDING_THROTTLED = "pending-throttled"  # as PENDING, but a mail went out within the hour
+    ACTIVE_THROTTLED = "active-throttled"
+
+
+class AddressChange(StrEnum):
+    """What a request to change the address did."""
+
+    SAME = "same"
+    THROTTLED_SUBSCRIBER = "throttled-subscriber"  # the subscriber asked too often
+    SUPPRESSED = "suppressed"  # the new address gets no mail at all
+    THROTTLED = "throttled"  # the new address got a mail within the hour
+    SENT = "sent"
 
 
 @dataclass
@@ -126,20 +148,20 @@ def queue_subscription(req: SubscribeRequest) -> None:
         request_subscription(req)
 
 
-def request_subscription(req: SubscribeRequest) -> str:
+def request_subscription(req: SubscribeRequest) -> Subscribed:
     """Handle one post of the subscribe form (queued by queue_subscription). Returns what
     happened, for logs and tests (never shown to the visitor, who always sees the same page)."""
     email = normalize_email(req.email)
     reason = Suppression.reason_for(email)
     if reason in Suppression.NEVER_MAIL:
         log.info("subscribe: %s is suppressed (%s); nothing sent", email_hash(email)[:12], reason)
-        return "suppressed"
+        return Subscribed.SUPPRESSED
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
         if subscriber is not None and subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
-            outcome = "active"
+            outcome = Subscribed.ACTIVE
         else:
-            outcome = "pending"
+            outcome = Subscribed.PENDING
             if subscriber is None:
                 subscriber = Subscriber(email=email)
             # A pending (or former) subscriber's choices are replaced by the latest post;
@@ -156,9 +178,9 @@ def request_subscription(req: SubscribeRequest) -> str:
             subscriber.topics.set(req.topics or [])
     if not once("confirm-mail", email, settings.CONFIRM_EMAIL_INTERVAL):
         log.info("subscribe: a mail went to %s within the hour; nothing sent", email_hash(email)[:12])
-        return f"{outcome}-throttled"
+        return Subscribed.ACTIVE_THROTTLED if outcome == Subscribed.ACTIVE else Subscribed.PENDING_THROTTLED
     try:
-        if outcome == "active":
+        if outcome == Subscribed.ACTIVE:
             _send("manage_link", email, absolute(reverse("manage", args=[make_token(subscriber, "manage")])))
         else:
             _send("confirm", email, absolute(reverse("confirm", args=[make_token(subscriber, "confirm")])),
@@ -279,30 +301,30 @@ def export_data(subscriber: Subscriber) -> dict:
     return data
 
 
-def request_email_change(subscriber: Subscriber, new_email: str) -> str:
+def request_email_change(subscriber: Subscriber, new_email: str) -> AddressChange:
     """Mail a confirmation link to the new address; nothing changes until it is used.
     Returns what happened (for logs, tests and the one message the subscriber sees)."""
     new_email = normalize_email(new_email)
     if new_email == subscriber.email:
-        return "same"
+        return AddressChange.SAME
     # The subscriber's own limit first: one manage link must not mail a list of strangers.
     limit, window = parse_rate(settings.EMAIL_CHANGE_RATE_PER_SUBSCRIBER)
     if not allow("email-change", subscriber.uid.hex, limit, window):
         log.warning("subscriber=%s: address-change limit reached; nothing sent", subscriber.pk)
-        return "throttled-subscriber"
+        return AddressChange.THROTTLED_SUBSCRIBER
     if Suppression.reason_for(new_email) in Suppression.NEVER_MAIL:
         log.info("email change: %s is suppressed; nothing sent", email_hash(new_email)[:12])
-        return "suppressed"
+        return AddressChange.SUPPRESSED
     # The same per-address budget as the subscribe form's mails: a target gets at most one
     # unrequested mail from us per interval, whoever asks.
     if not once("confirm-mail", new_email, settings.CONFIRM_EMAIL_INTERVAL):
-        return "throttled"
+        return AddressChange.THROTTLED
     # "f" binds the link to the address it changes from: once used (or once any later change
     # is made) it no longer matches, so an old link can neither be replayed nor undo a change.
     token = signing.dumps({"u": subscriber.uid.hex, "e": new_email, "f": email_hash(subscriber.email)[:20]},
                           salt=EMAIL_CHANGE_SALT, compress=True)
     _send("email_change", new_email, absolute(reverse("email_change", args=[token])))
-    return "sent"
+    return AddressChange.SENT
 
 
 def read_email_change(token: str) -> tuple[Subscriber, str] | None:
@@ -339,19 +361,19 @@ def apply_email_change(subscriber: Subscriber, new_email: str) -> bool:
 # come from the digest's links, the preference centre and the personal pages; "upvote" from
 # a vote on the site (the community app).
 FEEDBACK_REACTIONS = {
-    "more": Reaction.Kind.MORE,
-    "fewer": Reaction.Kind.FEWER,
-    "not": Reaction.Kind.NOT_INTERESTED,
+    Feedback.MORE: Reaction.Kind.MORE,
+    Feedback.FEWER: Reaction.Kind.FEWER,
+    Feedback.NOT: Reaction.Kind.NOT_INTERESTED,
     "upvote": Reaction.Kind.UPVOTED,
 }
 
 
 def apply_feedback(subscriber: Subscriber, action: str, obj) -> None:
-    """"more", "fewer", "not" (not interested) and "upvote" record a reaction to a paper
-    (undoing the opposite one) and retrain the subscriber's model; "mute" drops a topic."""
+    """MORE, FEWER, NOT (not interested) and "upvote" record a reaction to a paper (undoing
+    the opposite one) and retrain the subscriber's model; MUTE drops a topic."""
     if action in FEEDBACK_REACTIONS:
         learning.record(subscriber, obj, FEEDBACK_REACTIONS[action])
-    elif action == "mute":
+    elif action == Feedback.MUTE:
         subscriber.topics.remove(obj)
     else:
         raise ValueError(action)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 
 from django.db import models
 from django.db.models.functions import Lower
@@ -22,6 +23,15 @@ class Strictness(models.TextChoices):
     STRICT = "strict", "Strict: core matches only"
     BALANCED = "balanced", "Balanced"
     BROAD = "broad", "Broad: passing mentions too, last"
+
+
+class Feedback(models.TextChoices):
+    """The feedback links in a digest (/f/<token>/<action>/<id>/), with what each does."""
+
+    MORE = "more", "Show me more papers like this one"
+    FEWER = "fewer", "Show me fewer papers like this one"
+    NOT = "not", "Not interested in this paper"
+    MUTE = "mute", "Stop sending papers for this topic"
 
 
 class SubscriberQuerySet(models.QuerySet):
@@ -171,6 +181,9 @@ class Edition(models.Model):
                 .annotate(n=models.Count("id")).order_by("status", "-n"))
         return [(status, reason, n) for status, reason, n in rows]
 
+    def progress(self) -> EditionProgress:
+        return EditionProgress(self.status_counts())
+
     @staticmethod
     def finish_if_done(edition_id: int) -> bool:
         """Mark a sending edition done once none of its rows is pending or being sent."""
@@ -179,6 +192,22 @@ class Edition(models.Model):
         return bool(Edition.objects.filter(pk=edition_id, status=Edition.Status.SENDING).update(
             status=Edition.Status.DONE, finished_at=timezone.now()
         ))
+
+
+@dataclass(frozen=True)
+class EditionProgress:
+    """How far an edition is: its rows per status, how many still wait, the share done."""
+
+    counts: dict[str, int]
+
+    @property
+    def queued(self) -> int:
+        return sum(self.counts[status] for status in Delivery.OPEN)
+
+    @property
+    def percent_done(self) -> int:
+        total = sum(self.counts.values()) or 1
+        return round(100 * (total - self.queued) / total)
 
 
 class SentPaper(models.Model):

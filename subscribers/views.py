@@ -21,7 +21,7 @@ from digest.selection import topic_tags
 
 from . import learning, lifecycle, likes
 from .forms import EmailChangeForm, LikesForm, PreferencesForm
-from .models import Edition
+from .models import Edition, Feedback
 from .preview import personal_content
 from .tokens import make_token, subscriber_for
 
@@ -140,13 +140,14 @@ def react(request, token: str):
     preview and the personal edition page (a signed-in form, no emailed link needed)."""
     subscriber = _subscriber(token, "manage")
     action = request.POST.get("action", "")
-    if action not in ("more", "fewer", "not"):
+    if action not in (Feedback.MORE, Feedback.FEWER, Feedback.NOT):
         _not_found()
+    action = Feedback(action)
     paper = Paper.objects.filter(pk=_int(request.POST.get("paper")), batches__status=Batch.Status.PUBLISHED).first()
     if paper is None:
         _not_found()
     lifecycle.apply_feedback(subscriber, action, paper)
-    messages.success(request, f"{FEEDBACK_ACTIONS[action]}: “{paper.title[:100]}”. Your next digest follows it.")
+    messages.success(request, f"{action.label}: “{paper.title[:100]}”. Your next digest follows it.")
     back = request.POST.get("next", "")
     edition = _int(back) if back.isdigit() else None
     if edition:
@@ -167,7 +168,7 @@ def change_email(request, token: str):
     form = EmailChangeForm(request.POST)
     if form.is_valid():
         outcome = lifecycle.request_email_change(subscriber, form.cleaned_data["new_email"])
-        if outcome == "throttled-subscriber":
+        if outcome == lifecycle.AddressChange.THROTTLED_SUBSCRIBER:
             messages.error(request, "You asked for too many address changes; please try again tomorrow.")
         else:
             # The same words whatever happened to the new address (sent, suppressed, throttled).
@@ -234,23 +235,16 @@ def unsubscribe(request, token: str):
     })
 
 
-FEEDBACK_ACTIONS = {
-    "more": "Show me more papers like this one",
-    "fewer": "Show me fewer papers like this one",
-    "not": "Not interested in this paper",
-    "mute": "Stop sending papers for this topic",
-}
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def feedback(request, token: str, action: str, target: int):
-    """"More like this", "fewer like this" and "mute this topic" from a digest: the link
+    """"More like this", "fewer like this", "not interested" and "mute this topic" from a digest: the link
     shows what will change, a POST changes it, and the next digest follows it."""
     subscriber = _subscriber(token, "feedback")
-    if action not in FEEDBACK_ACTIONS:
+    if action not in Feedback.values:
         _not_found()
-    if action == "mute":
+    action = Feedback(action)
+    if action == Feedback.MUTE:
         obj = Topic.objects.filter(pk=target).first()
     else:
         # Only papers of a published batch: ids are sequential, so a draft's papers (and
@@ -258,12 +252,12 @@ def feedback(request, token: str, action: str, target: int):
         obj = Paper.objects.filter(pk=target, batches__status=Batch.Status.PUBLISHED).first()
     if obj is None:
         _not_found()
-    context = {"action": action, "label": FEEDBACK_ACTIONS[action], "obj": obj, "subscriber": subscriber,
+    context = {"action": action, "label": action.label, "obj": obj, "subscriber": subscriber,
                "manage_token": make_token(subscriber, "manage")}
     if request.method == "GET":
         return render(request, "subscribers/feedback.html", context)
     lifecycle.apply_feedback(subscriber, action, obj)
-    if action != "mute":
+    if action != Feedback.MUTE:
         context["learned"] = learning.learned(subscriber)
     return render(request, "subscribers/feedback_done.html", context)
 

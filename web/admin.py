@@ -24,7 +24,7 @@ from digest.models import Batch, BatchEntry, Paper, RankingModel, Source, Topic
 from digest.pagecache import bump_content_version
 from digest.tasks import ingest_source_task, refit_ranking
 from subscribers.delivery import NothingToSend, build_edition
-from subscribers.models import Edition, Frequency, Subscriber
+from subscribers.models import Delivery, Edition, Frequency, Subscriber
 from subscribers.preview import PreviewForm
 
 
@@ -151,14 +151,13 @@ class BatchAdmin(admin.ModelAdmin):
             return "-"
         rows = []
         for edition in Edition.objects.filter(end_date=obj.date):
-            counts = edition.status_counts()
-            total = sum(counts.values()) or 1
-            done = total - counts["pending"] - counts["sending"]
+            progress = edition.progress()
+            counts = progress.counts
             rows.append(format_html(
                 '<a href="{}">{}</a>: {} ({}% done; sent {}, skipped {}, failed {}, unknown {}, queued {})',
                 reverse("admin:subscribers_edition_change", args=[edition.pk]), edition, edition.get_status_display(),
-                round(100 * done / total), counts["sent"], counts["skipped"], counts["failed"], counts["unknown"],
-                counts["pending"] + counts["sending"],
+                progress.percent_done, counts[Delivery.Status.SENT], counts[Delivery.Status.SKIPPED],
+                counts[Delivery.Status.FAILED], counts[Delivery.Status.UNKNOWN], progress.queued,
             ))
         return format_html_join(mark_safe("<br>"), "{}", ((r,) for r in rows)) if rows else "not sent yet"
 

@@ -86,9 +86,8 @@ def ingest_source(source, *, date: dt.date | None = None, dry_run: bool = False,
             summary = StoreSummary()
             summary.messages.append("not modified since the last fetch")
         else:
-            fmt = source.format if source.format != Source.Format.AUTO else "auto"
             summary = ingest_bytes(
-                fetched.body, fmt=fmt, source=source, date=date, dry_run=dry_run, label=label,
+                fetched.body, fmt=source.format, source=source, date=date, dry_run=dry_run, label=label,
                 base_url=fetched.url, status=fetched.status, progress=progress,
             )
     except Exception as exc:

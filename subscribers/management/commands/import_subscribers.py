@@ -9,6 +9,7 @@ from tqdm import tqdm
 from paperpost.commands import fail
 from paperpost.csvcells import unescape_cell
 from subscribers.imports import Row, import_rows
+from subscribers.models import Frequency
 from subscribers.services import SubscriberInput
 
 COLUMNS = ("email", "topics", "keywords", "categories", "authors", "about", "like", "strictness", "frequency", "consent")
@@ -89,7 +90,7 @@ class Command(BaseCommand):
                     about=values.get("about", ""),
                     like=values.get("like", ""),
                     strictness=values.get("strictness", ""),
-                    frequency=values.get("frequency") or "daily",
+                    frequency=values.get("frequency") or Frequency.DAILY,
                     consent=values.get("consent", ""),
                 )))
         except csv.Error as exc:

@@ -42,23 +42,21 @@ class Command(BaseCommand):
         if not wait:
             return
         counts = self._wait(edition, total, timeout)
-        line = (
-            f"sent {counts['sent']}, skipped {counts['skipped']}, failed {counts['failed']}, "
-            f"unknown {counts['unknown']}"
-        )
-        self.stdout.write(line)
-        if counts["pending"] or counts["sending"]:
-            raise fail(f"timed out after {timeout:.0f}s with {counts['pending'] + counts['sending']} deliveries open")
-        if counts["failed"]:
-            raise fail(f"{counts['failed']} deliveries failed; see Deliveries in the admin for the errors")
+        status = Delivery.Status
+        self.stdout.write(f"sent {counts[status.SENT]}, skipped {counts[status.SKIPPED]}, "
+                          f"failed {counts[status.FAILED]}, unknown {counts[status.UNKNOWN]}")
+        still_open = sum(counts[s] for s in Delivery.OPEN)
+        if still_open:
+            raise fail(f"timed out after {timeout:.0f}s with {still_open} deliveries open")
+        if counts[status.FAILED]:
+            raise fail(f"{counts[status.FAILED]} deliveries failed; see Deliveries in the admin for the errors")
 
     def _wait(self, edition, total, timeout):
         deadline = time.monotonic() + timeout
-        open_states = (Delivery.Status.PENDING, Delivery.Status.SENDING)
         with tqdm(total=total, unit="msg", desc="delivering", disable=None, file=self.stderr._out) as bar:
             while True:
                 counts = edition.status_counts()
-                done = total - sum(counts[s] for s in open_states)
+                done = total - sum(counts[s] for s in Delivery.OPEN)
                 bar.update(done - bar.n)
                 if done >= total or time.monotonic() > deadline:
                     return counts

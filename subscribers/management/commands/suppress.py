@@ -9,6 +9,10 @@ from subscribers.lifecycle import suppress
 from subscribers.models import Suppression
 
 
+# What an operator records by hand; "deleted" is the subscriber's own doing.
+OPERATOR_REASONS = [Suppression.Reason.BOUNCED.value, Suppression.Reason.COMPLAINED.value, Suppression.Reason.MANUAL.value]
+
+
 class Command(BaseCommand):
     help = (
         "Stop all mail to addresses that hard-bounced or complained (for SMTP setups without "
@@ -17,7 +21,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("emails", nargs="+", metavar="EMAIL")
-        parser.add_argument("--reason", choices=["bounced", "complained", "manual"], default="bounced")
+        parser.add_argument("--reason", choices=OPERATOR_REASONS, default=Suppression.Reason.BOUNCED.value)
         parser.add_argument("--detail", default="", help="a note, e.g. the bounce message")
 
     def handle(self, *args, emails, reason, detail, **options):
