@@ -43,8 +43,17 @@ def test_home_shows_the_day_like_the_daily_papers_page(client, batch):
     assert html.count("Low-Rank Adaptation (LoRA) has sought") == 1 and "…</p>" in html
     assert 'href="https://github.com/SKDDJ/LoLDU">Code</a>' in html
     assert html.index("Get trending papers in your email inbox!") < html.index("<ol class=\"papers\"")
+    assert 'action="/subscribe/"' in html and "csrfmiddlewaretoken" in html
+    # 30 papers a page, the day's count said.
+    assert "Papers of Thursday 19 March 2026" in html and html.count('<span class="rank">') == 30 and "93 papers" in html
     assert '<link rel="canonical" href="http://127.0.0.1:8000/papers/2026-03-19/">' in html
     assert 'property="og:title"' in html and "<title>Daily papers, Thu 19 Mar 2026 · Paperpost</title>" in html
+
+
+def test_home_without_a_published_batch_says_so(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "No papers have been published yet" in response.content.decode()
 
 
 def test_the_cached_home_page_still_carries_a_working_csrf_token(batch):
@@ -117,6 +126,7 @@ def test_a_paper_page_with_its_days_and_similar_papers(client, batch):
     similar = html[html.index("Similar papers"):]
     assert "IncreLoRA" in similar or "NOLA" in similar
     assert 'property="og:type" content="article"' in html and 'rel="canonical"' in html
+    assert client.get("/paper/title:no-such-paper/").status_code == 404
 
 
 def test_arxiv_papers_live_at_their_id(client, full_batch):
@@ -129,6 +139,8 @@ def test_unpublished_papers_are_not_public(client, page_bytes):
     ingest_bytes(page_bytes)
     paper = Paper.objects.first()
     assert client.get(paper.get_absolute_url()).status_code == 404
+    assert "DreamSync" not in client.get("/").content.decode()
+    assert client.get("/papers/2026-03-19/").status_code == 404
 
 
 def test_a_topic_page_with_recent_papers_feed_and_subscribe_button(client, batch):
@@ -173,6 +185,12 @@ def test_sitemap_robots_and_errors(client, batch):
     assert "Disallow: /u/" in robots and "Sitemap: http://127.0.0.1:8000/sitemap.xml" in robots
     missing = client.get("/no/such/page/")
     assert missing.status_code == 404 and "Not found" in missing.content.decode()
+
+
+def test_healthz_reports_the_database_and_the_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "in-process"}
 
 
 # --- Feeds ------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def link_in(message, path_prefix):
 
 
 def test_subscribing_stores_a_pending_subscriber_with_consent_and_mails_a_confirmation(batch):
-    response = post_subscribe(csrf_client())
+    response = post_subscribe(csrf_client(), email="New@Example.org")  # one subscriber per address, however typed
     assert response.status_code == 200 and "Check your inbox" in response.content.decode()
     subscriber = Subscriber.objects.get()
     assert subscriber.status == "pending" and subscriber.email == "new@example.org"
@@ -203,6 +203,11 @@ def test_tokens_are_purpose_bound_and_invalid_ones_all_look_alike(batch, make_su
     client = Client()
     confirm_token = make_token(subscriber, "confirm")
     unsubscribe_token = make_token(subscriber, "unsubscribe")
+    manage_token = make_token(subscriber, "manage")
+    assert client.get(f"/u/{manage_token}/").status_code == 200
+    assert client.get(f"/u/{manage_token}/unsubscribe/").status_code == 404
+    tampered = manage_token[:-2] + ("AA" if not manage_token.endswith("AA") else "BB")
+    assert client.get(f"/u/{tampered}/").status_code == 404
     assert client.get(f"/u/{confirm_token}/unsubscribe/").status_code == 404
     assert client.post(f"/u/{confirm_token}/unsubscribe/", data="List-Unsubscribe=One-Click",
                        content_type="application/x-www-form-urlencoded").status_code == 404
@@ -382,6 +387,37 @@ def test_delete_erases_the_subscriber_and_deliveries_and_keeps_only_a_hash(batch
     c = Client()
     c.post(confirm_path)
     assert Subscriber.objects.get().status == "active" and not Suppression.objects.exists()
+
+
+def test_unsubscribe_get_only_asks(client, make_subscriber):
+    subscriber = make_subscriber()
+    response = client.get(f"/u/{make_token(subscriber, 'unsubscribe')}/unsubscribe/")
+    assert response.status_code == 200 and "<form" in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.ACTIVE
+
+
+def test_one_click_unsubscribe_works_without_cookies_or_csrf(make_subscriber):
+    subscriber = make_subscriber()
+    url = f"/u/{make_token(subscriber, 'unsubscribe')}/unsubscribe/"
+    client = Client(enforce_csrf_checks=True)
+    for _ in range(2):  # idempotent
+        response = client.post(url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+
+
+def test_the_unsubscribe_page_form_needs_csrf(make_subscriber):
+    subscriber = make_subscriber()
+    url = f"/u/{make_token(subscriber, 'unsubscribe')}/unsubscribe/"
+    client = Client(enforce_csrf_checks=True)
+    assert client.post(url, {}).status_code == 403
+    page = client.get(url)
+    response = client.post(url, {"csrfmiddlewaretoken": page.cookies["csrftoken"].value})
+    assert response.status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
 
 
 def test_one_click_unsubscribe_between_build_and_send_wins(batch, make_subscriber):
