@@ -25,6 +25,10 @@ def setup_django() -> Path:
     import django
     from django.core.management import call_command
 
+    from paperpost.embedded import prepare
+
+    prepare()  # the throwaway var/ and its secret key, as manage.py makes them
+
     django.setup()
     call_command("migrate", verbosity=0)
     return workdir

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,27 +31,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+from tests.services import RedisServer, WorkerFactory, free_port, wait_for  # noqa: E402  (the tests' real services)
+
 PEER = Path(os.environ.get("PEER_BENCH", ROOT.parent / "shared" / "peer-bench"))
 PY = sys.executable
 # One more sending process than cores: each spends part of its time waiting for the SMTP
 # server's reply, and a third process fills those gaps (measured: 2 processes 421 msgs/s,
 # 3 processes 448 msgs/s, see benchmarks/README.md).
 WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def run_peer(out: Path) -> dict:
@@ -112,12 +99,14 @@ class Stack:
             "PAPERPOST_VAR_DIR": str(workdir / "var"),
             "DEBUG": "0",
             "SECRET_KEY": "bench-" + "x" * 40,
-            "LOG_LEVEL": "WARNING",
+            # INFO: the worker says "ready" at that level (one more log line per chunk).
+            "LOG_LEVEL": "INFO",
             "DIGEST_CHUNK_SIZE": os.environ.get("DIGEST_CHUNK_SIZE", "200"),
         }
         if not os.environ.get("DATABASE_URL"):
             self.env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
         self.procs: list[subprocess.Popen] = []
+        self.redis = self.workers = None
 
     def manage(self, *args, timed: bool = False) -> subprocess.CompletedProcess:
         cmd = [PY, "manage.py", *args]
@@ -126,23 +115,16 @@ class Stack:
         return subprocess.run(cmd, cwd=ROOT, env=self.env, check=True, capture_output=True, text=True)
 
     def start(self):
-        redis_port, smtp_port = free_port(), free_port()
-        self.procs.append(subprocess.Popen(
-            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port), "--save", "",
-             "--appendonly", "no", "--bind", "127.0.0.1", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL))
+        self.redis = RedisServer(self.workdir / "redis")
+        self.redis.start()
+        smtp_port = free_port()
         self.stats = self.workdir / "sink.json"
         self.procs.append(subprocess.Popen([PY, str(PEER / "sink.py"), str(smtp_port), "--stats-file", str(self.stats),
                                             "--interval", "1"], stdout=subprocess.DEVNULL))
         wait_for(self.stats.exists, 10, "the sink")
-        self.env.update(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", EMAIL_HOST="127.0.0.1",
-                        EMAIL_PORT=str(smtp_port))
-        self.worker_log = open(self.workdir / "worker.log", "wb")
-        self.worker = subprocess.Popen(
-            [PY, "-m", "celery", "-A", "paperpost", "worker", "-Q", "mail", "--concurrency", str(WORKERS),
-             "--pool", "prefork", "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=self.worker_log, stderr=subprocess.STDOUT, start_new_session=True)
-        time.sleep(4)
+        self.env.update(REDIS_URL=self.redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_port))
+        self.workers = WorkerFactory(env=self.env, logdir=self.workdir)
+        self.worker = self.workers.start(concurrency=WORKERS, queues="mail", name="bench").process
 
     def worker_peak_mb(self) -> float:
         return max(peak_kb(p) for p in tree(self.worker.pid)) / 1024
@@ -151,14 +133,14 @@ class Stack:
         return json.loads(self.stats.read_text())
 
     def stop(self):
-        try:
-            os.killpg(self.worker.pid, signal.SIGTERM)
-            self.worker.wait(30)
-        except Exception:
-            self.worker.kill()
+        """Stop whatever start() got to start."""
+        if self.workers:
+            self.workers.stop_all()
         for p in self.procs:
             p.send_signal(signal.SIGTERM)
             p.wait(30)
+        if self.redis:
+            self.redis.stop()
 
 
 SETUP = """
@@ -204,8 +186,8 @@ def paperpost_run(n: int, papers: int) -> dict:
     stack.manage("ingest", str(ROOT / "samples" / "daily-papers-page.txt"))
     stack.manage("publish")
     stack.manage("shell", "-c", SETUP.format(n=n, papers=papers))
-    stack.start()
     try:
+        stack.start()
         start = time.perf_counter()
         done = stack.manage("send_digest", "--wait", "--timeout", "3000", timed=True)
         wall = time.perf_counter() - start
@@ -303,5 +285,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

@@ -17,36 +17,31 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.services import RedisServer, free_port, wait_for  # noqa: E402  (the tests' real services)
+
 PY = sys.executable
 CONNECTIONS = 50
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "3"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_http(url: str, timeout: float = 30) -> bytes:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def fetch():
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return response.read()
         except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
+            return None
+
+    return wait_for(fetch, timeout, url, interval=0.2)
 
 
 def wrk(url: str) -> dict:
@@ -74,22 +69,23 @@ def wrk(url: str) -> dict:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pp-web-"))
-    port, redis_port = free_port(), free_port()
+    port = free_port()
+    redis = RedisServer(work / "redis")
+    redis.start()
     env = {
         **os.environ,
         "PAPERPOST_VAR_DIR": str(work / "var"),
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + "x" * 40,
         "SITE_URL": f"http://127.0.0.1:{port}",
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "REDIS_URL": redis.url,
         "LOG_LEVEL": "WARNING",
         # The 50 voters share one loopback address: lift the per-IP vote limit for the check.
         "VOTE_RATE_PER_IP": "100000/60",
     }
     if not os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = f"sqlite:///{work / 'web.sqlite3'}"
-    procs = [subprocess.Popen([shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port),
-                               "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)]
+    procs = []
 
     def manage(*args):
         subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -131,6 +127,7 @@ def main() -> None:
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(30)
+        redis.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     home_ratio = results["home"]["rps"] / results["static_home"]["rps"]

@@ -23,6 +23,8 @@ import os
 import shutil
 import tempfile
 
+from paperpost.embedded import prepare
+
 # Settings that would connect the tests to someone else's services or address.
 OUTSIDE = (
     "REDIS_URL", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
@@ -33,6 +35,9 @@ VAR_DIR = tempfile.mkdtemp(prefix="paperpost-test-var-")
 os.environ["PAPERPOST_VAR_DIR"] = VAR_DIR
 for name in OUTSIDE:
     os.environ.pop(name, None)
+# Settings write nothing on import: the session's var/ (its static/ and, without SECRET_KEY,
+# a key the workers the tests start are given too) is made as manage.py makes var/.
+prepare()
 
 
 def pytest_report_header(config) -> str:

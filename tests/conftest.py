@@ -14,6 +14,7 @@ from tests.services import (
     RedisServer,
     SMTPServer,
     WorkerFactory,
+    child_env,
     database_url_for_children,
     point_celery_at,
 )
@@ -121,8 +122,7 @@ def workers(redis_server, smtp_server, settings, tmp_path):
     """Start Celery worker processes against the test database, the Redis server and the
     SMTP server, and make this process queue tasks on that Redis."""
     redis_server_client_flush(redis_server)
-    env = {
-        **os.environ,
+    env = child_env(**{
         "DATABASE_URL": database_url_for_children(),
         "REDIS_URL": redis_server.url,
         "EMAIL_HOST": "127.0.0.1",
@@ -133,8 +133,7 @@ def workers(redis_server, smtp_server, settings, tmp_path):
         "PAPERPOST_VAR_DIR": str(tmp_path / "worker-var"),
         "DEBUG": "0",
         "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    })
     factory = WorkerFactory(env=env, logdir=tmp_path)
     point_celery_at(redis_server.url)
     yield factory

@@ -25,6 +25,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment of a process a test starts (a worker, manage.py): this one's, without
+    what pytest set for itself (the test settings module, the browser tests' async switch),
+    so that the child runs with paperpost.settings like any deployment."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env.update(overrides)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

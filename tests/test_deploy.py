@@ -1,14 +1,14 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.services import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def check_deploy(tmp_path, **overrides):
-    env = {
-        **os.environ,
+    env = child_env(**{
         "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-0123456789",
         "SITE_URL": "https://papers.example.org",
         "DEBUG": "0",
@@ -16,8 +16,7 @@ def check_deploy(tmp_path, **overrides):
         "DATABASE_URL": f"sqlite:///{tmp_path}/deploy.sqlite3",
         "ANYMAIL_WEBHOOK_SECRET": "esp:a-long-random-webhook-password",
         **overrides,
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests' process only
+    })
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True,
@@ -37,16 +36,15 @@ def test_check_deploy_warns_when_the_webhooks_have_no_secret(tmp_path):
 
 
 def test_a_bad_setting_names_the_variable(tmp_path):
-    env = {**os.environ, "DEBUG": "maybe", "PAPERPOST_VAR_DIR": str(tmp_path)}
+    env = child_env(DEBUG="maybe", PAPERPOST_VAR_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "DEBUG='maybe'" in result.stderr
 
 
 def test_site_url_follows_the_port_served(tmp_path):
     """`PORT=8080 make run` serves on 8080, so every absolute link must say 8080 too."""
-    env = {**os.environ, "PORT": "8080", "PAPERPOST_VAR_DIR": str(tmp_path), "DEBUG": "1"}
+    env = child_env(PORT="8080", PAPERPOST_VAR_DIR=str(tmp_path), DEBUG="1")
     env.pop("SITE_URL", None)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     script = (
         "from django.conf import settings; from django.test import Client; "
         "from subscribers.emails import absolute; "
