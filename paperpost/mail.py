@@ -96,7 +96,7 @@ def _header(name: str, value: str, linesep: str) -> str:
 
 def _fits(text: str) -> bool:
     """Can the text go out as 8bit: no NUL or bare CR, no line over 998 bytes?"""
-    if "\x00" in text or "\r" in text.replace("\r\n", ""):
+    if "\x00" in text or ("\r" in text and "\r" in text.replace("\r\n", "")):
         return False
     lines = text.split("\n")
     # A character is at most 4 bytes: only lines over 249 characters need measuring.

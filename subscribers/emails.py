@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import html
 import re
 import uuid
 from collections import Counter
@@ -103,18 +104,23 @@ def frame(filename: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(pieces[0::2]), tuple(pieces[1::2])
 
 
+@lru_cache(maxsize=None)
+def _format(filename: str) -> tuple[str, tuple[str, ...], bool]:
+    """The frame as one %-format string (filling it is a single C-level operation), its
+    variable names in order, and whether values are escaped (not in .txt)."""
+    statics, names = frame(filename)
+    return "%s".join(s.replace("%", "%%") for s in statics), names, not filename.endswith(".txt")
+
+
 def fill(filename: str, context: dict) -> str:
     """Fill a frame; in HTML, values are escaped unless they are SafeStrings."""
-    statics, names = frame(filename)
-    escaping = not filename.endswith(".txt")
-    out = [statics[0]]
-    for variable, static in zip(names, statics[1:]):
-        value = context.get(variable, "")
-        if escaping and not isinstance(value, SafeString):
-            value = escape(value)
-        out.append(str(value))
-        out.append(static)
-    return "".join(out)
+    fmt, names, escaping = _format(filename)
+    if escaping:
+        # html.escape(str()) is exactly what django.utils.html.escape does, without its
+        # lazy-string wrapper (a frame's values are never lazy).
+        return fmt % tuple(value if isinstance(value := context.get(name, ""), SafeString) else html.escape(str(value))
+                           for name in names)
+    return fmt % tuple(context.get(name, "") for name in names)
 
 
 def build_message(name: str, to: str, subject: str, context: dict,
@@ -323,30 +329,33 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
     """The papers' part of the HTML and of the text: each paper's block with the
     subscriber's rank, why, and feedback links around it."""
     topic_ids = dict(digest.recipient.topics)
+    more, fewer, not_interested, mute = Feedback.MORE.value, Feedback.FEWER.value, Feedback.NOT.value, Feedback.MUTE.value
     html_parts: list[str] = []
     text_parts: list[str] = []
     for rank, (view, m) in enumerate(digest.papers, start=1):
         # The URLs hold only our host, a signed token ([A-Za-z0-9_:-]) and digits: nothing to escape.
-        links = {"upvote_url": mark_safe(f"{upvote_base}{view.id}/"),
-                 "more_url": mark_safe(f"{feedback_base}{Feedback.MORE}/{view.id}/"),
-                 "fewer_url": mark_safe(f"{feedback_base}{Feedback.FEWER}/{view.id}/"),
-                 "not_url": mark_safe(f"{feedback_base}{Feedback.NOT}/{view.id}/")}
-        mutes = [(reason.label, mark_safe(f"{feedback_base}{Feedback.MUTE}/{topic_ids[reason.label]}/"))
+        upvote_url = SafeString(f"{upvote_base}{view.id}/")
+        more_url = SafeString(f"{feedback_base}{more}/{view.id}/")
+        fewer_url = SafeString(f"{feedback_base}{fewer}/{view.id}/")
+        not_url = SafeString(f"{feedback_base}{not_interested}/{view.id}/")
+        mutes = [(reason.label, SafeString(f"{feedback_base}{mute}/{topic_ids[reason.label]}/"))
                  for reason in m.reasons if reason.kind == "topic" and reason.label in topic_ids]
         html_mutes = "".join(fill("_mute.html", {"topic": _escaped(label), "url": url}) for label, url in mutes)
         # A top paper's counts are its reason (in the paper's block); other picks say why
         # (subscribers/why.py: the word as written, where, a snippet when it is not shown).
         community = all(r.kind == "community" for r in m.reasons)
         html_parts.append(fill("_pick.html", {
-            **links, "head": view.head, "tail": view.tail, "mutes": mark_safe(html_mutes),
-            "why": "" if community else mark_safe(fill("_why_line.html", {"why": why.why_html(m.reasons, view.shown)})),
+            "head": view.head,
+            "why": "" if community else SafeString(fill("_why_line.html", {"why": why.why_html(m.reasons, view.shown)})),
+            "upvote_url": upvote_url, "more_url": more_url, "fewer_url": fewer_url, "not_url": not_url,
+            "mutes": SafeString(html_mutes), "tail": view.tail,
         }))
         # The text part carries one link per paper to a page with every choice (more, fewer,
         # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
         text_parts.append(fill("_pick.txt", {
-            "upvote_url": links["upvote_url"], "choices_url": f"{feedback_base}{view.id}/", "rank": rank,
-            "head": view.text_head, "tail": view.text_tail,
+            "rank": rank, "head": view.text_head,
             "why": "" if community else fill("_why_line.txt", {"why": why.why_text(m.reasons, view.shown)}),
+            "upvote_url": upvote_url, "choices_url": f"{feedback_base}{view.id}/", "tail": view.text_tail,
         }))
     return "".join(html_parts), "".join(text_parts)
 
