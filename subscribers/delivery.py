@@ -12,7 +12,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -150,6 +150,28 @@ def resend(deliveries: QuerySet[Delivery]) -> int:
     for pk in editions:
         app.tasks[RESUME_EDITION].delay(pk)
     return count
+
+
+def retry_scheduled(edition: Edition) -> bool:
+    """Does a row of the edition wait for a retry (a backoff after a 4xx or a crash)?"""
+    return edition.deliveries.filter(status=Delivery.Status.PENDING, next_attempt_at__gt=timezone.now()).exists()
+
+
+def _common_error(rows: QuerySet[Delivery]) -> str:
+    """The most frequent last_error among rows, with how many rows had it."""
+    found = (rows.exclude(last_error="").values("last_error").annotate(n=Count("id")).order_by("-n").first())
+    if not found:
+        return ""
+    text = found["last_error"].splitlines()[0][:300]
+    return f"{found['n']} x {text}"
+
+
+def failed_errors(edition: Edition) -> str:
+    return _common_error(edition.deliveries.filter(status=Delivery.Status.FAILED)) or "no error recorded"
+
+
+def open_errors(edition: Edition) -> str:
+    return _common_error(edition.deliveries.filter(status__in=Delivery.OPEN))
 
 
 def sending_rate(edition: Edition) -> float:

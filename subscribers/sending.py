@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import random
 import smtplib
-import socket
 import time
 import uuid
 from collections import OrderedDict
@@ -20,20 +19,19 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.conf import settings
-from django.core.mail import get_connection
 from django.db import connection
 from django.db.models import F, Min
 from django.utils import timezone
 
 from digest.matching import Interests
 from digest.selection import PeriodContent
-from paperpost.ratelimit import TokenBucket
 
 from . import ledger
 from .emails import (SHORT_ABSTRACTS_AFTER, Digest, EditionInfo, PaperViews, Recipient, digest_message,
                      message_id_for, quiet_message)
 from .lifecycle import suppress
 from .models import Delivery, Edition, Subscriber, Suppression
+from .transport import Mailer, describe, recipient_refused, reply_code, send_rate_limiter
 
 log = logging.getLogger(__name__)
 
@@ -148,20 +146,33 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
         .prefetch_related("subscriber__topics", "subscriber__liked_papers", "subscriber__disliked_papers")
         .order_by("pk")
     )
-    found.content.add_external(
-        p for row in rows for p in (*row.subscriber.liked_papers.all(), *row.subscriber.disliked_papers.all())
-    )
-    interests = {row.pk: row.subscriber.interests() for row in rows}
-    found.content.rank_many(list(interests.values()))  # the whole chunk in one matrix product
-    already = ledger.already_sent({row.subscriber_id for row in rows}, found.content.papers)
-    mailer = _Mailer()
+    try:
+        interests, already = _prepare(found, edition, rows)
+    except Exception as exc:
+        # Nothing of this chunk went out: every row goes back with the error (and a backoff),
+        # or fails once it has had its attempts. Never left 'sending' for the sweep to guess.
+        log.exception("delivery chunk edition=%s rows=%s-%s: preparing the chunk failed", edition_id, first_id, last_id)
+        _give_back(claim, rows, f"preparing the chunk failed: {describe(exc)}", result)
+        Edition.finish_if_done(edition_id)
+        result.seconds = time.monotonic() - started
+        return result
+    mailer = Mailer()
     bucket = send_rate_limiter()
     info = EditionInfo.of(edition)
     sent_papers: list[tuple[int, int, int]] = []  # (subscriber, paper, delivery), flushed in batches
     try:
         for position, row in enumerate(rows):
-            outcome = _send_one(row, claim, info, found, mailer, bucket, interests[row.pk],
-                                already.get(row.subscriber_id, set()), sent_papers)
+            try:
+                outcome = _send_one(row, claim, info, found, mailer, bucket, interests.get(row.pk),
+                                    already.get(row.subscriber_id, set()), sent_papers)
+            except Exception as exc:
+                # Not this row's email (that is caught in _send_one): the database, the cache or
+                # the broker failed. The rows not yet tried go back with the error; a row whose
+                # message was handed over with no outcome written stays for the sweep (unknown).
+                log.exception("delivery chunk edition=%s: stopped at delivery=%s", edition_id, row.pk)
+                rest = rows[position + 1:] if mailer.unrecorded else rows[position:]
+                _give_back(claim, rest, f"the chunk stopped: {describe(exc)}", result, best_effort=True)
+                raise
             if outcome == Outcome.PAUSED:
                 result.released = _release(claim, [r.pk for r in rows[position:]])
                 break
@@ -179,8 +190,30 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     return result
 
 
-def _send_one(row: Delivery, claim, edition: EditionInfo, found: EditionContent, mailer: _Mailer, bucket,
-              interests: Interests, already: set[int], sent_papers: list) -> Outcome:
+def _prepare(found: EditionContent, edition: Edition, rows: list[Delivery]) -> tuple[dict, dict]:
+    """Each row's interests (ranked against the edition's content) and the papers each
+    subscriber already got. Interests that cannot be read are left out: that row fails alone
+    (_send_one)."""
+    found.content.add_external(
+        p for row in rows for p in (*row.subscriber.liked_papers.all(), *row.subscriber.disliked_papers.all())
+    )
+    interests = {}
+    for row in rows:
+        try:
+            interests[row.pk] = row.subscriber.interests()
+        except Exception:
+            log.exception("delivery=%s: the subscriber's interests cannot be read", row.pk)
+    try:
+        found.content.rank_many(list(interests.values()))  # the whole chunk in one matrix product
+    except Exception:
+        # Ranked one by one instead: a subscriber whose ranking fails then fails alone.
+        log.exception("edition=%s: ranking a chunk at once failed; ranking row by row", edition.pk)
+    already = ledger.already_sent({row.subscriber_id for row in rows}, found.content.papers)
+    return interests, already
+
+
+def _send_one(row: Delivery, claim, edition: EditionInfo, found: EditionContent, mailer: Mailer, bucket,
+              interests: Interests | None, already: set[int], sent_papers: list) -> Outcome:
     subscriber = row.subscriber
     # Read again right before sending: an unsubscribe (or a pause of the edition) that
     # arrived after the edition was built must win.
@@ -190,33 +223,61 @@ def _send_one(row: Delivery, claim, edition: EditionInfo, found: EditionContent,
     if status != Subscriber.Status.ACTIVE or (paused_until and str(paused_until)[:10] > timezone.localdate().isoformat()):
         _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
         return Outcome.SKIPPED
-    cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
-    matches, more = found.content.select(interests, cap, already)
-    quiet = ""
-    if not matches:
-        quiet = quiet_reason(found.content, interests, already)
-        if quiet == Delivery.NOTHING_ANNOUNCED or not subscriber.quiet_day_note:
-            _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=quiet)
-            return Outcome.SKIPPED
-        # They asked for a line on quiet days: "nothing strong today".
-        message = quiet_message(Recipient.of(subscriber), edition, row.pk, subscriber.strictness)
-        chosen = []
-    else:
-        short = len(matches) > SHORT_ABSTRACTS_AFTER
-        chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
-        message = digest_message(Digest(Recipient.of(subscriber), edition, row.pk, chosen, more))
-    papers = [
-        {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
-        for _, m in chosen
-    ]
+    try:
+        built = _build(row, subscriber, edition, found, interests, already)
+    except Exception as exc:
+        # Ranking and rendering are plain computation on data already loaded: an exception
+        # there is a bug or bad data, and trying again would fail the same way. The row fails
+        # with the error (the admin's "resend" sends it once it is fixed); the chunk goes on.
+        log.exception("delivery=%s: building the email failed", row.pk)
+        row.last_error = f"could not build the email: {describe(exc)}"
+        _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error)
+        return Outcome.FAILED
+    if isinstance(built, str):
+        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=built)
+        return Outcome.SKIPPED
+    message, matches, papers, quiet = built
     bucket.take()
     try:
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
-        return _failed_attempt(row, claim, subscriber, papers, exc, mailer)
+        outcome = _failed_attempt(row, claim, subscriber, papers, exc, mailer)
+        mailer.unrecorded = False
+        return outcome
+    except Exception as exc:
+        # Not an SMTP reply: a bug in a mail backend or a library. If the data went out the
+        # message may have arrived; otherwise it did not, and the same bug would stop it again.
+        outcome = _failed_attempt(row, claim, subscriber, papers, exc, mailer, permanent=True)
+        mailer.unrecorded = False
+        return outcome
     if _mark_sent(row.pk, claim, message_id_for(edition.id, row.pk), papers, quiet):
         sent_papers.extend((subscriber.pk, m.paper_id, row.pk) for m in matches)
+    mailer.unrecorded = False
     return Outcome.SENT
+
+
+def _build(row: Delivery, subscriber: Subscriber, edition: EditionInfo, found: EditionContent,
+           interests: Interests | None, already: set[int]):
+    """(message, matches, papers as recorded, quiet-day reason) for one row, or the reason it
+    is skipped (nothing went to this subscriber)."""
+    if interests is None:
+        interests = subscriber.interests()  # raises again, with the reason
+    cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
+    matches, more = found.content.select(interests, cap, already)
+    if not matches:
+        quiet = quiet_reason(found.content, interests, already)
+        if quiet == Delivery.NOTHING_ANNOUNCED or not subscriber.quiet_day_note:
+            return quiet
+        # They asked for a line on quiet days: "nothing strong today".
+        return quiet_message(Recipient.of(subscriber), edition, row.pk, subscriber.strictness), [], [], quiet
+    short = len(matches) > SHORT_ABSTRACTS_AFTER
+    chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
+    message = digest_message(Digest(Recipient.of(subscriber), edition, row.pk, chosen, more))
+    papers = [
+        {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
+        for _, m in chosen
+    ]
+    return message, matches, papers, ""
 
 
 def quiet_reason(content, interests: Interests, already: set[int]) -> str:
@@ -229,9 +290,9 @@ def quiet_reason(content, interests: Interests, already: set[int]) -> str:
     return Delivery.NOTHING_ABOVE_FLOOR
 
 
-def _failed_attempt(row, claim, subscriber, papers, exc, mailer: _Mailer) -> Outcome:
-    row.last_error = _describe(exc)
-    code = _reply_code(exc)
+def _failed_attempt(row, claim, subscriber, papers, exc, mailer: Mailer, permanent: bool = False) -> Outcome:
+    row.last_error = describe(exc)
+    code = reply_code(exc)
     unknowable = mailer.payload_sent and code is None
     mailer.reset()  # the connection may be unusable after an error
     if unknowable:
@@ -242,9 +303,9 @@ def _failed_attempt(row, claim, subscriber, papers, exc, mailer: _Mailer) -> Out
         _finish(row.pk, claim, status=Delivery.Status.UNKNOWN, last_error=row.last_error, papers=papers)
         log.warning("delivery=%s unknown: %s", row.pk, row.last_error)
         return Outcome.UNKNOWN
-    if code is not None and code >= 500:
+    if permanent or (code is not None and code >= 500):
         _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error, papers=papers)
-        if _recipient_refused(exc):
+        if recipient_refused(exc):
             suppress(subscriber.email, Suppression.Reason.BOUNCED, row.last_error)
         log.warning("delivery=%s failed permanently: %s", row.pk, row.last_error)
         return Outcome.FAILED
@@ -290,6 +351,28 @@ def _finish(pk: int, owner: uuid.UUID, **fields) -> bool:
     )
 
 
+def _give_back(claim: uuid.UUID, rows: list[Delivery], error: str, result: ChunkResult,
+               best_effort: bool = False) -> None:
+    """Rows of a chunk that stopped before their turn: back to pending after a backoff, with
+    the error, or failed once they have had DELIVERY_MAX_ATTEMPTS attempts."""
+    try:
+        for row in rows:
+            if row.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+                if _finish(row.pk, claim, status=Delivery.Status.FAILED,
+                           last_error=f"gave up after {row.attempts} attempts: {error}"):
+                    result.failed += 1
+            elif _finish(row.pk, claim, status=Delivery.Status.PENDING, claim=None, last_error=error,
+                         next_attempt_at=timezone.now() + dt.timedelta(seconds=backoff(row.attempts)),
+                         finished_at=None):
+                result.retry += 1
+        result.errors.append(error)
+    except Exception:
+        if not best_effort:
+            raise
+        # The database itself is what failed: the sweep recovers these rows later.
+        log.exception("could not hand back the rows of claim %s", claim)
+
+
 def _release(claim: uuid.UUID, pks: list[int]) -> int:
     """Hand claimed rows back unsent (the edition was paused); their attempt did not count."""
     return Delivery.objects.filter(pk__in=pks, claim=claim, status=Delivery.Status.SENDING).update(
@@ -326,79 +409,3 @@ def _mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list
              prep("papers", papers), quiet, delivery_id, prep("claim", claim), Delivery.Status.SENDING],
         )
         return cursor.rowcount == 1
-
-
-# --- SMTP replies and the connection --------------------------------------------------------------
-
-
-def _reply_code(exc: Exception) -> int | None:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return min(codes) if codes else None
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code
-    return None
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "; ".join(
-            f"{addr}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
-            for addr, (code, msg) in exc.recipients.items()
-        )
-    if isinstance(exc, smtplib.SMTPResponseException):
-        msg = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-        return f"{exc.smtp_code} {msg}"
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return f"timed out: {exc}" if str(exc) else "timed out"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _recipient_refused(exc: Exception) -> bool:
-    """A 5xx that is about this recipient (no such user, mailbox disabled), as opposed to
-    one about the sender or the message: only the former suppresses the address."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return True
-    if isinstance(exc, smtplib.SMTPDataError):
-        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return text.startswith(("5.1.", "5.2.1", "5.2.2"))
-    return False
-
-
-class _Mailer:
-    """One SMTP connection per chunk, opened on first use and reopened after an error."""
-
-    def __init__(self):
-        self.connection = None
-
-    def send(self, message) -> None:
-        if self.connection is None:
-            self.connection = get_connection(fail_silently=False)
-            self.connection.open()
-        if self.connection.send_messages([message]) != 1:
-            raise smtplib.SMTPException("the mail backend accepted no message")
-
-    @property
-    def payload_sent(self) -> bool:
-        """Did the message data go out before the failure? (Only the SMTP backend knows.)"""
-        return bool(getattr(self.connection, "payload_sent", False))
-
-    def reset(self) -> None:
-        if self.connection is not None:
-            try:
-                self.connection.close()
-            except Exception:  # closing a dead connection must not hide the real outcome
-                pass
-        self.connection = None
-
-
-_bucket: TokenBucket | None = None
-
-
-def send_rate_limiter() -> TokenBucket:
-    """The shared token bucket (DELIVERY_RATE_LIMIT messages per second, all workers)."""
-    global _bucket
-    rate = settings.DELIVERY_RATE_LIMIT
-    if _bucket is None or _bucket.rate != rate:
-        _bucket = TokenBucket(rate, redis_url=settings.REDIS_URL)
-    return _bucket

@@ -126,6 +126,8 @@ class SMTPBehaviour:
     on_rcpt: object = None
     on_data: object = None
     delay_data: float = 0.0
+    # Callable(rcpt) -> seconds to hold that message's DATA before answering (0: none).
+    hold_data: object = None
 
 
 class SMTPCollector:
@@ -137,6 +139,8 @@ class SMTPCollector:
         self.behaviour = SMTPBehaviour()
         self.rcpt_attempts: dict[str, int] = {}
         self.data_attempts: dict[str, int] = {}
+        # Recipients whose message data has arrived and whose reply is not sent yet.
+        self.in_data: set[str] = set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
@@ -156,11 +160,18 @@ class SMTPCollector:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.behaviour.delay_data:
+        rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
+        hold = self.behaviour.delay_data + (self.behaviour.hold_data(rcpt) if self.behaviour.hold_data else 0)
+        if hold:
             import asyncio
 
-            await asyncio.sleep(self.behaviour.delay_data)
-        rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
+            with self.lock:
+                self.in_data.add(rcpt)
+            try:
+                await asyncio.sleep(hold)
+            finally:
+                with self.lock:
+                    self.in_data.discard(rcpt)
         with self.lock:
             self.data_attempts[rcpt] = self.data_attempts.get(rcpt, 0) + 1
             attempt = self.data_attempts[rcpt]
@@ -269,12 +280,13 @@ class WorkerFactory:
     workers: list[Worker] = field(default_factory=list)
 
     def start(self, concurrency: int = 2, queues: str = "default,mail,ingest", extra_env: dict | None = None,
-              name: str | None = None) -> Worker:
+              name: str | None = None, app: str = "paperpost") -> Worker:
+        """A worker process of the Celery app `app` (tests.crashing_worker plants faults)."""
         name = name or f"w{len(self.workers) + 1}"
         log_path = self.logdir / f"worker-{name}-{len(self.workers)}.log"
         env = {**self.env, **(extra_env or {})}
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "paperpost", "worker", "-l", "INFO",
+            [sys.executable, "-m", "celery", "-A", app, "worker", "-l", "INFO",
              "-Q", queues, "--concurrency", str(concurrency), "--pool", "prefork",
              "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT,

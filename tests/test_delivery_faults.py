@@ -6,7 +6,7 @@ Run alone with `make test PYTEST_ARGS="-m faults"`; CI runs them with everything
 import time
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -63,8 +63,12 @@ def run_until_done(edition: Edition, timeout: float, sweep_every: float = 1.0):
 
 
 def assert_exactly_once(smtp_server, allow_unknown: int = 0):
+    """Every address the SMTP server saw, with or without a delivery row, got what its row
+    says: one copy if sent, at most one if unknown, none otherwise."""
     copies = smtp_server.handler.copies()
     rows = dict(Delivery.objects.values_list("subscriber__email", "status"))
+    strangers = {email: n for email, n in copies.items() if email not in rows}
+    assert not strangers, f"mail to addresses that have no delivery row: {strangers}"
     unknown = [email for email, status in rows.items() if status == "unknown"]
     for email, status in rows.items():
         if status == "sent":
@@ -80,19 +84,26 @@ def assert_exactly_once(smtp_server, allow_unknown: int = 0):
 
 
 def test_kill_9_a_worker_mid_edition_three_times(audience, workers, smtp_server, fast):
+    # Three messages are held in DATA for a moment (shorter than EMAIL_TIMEOUT): each kill
+    # lands while the worker waits for the server's reply to one of them, so every kill
+    # interrupts a send for certain.
+    traps = ["reader0200@example.org", "reader0450@example.org", "reader0700@example.org"]
+    smtp_server.handler.behaviour.hold_data = lambda rcpt: 1.5 if rcpt in traps else 0
     worker = workers.start(concurrency=2, extra_env=FAST, name="first")
     edition, _ = build_edition(audience)
     in_flight_max = 0
-    for kill in range(3):
-        target = (kill + 1) * N // 5
-        wait_for(lambda: smtp_server.handler.count() >= target, 120, f"{target} messages before kill {kill + 1}")
+    for kill, trap in enumerate(traps, start=1):
+        wait_for(lambda: trap in smtp_server.handler.in_data, 120, f"the message to {trap} in DATA (kill {kill})")
         worker.kill9()
+        # The worker died between the message data and the reply: no outcome was written.
+        assert Delivery.objects.get(subscriber__email=trap).status == "sending"
         in_flight_max += 2  # at most one message per pool process
-        worker = workers.start(concurrency=2, extra_env=FAST, name=f"restart{kill + 1}")
+        worker = workers.start(concurrency=2, extra_env=FAST, name=f"restart{kill}")
     counts = run_until_done(edition, 240)
     unknown = assert_exactly_once(smtp_server, allow_unknown=in_flight_max)
     assert counts["sent"] + counts["unknown"] == N and counts["failed"] == 0
-    # The unknown rows are listed for the operator, with why.
+    # The interrupted sends are the ones the sweep could not call: unknown, never resent.
+    assert set(traps) <= set(unknown)
     for row in Delivery.objects.filter(status="unknown"):
         assert row.last_error.startswith("outcome unknown")
     print(f"\nkill -9 x3: sent {counts['sent']}, unknown {len(unknown)}: {unknown}")
@@ -182,3 +193,79 @@ def test_one_click_unsubscribe_between_build_and_send(audience, workers, smtp_se
     assert smtp_server.handler.to("reader0007@example.org") == []
     assert Delivery.objects.get(subscriber=leaver).skip_reason == "subscriber unsubscribed"
     assert_exactly_once(smtp_server)
+
+
+def test_redis_stopped_while_workers_are_sending(audience, workers, smtp_server, redis_server, fast):
+    smtp_server.handler.behaviour.delay_data = 0.01  # an edition that takes a while to go out
+    workers.start(concurrency=2, extra_env=FAST)
+    edition, _ = build_edition(audience)
+    wait_for(lambda: smtp_server.handler.count() >= N // 4, 120, "a quarter of the edition sent")
+    redis_server.stop()  # the queued chunk tasks go with it (no persistence)
+    stopped_at = smtp_server.handler.count()
+    assert stopped_at < N
+    time.sleep(4)  # the chunks being sent finish; their acknowledgements have nowhere to go
+    assert smtp_server.handler.count() > stopped_at  # the workers were sending through the outage
+    assert edition.deliveries.filter(status="pending").exists()
+    redis_server.start()  # same port, empty
+    point_celery_at(redis_server.url)
+    counts = run_until_done(edition, 300)  # the sweep queues what Redis lost
+    assert counts["sent"] == N and counts["failed"] == 0 and counts["unknown"] == 0
+    assert_exactly_once(smtp_server)
+    print(f"\nRedis stopped after {stopped_at} messages; all {N} sent once each")
+
+
+# --- A crash inside a chunk (planted in the worker by tests/crashing_worker.py) -----------------
+
+
+def crashing(fault: str) -> dict:
+    return {**FAST, "PAPERPOST_TEST_CRASH": fault}
+
+
+def test_a_crash_while_rendering_fails_that_row_with_the_error_and_sends_the_rest(
+        audience, workers, smtp_server, fast):
+    victims = ["reader0003@example.org", "reader0500@example.org"]
+    workers.start(concurrency=2, extra_env=crashing("render:" + ",".join(victims)), app="tests.crashing_worker")
+    with pytest.raises(CommandError) as failed:
+        call_command("send_digest", "--wait", "--timeout", "240")
+    assert str(failed.value).startswith("2 deliveries failed (1 x could not build the email: ValueError: planted")
+    counts = Edition.objects.get().status_counts()
+    assert counts["sent"] == N - 2 and counts["failed"] == 2 and counts["sending"] == 0
+    for row in Delivery.objects.filter(status="failed").select_related("subscriber"):
+        assert row.subscriber.email in victims and row.attempts == 1
+        assert row.last_error.startswith("could not build the email: ValueError: planted")
+        assert row.subscriber.status == "active"  # our bug, not their address
+    assert_exactly_once(smtp_server)
+
+
+def test_a_crash_while_ranking_ends_send_digest_wait_with_the_reason(
+        batch, make_subscriber, workers, smtp_server, fast):
+    for i in range(30):
+        make_subscriber(f"reader{i:04d}@example.org", topics=["llm"])
+    workers.start(concurrency=2, extra_env=crashing("rank"), app="tests.crashing_worker")
+    started = time.monotonic()
+    with pytest.raises(CommandError) as failed:
+        call_command("send_digest", "--wait", "--timeout", "240")
+    assert time.monotonic() - started < 60
+    assert "30 deliveries failed (30 x could not build the email: OverflowError: planted" in str(failed.value)
+    assert not Delivery.objects.filter(status__in=Delivery.OPEN).exists()
+    assert smtp_server.handler.count() == 0
+
+
+def test_a_chunk_whose_preparation_fails_goes_back_with_the_error_and_is_retried(
+        audience, workers, smtp_server, fast):
+    workers.start(concurrency=2, extra_env=crashing("prepare-once"), app="tests.crashing_worker")
+    edition, _ = build_edition(audience)
+    counts = run_until_done(edition, 300)
+    assert counts["sent"] == N and counts["failed"] == 0 and counts["unknown"] == 0
+    # One chunk per pool process failed to prepare, went back with why, and was sent later.
+    retried = Delivery.objects.filter(attempts=2)
+    assert 0 < retried.count() <= 2 * int(FAST["DIGEST_CHUNK_SIZE"])
+    assert_exactly_once(smtp_server)
+
+
+def test_send_digest_wait_gives_up_with_a_reason_when_nothing_moves(audience, workers, fast):
+    # The tasks wait in Redis, but no worker consumes the mail queue.
+    started = time.monotonic()
+    with pytest.raises(CommandError, match=r"no progress for 3s with 1000 deliveries open; is a worker consuming"):
+        call_command("send_digest", "--wait", "--stall", "3")
+    assert time.monotonic() - started < 30

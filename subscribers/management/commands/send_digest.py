@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from digest.models import Batch
 from paperpost.commands import fail, iso_date
+from subscribers import delivery
 from subscribers.delivery import NothingToSend, build_edition
 from subscribers.models import Delivery, Frequency
 
@@ -25,8 +27,12 @@ class Command(BaseCommand):
                             help="block until every delivery has an outcome, then print the counts")
         parser.add_argument("--timeout", type=float, default=3600,
                             help="seconds --wait waits at most (default 3600)")
+        parser.add_argument("--stall", type=float, default=None, metavar="SECONDS",
+                            help="--wait gives up when nothing has moved for this long and no retry is "
+                                 "scheduled (default: long enough for the sweep to act, "
+                                 "DELIVERY_STUCK_SECONDS + DELIVERY_REQUEUE_SECONDS + 2 sweeps)")
 
-    def handle(self, *args, date, frequency, wait, timeout, **options):
+    def handle(self, *args, date, frequency, wait, timeout, stall, **options):
         published = Batch.objects.published()
         batch = published.filter(date=date).first() if date else published.order_by("-date").first()
         if batch is None:
@@ -41,23 +47,40 @@ class Command(BaseCommand):
         self.stdout.write(f"edition {edition}: {added} new deliveries queued ({total} in all)")
         if not wait:
             return
-        counts = self._wait(edition, total, timeout)
+        if stall is None:
+            stall = (settings.DELIVERY_STUCK_SECONDS + settings.DELIVERY_REQUEUE_SECONDS
+                     + 2 * settings.DELIVERY_SWEEP_SECONDS)
+        counts, stalled = self._wait(edition, total, timeout, stall)
         status = Delivery.Status
         self.stdout.write(f"sent {counts[status.SENT]}, skipped {counts[status.SKIPPED]}, "
                           f"failed {counts[status.FAILED]}, unknown {counts[status.UNKNOWN]}")
         still_open = sum(counts[s] for s in Delivery.OPEN)
         if still_open:
-            raise fail(f"timed out after {timeout:.0f}s with {still_open} deliveries open")
+            why = delivery.open_errors(edition)
+            hint = (f"; last error: {why}" if why else
+                    "; is a worker consuming the `mail` queue, and beat running the sweep?")
+            if stalled:
+                raise fail(f"no progress for {stall:.0f}s with {still_open} deliveries open{hint}")
+            raise fail(f"timed out after {timeout:.0f}s with {still_open} deliveries open{hint}")
         if counts[status.FAILED]:
-            raise fail(f"{counts[status.FAILED]} deliveries failed; see Deliveries in the admin for the errors")
+            why = delivery.failed_errors(edition)
+            raise fail(f"{counts[status.FAILED]} deliveries failed ({why}); see Deliveries in the admin")
 
-    def _wait(self, edition, total, timeout):
+    def _wait(self, edition, total, timeout, stall) -> tuple[dict, bool]:
+        """Poll until every row has an outcome, the timeout passes, or nothing moves for
+        `stall` seconds while no retry is scheduled. Returns (counts, stalled)."""
         deadline = time.monotonic() + timeout
+        last, moved = None, time.monotonic()
         with tqdm(total=total, unit="msg", desc="delivering", disable=None, file=self.stderr._out) as bar:
             while True:
                 counts = edition.status_counts()
+                now = time.monotonic()
+                if counts != last:
+                    last, moved = counts, now
                 done = total - sum(counts[s] for s in Delivery.OPEN)
                 bar.update(done - bar.n)
-                if done >= total or time.monotonic() > deadline:
-                    return counts
+                if done >= total or now > deadline:
+                    return counts, False
+                if now - moved > stall and not delivery.retry_scheduled(edition):
+                    return counts, True
                 time.sleep(0.2)
