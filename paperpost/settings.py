@@ -17,6 +17,7 @@ import datetime as dt
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -161,6 +162,18 @@ DELIVERY_RETRY_MAX_SECONDS = envfloat("DELIVERY_RETRY_MAX_SECONDS", 900.0)
 DELIVERY_STUCK_SECONDS = envint("DELIVERY_STUCK_SECONDS", 300)
 DELIVERY_REQUEUE_SECONDS = envint("DELIVERY_REQUEUE_SECONDS", 120)
 DELIVERY_SWEEP_SECONDS = envint("DELIVERY_SWEEP_SECONDS", 60)
+# Each subscriber gets a digest at their own hour in their own zone (subscribers.schedule);
+# these fill in what they left empty. Beat queues the rows that came due every
+# DELIVERY_DUE_SECONDS (zones with :30 and :45 offsets make some hours due at the half hour).
+DIGEST_SEND_HOUR = envint("DIGEST_SEND_HOUR", 7)
+if not 0 <= DIGEST_SEND_HOUR <= 23:
+    raise ImproperlyConfigured(f"DIGEST_SEND_HOUR={DIGEST_SEND_HOUR}: expected an hour from 0 to 23")
+DIGEST_TIME_ZONE = os.environ.get("DIGEST_TIME_ZONE") or os.environ.get("TIME_ZONE") or "UTC"
+try:
+    ZoneInfo(DIGEST_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"DIGEST_TIME_ZONE={DIGEST_TIME_ZONE!r}: expected a zone name such as Europe/Paris") from None
+DELIVERY_DUE_SECONDS = envint("DELIVERY_DUE_SECONDS", 60)
 
 # --- Matching and ranking: MATCH_*, RANKING_*, LEARNING_*, SENT_LEDGER_DAYS (docs/ranking.md) ------
 MATCH_WEIGHTS = {
@@ -237,6 +250,7 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-due-sources": {"task": "digest.tasks.ingest_due_sources", "schedule": INGEST_BEAT_SECONDS},
     "send-scheduled-batches": {"task": "subscribers.tasks.send_scheduled", "schedule": 60},
     "delivery-sweep": {"task": "subscribers.tasks.sweep", "schedule": DELIVERY_SWEEP_SECONDS},
+    "send-due-deliveries": {"task": "subscribers.tasks.send_due", "schedule": DELIVERY_DUE_SECONDS},
     "prune-sent-ledger": {"task": "subscribers.tasks.prune_ledger", "schedule": 24 * 3600},
     "prune-sign-in-requests": {"task": "community.tasks.prune_sign_in_requests", "schedule": 3600},
     "refit-ranking": {"task": "digest.tasks.refit_ranking", "schedule": RANKING_REFIT_HOURS * 3600},

@@ -15,6 +15,8 @@ if [ -n "${REDIS_URL:-}" ]; then
   echo "run: Celery worker and beat started against $REDIS_URL"
 else
   echo "run: REDIS_URL unset: tasks run in-process; emails are written to var/outbox/*.eml"
+  # No beat without a broker: queue the deliveries whose local hour has come once a minute.
+  ( while sleep 60; do "$PY" manage.py send_due >/dev/null || true; done ) & pids+=($!)
 fi
 echo "run: serving on http://127.0.0.1:$PORT  (admin: http://127.0.0.1:$PORT/admin/, create a login with '$PY manage.py createsuperuser')"
 "$PY" manage.py runserver "127.0.0.1:$PORT" --noreload

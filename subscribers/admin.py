@@ -18,7 +18,8 @@ from paperpost.csvcells import escape_cell
 
 from . import delivery, learning, lifecycle
 from .models import Delivery, Edition, Learning, LikeRequest, Reaction, Subscriber, Suppression
-from .services import clean_about, clean_authors, clean_categories, clean_keywords
+from .schedule import WEEKDAY_CODES
+from .services import clean_about, clean_authors, clean_categories, clean_keywords, clean_timezone
 
 
 class SubscriberAdminForm(forms.ModelForm):
@@ -39,6 +40,9 @@ class SubscriberAdminForm(forms.ModelForm):
 
     def clean_categories(self):
         return clean_categories(self.cleaned_data.get("categories", ""))
+
+    def clean_timezone(self):
+        return clean_timezone(self.cleaned_data.get("timezone", ""))
 
 Status = Delivery.Status
 
@@ -79,11 +83,13 @@ class SubscriberAdmin(admin.ModelAdmin):
         writer = csv.writer(response)
         # The columns of add_subscriber / import_subscribers, then the record.
         writer.writerow(["email", "topics", "keywords", "categories", "authors", "frequency",
-                         "status", "confirmed_at", "consent_source"])
+                         "timezone", "hour", "weekday", "status", "confirmed_at", "consent_source"])
         for s in queryset.prefetch_related("topics").order_by("pk"):
             writer.writerow([escape_cell(cell) for cell in (
                 s.email, ",".join(t.slug for t in s.topics.all()), s.keywords, s.categories,
-                s.authors, s.frequency, s.status, s.confirmed_at.isoformat() if s.confirmed_at else "",
+                s.authors, s.frequency, s.timezone, "" if s.send_hour is None else s.send_hour,
+                "" if s.send_weekday is None else WEEKDAY_CODES[s.send_weekday],
+                s.status, s.confirmed_at.isoformat() if s.confirmed_at else "",
                 s.consent_source,
             )])
         return response
@@ -302,11 +308,12 @@ class EditionAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "edition", "subscriber", "status", "attempts", "sent_at", "skip_reason", "last_error")
+    list_display = ("id", "edition", "subscriber", "status", "due_at", "attempts", "sent_at", "skip_reason", "last_error")
     list_filter = ("status", "edition")
     search_fields = ("subscriber__email", "message_id")
     raw_id_fields = ("subscriber", "edition")
-    readonly_fields = ("message_id", "claim", "claimed_at", "finished_at", "next_attempt_at", "sent_at", "created_at", "papers")
+    readonly_fields = ("message_id", "claim", "claimed_at", "finished_at", "next_attempt_at", "due_at", "sent_at",
+                       "created_at", "papers")
     actions = ["resend"]
 
     @admin.action(description="Resend the selected failed/unknown deliveries (same Message-ID)")

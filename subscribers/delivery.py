@@ -12,7 +12,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -23,6 +23,7 @@ from paperpost.celery import app
 
 from . import ledger
 from .models import Delivery, Edition, Frequency, Subscriber
+from .schedule import DueTimes
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,16 @@ def edition_period(day: dt.date, frequency: str) -> tuple[dt.date, dt.date]:
     return day, day
 
 
-def build_edition(batch: Batch, frequency: str = Frequency.DAILY) -> tuple[Edition, int]:
+def build_edition(batch: Batch, frequency: str = Frequency.DAILY,
+                  now: dt.datetime | None = None) -> tuple[Edition, int]:
     """Create (or complete) the edition of `batch` for `frequency`: one Delivery row per
-    deliverable subscriber of that frequency who has none yet. Returns (edition, rows added).
-    Chunk tasks are queued when the transaction commits; a rollback queues nothing."""
+    deliverable subscriber of that frequency who has none yet, each due at the subscriber's
+    own hour (subscribers.schedule). Returns (edition, rows added). The rows already due at
+    `now` are queued when the transaction commits (a rollback queues nothing); send_due()
+    queues the others when their hour comes."""
     if not batch.is_published:
         raise NothingToSend(f"the batch of {batch.date} is not published")
+    now = now or timezone.now()
     start, end = edition_period(batch.date, frequency)
     # Ranking's corpus statistics exist before any worker needs them (the first call fits
     # and stores them), so no worker pays for a fit while it holds claimed rows.
@@ -63,13 +68,14 @@ def build_edition(batch: Batch, frequency: str = Frequency.DAILY) -> tuple[Editi
             .filter(frequency=frequency)
             .exclude(pk__in=already)
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "timezone", "send_hour", "send_weekday")
         )
+        due = DueTimes(end, weekly=frequency == Frequency.WEEKLY)
         added = 0
         rows: list[Delivery] = []
         # Stream ids: never hold every subscriber in memory at once.
-        for subscriber_id in candidates.iterator(chunk_size=2000):
-            rows.append(Delivery(edition=edition, subscriber_id=subscriber_id))
+        for subscriber_id, zone, hour, weekday in candidates.iterator(chunk_size=2000):
+            rows.append(Delivery(edition=edition, subscriber_id=subscriber_id, due_at=due(zone, hour, weekday)))
             if len(rows) >= 1000:
                 Delivery.objects.bulk_create(rows, ignore_conflicts=True)
                 added += len(rows)
@@ -80,21 +86,58 @@ def build_edition(batch: Batch, frequency: str = Frequency.DAILY) -> tuple[Editi
         if edition.status == Edition.Status.DONE and added:
             Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.SENDING, finished_at=None)
         edition_id = edition.pk
-        transaction.on_commit(lambda: queue_pending(edition_id))
+        transaction.on_commit(lambda: _queue_built(edition_id, now))
     edition.refresh_from_db()
     return edition, added
 
 
-def queue_pending(edition_id: int) -> int:
-    """Queue one task per chunk of pending rows, as id ranges. Returns the chunk count.
-    If the broker is down, nothing is lost: the rows stay pending and the sweep queues
-    them again later."""
+def _queue_built(edition_id: int, now: dt.datetime) -> int:
+    """After a build: queue every pending row due by `now` (rows just added may be due in a
+    window queued before, when the edition is completed later) and open the window to `now`."""
+    Edition.objects.filter(pk=edition_id).filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now)).update(
+        queued_until=now)
+    return queue_pending(edition_id, due_by=now)
+
+
+def queue_due(edition_id: int, at: dt.datetime) -> int:
+    """Queue the rows of an edition that came due after its last queueing and by `at` (the
+    edition's window moves with one conditional UPDATE, so two callers never queue the same
+    window). Returns the chunk count."""
+    edition = Edition.objects.filter(pk=edition_id).values("queued_until", "status").first()
+    if edition is None or edition["status"] != Edition.Status.SENDING:
+        return 0
+    since = edition["queued_until"]
+    if since is not None and since >= at:
+        return 0
+    if not Edition.objects.filter(pk=edition_id, queued_until=since).update(queued_until=at):
+        return 0  # another caller moved the window first
+    return queue_pending(edition_id, due_by=at, after=since)
+
+
+def send_due(at: dt.datetime | None = None) -> dict[int, int]:
+    """Queue, for every edition being sent, the rows whose hour has come by `at` (default:
+    now). Beat runs it every DELIVERY_DUE_SECONDS; `manage.py send_due` runs it by hand.
+    Returns {edition id: chunks queued} for the editions that had rows due."""
+    at = at or timezone.now()
+    queued = {}
+    for edition_id in Edition.objects.filter(status=Edition.Status.SENDING).values_list("pk", flat=True):
+        chunks = queue_due(edition_id, at)
+        if chunks:
+            queued[edition_id] = chunks
+    return queued
+
+
+def queue_pending(edition_id: int, due_by: dt.datetime | None = None, after: dt.datetime | None = None) -> int:
+    """Queue one task per chunk of pending rows due by `due_by` (default: now; with `after`,
+    only those that came due after it), as id ranges. Returns the chunk count. If the broker
+    is down, nothing is lost: the rows stay pending and the sweep queues them again later."""
     size = settings.DIGEST_CHUNK_SIZE
-    pending = (
-        Delivery.objects.filter(edition_id=edition_id, status=Delivery.Status.PENDING)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    due_by = due_by or timezone.now()
+    pending = Delivery.objects.filter(edition_id=edition_id, status=Delivery.Status.PENDING).filter(
+        Q(due_at__isnull=True) | Q(due_at__lte=due_by))
+    if after is not None:
+        pending = pending.exclude(due_at__lte=after).exclude(due_at__isnull=True)
+    pending = pending.order_by("pk").values_list("pk", flat=True)
     ranges = []
     first = last = None
     count = 0
@@ -112,7 +155,7 @@ def queue_pending(edition_id: int) -> int:
     send_chunk = app.tasks[SEND_CHUNK]
     try:
         for first, last in ranges:
-            send_chunk.delay(edition_id, first, last)
+            send_chunk.delay(edition_id, first, last, due_by.isoformat())
             queued += 1
     except (OperationalError, ConnectionError, OSError) as exc:
         log.error("edition=%s: the broker is unavailable (%s); %s of %s chunks queued, the sweep will queue the rest",
@@ -120,6 +163,15 @@ def queue_pending(edition_id: int) -> int:
     if queued:
         Edition.objects.filter(pk=edition_id).update(last_queued_at=timezone.now())
     return queued
+
+
+def requeue(edition_id: int) -> int:
+    """Queue again the pending rows of the windows send_due has opened (a resume, a resend,
+    a lost task); rows whose hour has not come stay for send_due."""
+    edition = Edition.objects.filter(pk=edition_id).values("queued_until").first()
+    if edition is None:
+        return 0
+    return queue_pending(edition_id, due_by=edition["queued_until"] or timezone.now())
 
 
 # --- The operator's actions ------------------------------------------------------------------------
@@ -189,7 +241,8 @@ def sweep(now: dt.datetime | None = None) -> dict:
        is recovered: its first open row, the one that may have been in flight, becomes
        'unknown'; the others go back to 'pending';
     2. pending rows whose task never ran (broker down when the edition was built, a task lost)
-       are queued again, per edition, at most every DELIVERY_REQUEUE_SECONDS;
+       are queued again, per edition, at most every DELIVERY_REQUEUE_SECONDS; only rows whose
+       hour has been reached by send_due (the edition's queued_until), never early ones;
     3. editions with no open rows are marked done."""
     now = now or timezone.now()
     stuck_before = now - dt.timedelta(seconds=settings.DELIVERY_STUCK_SECONDS)
@@ -222,13 +275,15 @@ def sweep(now: dt.datetime | None = None) -> dict:
         log.warning("sweep: dead claim %s: 1 unknown, %s back to pending", claim, len(rest))
     requeue_before = now - dt.timedelta(seconds=settings.DELIVERY_REQUEUE_SECONDS)
     for edition in Edition.objects.filter(status=Edition.Status.SENDING):
+        due_by = edition.queued_until or now
         due = (
             Delivery.objects.filter(edition=edition, status=Delivery.Status.PENDING)
+            .filter(Q(due_at__isnull=True) | Q(due_at__lte=due_by))
             .exclude(next_attempt_at__gt=now)
             .exists()
         )
         if due and (edition.last_queued_at is None or edition.last_queued_at < requeue_before):
-            if queue_pending(edition.pk):
+            if requeue(edition.pk):
                 report["queued_editions"] += 1
         Edition.finish_if_done(edition.pk)
     return report

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from digest.models import Topic
 
 from .likes import MAX_TEXT_CHARS, read_text
-from .models import Frequency, Strictness, Subscriber
+from .models import Frequency, Strictness, Subscriber, Weekday
+from .schedule import is_zone, zone_names
 from .services import MAX_EMAIL_CHARS, clean_about, clean_authors, clean_categories, clean_keywords
 
 ABOUT_HELP = ("Optional: your interests in a sentence or two, in your own words. Papers close in meaning are "
@@ -40,12 +42,20 @@ class SubscribeForm(forms.Form):
     frequency = forms.ChoiceField(choices=Frequency.choices, initial=Frequency.DAILY)
     # Honeypot: hidden from people by CSS, filled in by naive bots.
     website = forms.CharField(required=False, label="Leave this empty")
+    # The browser's time zone, filled in by static/js/timezone.js; without script it stays
+    # empty and the site's DIGEST_TIME_ZONE applies (changeable in the preference centre).
+    timezone = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean_keywords(self):
         return clean_keywords(self.cleaned_data.get("keywords", ""))
 
     def clean_about(self):
         return clean_about(self.cleaned_data.get("about", ""))
+
+    def clean_timezone(self):
+        # A guess from the browser, never worth refusing a subscription over: unknown is empty.
+        value = (self.cleaned_data.get("timezone") or "").strip()
+        return value if is_zone(value) else ""
 
     # No topic and no keyword is a choice too: the community's top papers of the day
     # (digest.selection.wants_top_papers).
@@ -64,10 +74,28 @@ class PreferencesForm(forms.ModelForm):
         help_text="No digests until this day. Leave empty to receive them.",
     )
 
+    timezone = forms.ChoiceField(required=False, label="Time zone")
+    send_hour = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Arrives at")
+    send_weekday = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Weekly digests arrive on",
+        choices=[("", "The day the weekly edition is made")] + list(Weekday.choices),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default_zone = settings.DIGEST_TIME_ZONE
+        self.fields["timezone"].choices = [("", f"The site's default ({default_zone})")] + [
+            (name, name.replace("_", " ")) for name in zone_names()
+        ]
+        self.fields["send_hour"].choices = [("", f"The site's default ({settings.DIGEST_SEND_HOUR:02d}:00)")] + [
+            (hour, f"{hour:02d}:00") for hour in range(24)
+        ]
+        self.fields["send_hour"].help_text = "On your own clock: the digest of a day arrives at this hour of it."
+
     class Meta:
         model = Subscriber
         fields = ["topics", "keywords", "about", "categories", "authors", "strictness", "frequency", "max_papers",
-                  "quiet_day_note", "paused_until"]
+                  "quiet_day_note", "paused_until", "timezone", "send_hour", "send_weekday"]
         widgets = {
             "keywords": forms.Textarea(attrs={"rows": 2}),
             "about": forms.Textarea(attrs={"rows": 3, "maxlength": 1000,

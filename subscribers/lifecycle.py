@@ -33,6 +33,7 @@ from paperpost.ratelimit import allow, forget, once, parse_rate
 from . import learning
 from .emails import absolute, build_message, list_headers, unsubscribe_line
 from .models import Feedback, Frequency, Reaction, Subscriber, Suppression, email_hash, normalize_email
+from .schedule import is_zone
 from .tokens import make_token
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class SubscribeRequest:
     frequency: str = Frequency.DAILY
     ip: str | None = None
     about: str = ""
+    timezone: str = ""  # guessed by the browser (static/js/timezone.js); empty: the site's default
 
 
 # The texts of the short emails; every one is the same "notice" template with a button.
@@ -142,7 +144,7 @@ def queue_subscription(req: SubscribeRequest) -> None:
     task = app.tasks[REQUEST_SUBSCRIPTION]
     topic_ids = [topic.pk for topic in req.topics]
     try:
-        task.delay(req.email, topic_ids, req.keywords, req.frequency, req.ip, req.about)
+        task.delay(req.email, topic_ids, req.keywords, req.frequency, req.ip, req.about, req.timezone)
     except (OperationalError, ConnectionError, OSError) as exc:
         log.error("subscribe: the broker is unavailable (%s); handled in the request", exc)
         request_subscription(req)
@@ -170,6 +172,7 @@ def request_subscription(req: SubscribeRequest) -> Subscribed:
             subscriber.keywords = req.keywords or ""
             subscriber.about = req.about or ""
             subscriber.frequency = req.frequency
+            subscriber.timezone = req.timezone if is_zone(req.timezone) else ""
             subscriber.consent_at = timezone.now()
             subscriber.consent_ip = req.ip
             subscriber.consent_source = settings.SUBSCRIBE_FORM_VERSION

@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -32,6 +33,16 @@ class Feedback(models.TextChoices):
     FEWER = "fewer", "Show me fewer papers like this one"
     NOT = "not", "Not interested in this paper"
     MUTE = "mute", "Stop sending papers for this topic"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
 
 
 class SubscriberQuerySet(models.QuerySet):
@@ -82,6 +93,19 @@ class Subscriber(models.Model):
     quiet_day_note = models.BooleanField(
         default=False, help_text='On a day with nothing above their floor, send a one-line "nothing strong today" '
                                  "email instead of nothing",
+    )
+    # When digests arrive (subscribers.schedule): empty fields take the operator's defaults.
+    timezone = models.CharField(
+        max_length=64, blank=True,
+        help_text="IANA time zone, e.g. Europe/Paris; empty: the site's DIGEST_TIME_ZONE",
+    )
+    send_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(23)],
+        help_text="Hour of the day (0-23, their own clock) digests arrive; empty: DIGEST_SEND_HOUR",
+    )
+    send_weekday = models.PositiveSmallIntegerField(
+        null=True, blank=True, choices=Weekday.choices,
+        help_text="Weekly digests only: the day they arrive; empty: the day the weekly edition is made",
     )
     paused_until = models.DateField(null=True, blank=True)
     # Consent record (GDPR art. 7: be able to show when and how consent was given).
@@ -156,6 +180,8 @@ class Edition(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_queued_at = models.DateTimeField(null=True, blank=True)
+    # Rows due up to this instant have had their chunk tasks queued (send_due moves it on).
+    queued_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-end_date", "frequency"]
@@ -168,9 +194,13 @@ class Edition(models.Model):
             return f"{self.get_frequency_display()} {self.end_date:%Y-%m-%d}"
         return f"{self.get_frequency_display()} {self.start_date:%Y-%m-%d}..{self.end_date:%Y-%m-%d}"
 
-    def status_counts(self) -> dict[str, int]:
+    def status_counts(self, due_by=None) -> dict[str, int]:
+        """Rows per status; with `due_by`, only the rows due by then."""
         counts = {status: 0 for status in Delivery.Status.values}
-        for row in self.deliveries.values("status").annotate(n=models.Count("id")):
+        rows = self.deliveries.all()
+        if due_by is not None:
+            rows = rows.exclude(due_at__gt=due_by)
+        for row in rows.values("status").annotate(n=models.Count("id")):
             counts[row["status"]] = row["n"]
         return counts
 
@@ -260,6 +290,9 @@ class Delivery(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # A row waiting for a retry (after a 4xx or a timeout) is not claimed before this.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When it may go out: the subscriber's hour on the edition's day (subscribers.schedule);
+    # empty means at once.
+    due_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -269,7 +302,7 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["edition", "subscriber"], name="delivery_unique_recipient"),
         ]
-        indexes = [models.Index(fields=["edition", "status"])]
+        indexes = [models.Index(fields=["edition", "status", "due_at"], name="delivery_edition_due")]
 
     def __str__(self) -> str:
         return f"{self.edition} -> {self.subscriber_id} ({self.status})"

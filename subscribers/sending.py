@@ -112,9 +112,11 @@ def edition_content(edition: Edition) -> EditionContent:
 # --- One chunk ----------------------------------------------------------------------------------
 
 
-def claim_rows(edition_id: int, first_id: int, last_id: int) -> tuple[uuid.UUID, int]:
-    """Atomically take the due pending rows of a range: one conditional UPDATE, so two
-    workers (or a task delivered twice) never hold the same row."""
+def claim_rows(edition_id: int, first_id: int, last_id: int,
+               due_by: dt.datetime | None = None) -> tuple[uuid.UUID, int]:
+    """Atomically take the pending rows of a range that are due (their hour reached by
+    `due_by`, default now; no retry backoff running): one conditional UPDATE, so two workers
+    (or a task delivered twice) never hold the same row."""
     claim = uuid.uuid4()
     now = timezone.now()
     count = (
@@ -122,13 +124,14 @@ def claim_rows(edition_id: int, first_id: int, last_id: int) -> tuple[uuid.UUID,
             edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING,
         )
         .exclude(next_attempt_at__gt=now)
+        .exclude(due_at__gt=due_by or now)
         .update(status=Delivery.Status.SENDING, claim=claim, claimed_at=now, attempts=F("attempts") + 1,
                 next_attempt_at=None, finished_at=None)
     )
     return claim, count
 
 
-def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
+def send_chunk(edition_id: int, first_id: int, last_id: int, due_by: dt.datetime | None = None) -> ChunkResult:
     started = time.monotonic()
     result = ChunkResult()
     edition = Edition.objects.filter(pk=edition_id).first()
@@ -137,7 +140,7 @@ def send_chunk(edition_id: int, first_id: int, last_id: int) -> ChunkResult:
     # Built (or found in this process's cache) before claiming: a claim's clock, which the
     # sweep watches, starts when sending can start.
     found = edition_content(edition)
-    claim, result.claimed = claim_rows(edition_id, first_id, last_id)
+    claim, result.claimed = claim_rows(edition_id, first_id, last_id, due_by)
     if not result.claimed:
         return result
     rows = list(
@@ -329,11 +332,13 @@ def backoff(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def next_retry_delay(edition_id: int, first_id: int, last_id: int) -> float | None:
-    """Seconds until the earliest pending row of a range is due, or None if none waits."""
+def next_retry_delay(edition_id: int, first_id: int, last_id: int,
+                     due_by: dt.datetime | None = None) -> float | None:
+    """Seconds until the earliest pending row of a range (of those due by `due_by`) may be
+    tried again, or None if none waits."""
     pending = Delivery.objects.filter(
         edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, status=Delivery.Status.PENDING
-    )
+    ).exclude(due_at__gt=due_by or timezone.now())
     earliest = pending.aggregate(m=Min("next_attempt_at"))["m"]
     if earliest is None:
         return 0.0 if pending.exists() else None

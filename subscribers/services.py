@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
@@ -18,6 +18,7 @@ from digest.models import Topic
 
 from . import likes
 from .models import Frequency, Strictness, Subscriber, Suppression, normalize_email
+from .schedule import is_zone, parse_hour, parse_weekday
 
 # Bounds on what people and operators type. 254 is the longest address SMTP carries (RFC 5321
 # forward path); the others keep one subscriber's interests to what matching can use and
@@ -41,6 +42,9 @@ class SubscriberInput:
     about: str = ""
     like: str = ""  # arXiv ids or links, separated by commas
     strictness: str = ""  # empty: keep (or default to balanced)
+    timezone: str = ""  # IANA name; empty keeps the subscriber's (or the site's default)
+    hour: str = ""  # 0..23; empty keeps theirs (or DIGEST_SEND_HOUR)
+    weekday: str = ""  # mon..sun, weekly digests; empty keeps theirs
 
 
 def _split(value: str) -> list[str]:
@@ -121,6 +125,28 @@ def clean_categories(value: str) -> str:
     return ", ".join(dict.fromkeys(cats))
 
 
+def clean_timezone(value: str) -> str:
+    name = check_text("timezone", (value or "").strip(), 64)
+    if name and not is_zone(name):
+        raise ValidationError(f"timezone: {name!r} is not a time zone name (Area/City, e.g. Europe/Paris)")
+    return name
+
+
+def clean_schedule(data: SubscriberInput) -> dict:
+    """The schedule fields an operator gave, checked: {field: value} for those not empty."""
+    out = {}
+    if (data.timezone or "").strip():
+        out["timezone"] = clean_timezone(data.timezone)
+    try:
+        if (str(data.hour) if data.hour is not None else "").strip():
+            out["send_hour"] = parse_hour(data.hour)
+        if (str(data.weekday) if data.weekday is not None else "").strip():
+            out["send_weekday"] = parse_weekday(data.weekday)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    return out
+
+
 def resolve_topics(value: str, known: dict[str, Topic] | None = None) -> list[Topic]:
     """The topics of a comma-separated list of slugs; `known` (slug to topic) saves a query
     per row when many rows are resolved."""
@@ -154,6 +180,7 @@ class CleanInput:
     about: str = ""
     strictness: str = ""  # empty: keep the stored one
     like: str = ""  # arXiv ids or links, liked once the subscriber is stored
+    schedule: dict = field(default_factory=dict)  # timezone, send_hour, send_weekday given
 
 
 def check_not_suppressed(email: str, reason: str | None) -> None:
@@ -191,6 +218,7 @@ def clean_input(data: SubscriberInput, topics: dict[str, Topic] | None = None) -
         about=clean_about(data.about),
         strictness=clean_strictness(data.strictness) if data.strictness else "",
         like=_clean_like(data.like),
+        schedule=clean_schedule(data),
     )
 
 
@@ -217,6 +245,7 @@ def confirmed_changes(current, data: CleanInput, source: str, resubscribe: bool,
     }
     if data.strictness:  # empty: keep theirs (or the default)
         changes["strictness"] = data.strictness
+    changes.update(data.schedule)  # time zone, hour, weekday: empty ones keep theirs
     if current is None or returning:
         # The consent record: when, and in the operator's words how, they asked.
         changes["consent_at"] = now

@@ -4,6 +4,7 @@ queue (CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import smtplib
 import time
@@ -20,27 +21,39 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def send_chunk(edition_id: int, first_id: int, last_id: int) -> dict:
-    result = sending.send_chunk(edition_id, first_id, last_id)
+def send_chunk(edition_id: int, first_id: int, last_id: int, due_by: str | None = None) -> dict:
+    """Send the pending rows of an id range that are due by `due_by` (ISO 8601; the instant
+    they were queued for, so that rows of a later hour in the same range wait for theirs)."""
+    result = sending.send_chunk(edition_id, first_id, last_id, due_by=parse_instant(due_by))
     if result.retry:
         # Rows that got a 4xx or a timeout wait for their backoff; queue the range again
         # for when the first of them is due (short countdowns only: see sending.backoff()).
-        delay = sending.next_retry_delay(edition_id, first_id, last_id)
+        delay = sending.next_retry_delay(edition_id, first_id, last_id, parse_instant(due_by))
         if delay is not None:
             if send_chunk.app.conf.task_always_eager:
                 # Embedded mode has no broker to hold a delayed task: wait here instead.
                 time.sleep(delay)
-            send_chunk.apply_async((edition_id, first_id, last_id), countdown=delay)
+            send_chunk.apply_async((edition_id, first_id, last_id, due_by), countdown=delay)
     return result.as_dict()
 
 
 @shared_task(ignore_result=True, autoretry_for=(smtplib.SMTPException, OSError), max_retries=5,
              retry_backoff=30, retry_backoff_max=600)
 def request_subscription(email: str, topic_ids: list[int], keywords: str, frequency: str, ip: str | None,
-                         about: str = "") -> str:
+                         about: str = "", timezone: str = "") -> str:
     """A post of the subscribe form (lifecycle.queue_subscription); retried if the mail could not go out."""
     topics = list(Topic.objects.filter(pk__in=topic_ids))
-    return lifecycle.request_subscription(lifecycle.SubscribeRequest(email, topics, keywords, frequency, ip, about))
+    return lifecycle.request_subscription(lifecycle.SubscribeRequest(email, topics, keywords, frequency, ip, about,
+                                                                     timezone=timezone))
+
+
+def parse_instant(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+@shared_task(ignore_result=True)
+def send_due() -> dict:
+    return delivery.send_due()
 
 
 @shared_task(ignore_result=True)
@@ -55,7 +68,7 @@ def prune_ledger() -> int:
 
 @shared_task(ignore_result=True)
 def resume_edition(edition_id: int) -> int:
-    return delivery.queue_pending(edition_id)
+    return delivery.requeue(edition_id)
 
 
 @shared_task(ignore_result=True)

@@ -141,6 +141,16 @@ def workers(redis_server, smtp_server, settings, tmp_path):
     point_celery_at(None)
 
 
+@pytest.fixture
+def fast(settings):
+    """This process's sweep and retry settings as short as the workers' (delivery_checks.FAST)."""
+    from tests.delivery_checks import FAST
+
+    for name, value in FAST.items():
+        setattr(settings, name, float(value) if "." in value else int(value))
+    return FAST
+
+
 def redis_server_client_flush(server: RedisServer) -> None:
     import redis
 

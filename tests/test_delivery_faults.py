@@ -8,79 +8,23 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django.utils import timezone
 
-from digest.models import Topic
-from subscribers.delivery import build_edition, sweep
+from subscribers.delivery import build_edition
 from subscribers.models import Delivery, Edition, Subscriber, Suppression
 from subscribers.tokens import make_token
+from tests.delivery_checks import FAST, assert_exactly_once, make_readers, run_until_done
 from tests.services import point_celery_at, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 N = 1000
-FAST = {
-    "DIGEST_CHUNK_SIZE": "50",
-    "DELIVERY_STUCK_SECONDS": "3",
-    "DELIVERY_REQUEUE_SECONDS": "1",
-    "DELIVERY_RETRY_BASE_SECONDS": "0.2",
-    "DELIVERY_RETRY_MAX_SECONDS": "1",
-    "EMAIL_TIMEOUT": "2",
-}
-
-
-@pytest.fixture
-def fast(settings):
-    for name, value in FAST.items():
-        setattr(settings, name, float(value) if "." in value else int(value))
-    return FAST
 
 
 @pytest.fixture
 def audience(batch):
     """1,000 active subscribers whose interests match the page (3 papers each)."""
-    topic = Topic.objects.get(slug="llm")
-    rows = [Subscriber(email=f"reader{i:04d}@example.org", status="active", max_papers=3, confirmed_at=timezone.now())
-            for i in range(N)]
-    Subscriber.objects.bulk_create(rows, batch_size=500)
-    Subscriber.topics.through.objects.bulk_create(
-        [Subscriber.topics.through(subscriber_id=s.pk, topic_id=topic.pk) for s in Subscriber.objects.all()],
-        batch_size=500,
-    )
+    make_readers(N)
     return batch
-
-
-def run_until_done(edition: Edition, timeout: float, sweep_every: float = 1.0):
-    """Wait for every row to have an outcome, running the sweep as beat would."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        counts = edition.status_counts()
-        if counts["pending"] == 0 and counts["sending"] == 0:
-            return counts
-        sweep()
-        time.sleep(sweep_every)
-    raise AssertionError(f"not done after {timeout}s: {edition.status_counts()}")
-
-
-def assert_exactly_once(smtp_server, allow_unknown: int = 0):
-    """Every address the SMTP server saw, with or without a delivery row, got what its row
-    says: one copy if sent, at most one if unknown, none otherwise."""
-    copies = smtp_server.handler.copies()
-    rows = dict(Delivery.objects.values_list("subscriber__email", "status"))
-    strangers = {email: n for email, n in copies.items() if email not in rows}
-    assert not strangers, f"mail to addresses that have no delivery row: {strangers}"
-    unknown = [email for email, status in rows.items() if status == "unknown"]
-    for email, status in rows.items():
-        if status == "sent":
-            assert copies.get(email) == 1, (email, copies.get(email))
-        elif status == "unknown":
-            assert copies.get(email, 0) <= 1, (email, copies.get(email))
-        else:
-            assert copies.get(email, 0) == 0, (email, status, copies.get(email))
-    assert len(unknown) <= allow_unknown, unknown
-    ids = [m.message["Message-ID"] for m in smtp_server.handler.messages]
-    assert len(ids) == len(set(ids))
-    return unknown
 
 
 def test_kill_9_a_worker_mid_edition_three_times(audience, workers, smtp_server, fast):

@@ -273,7 +273,7 @@ def subscribe(request):
             lifecycle.SubscribeRequest(
                 email=data["email"], topics=list(data.get("topics") or []),
                 keywords=data.get("keywords", ""), about=data.get("about", ""), frequency=data["frequency"],
-                ip=ip or None,
+                ip=ip or None, timezone=data.get("timezone", ""),
             )
         )
     # The same page, after the same work, whatever the address: nobody can learn who is subscribed from it.

@@ -12,7 +12,8 @@ from subscribers.imports import Row, import_rows
 from subscribers.models import Frequency
 from subscribers.services import SubscriberInput
 
-COLUMNS = ("email", "topics", "keywords", "categories", "authors", "about", "like", "strictness", "frequency", "consent")
+COLUMNS = ("email", "topics", "keywords", "categories", "authors", "about", "like", "strictness", "frequency", "consent",
+           "timezone", "hour", "weekday")
 # A cell larger than this is refused with a clear error (the csv module's own limit is 128 KB).
 MAX_CELL_CHARS = 100_000
 
@@ -92,6 +93,9 @@ class Command(BaseCommand):
                     strictness=values.get("strictness", ""),
                     frequency=values.get("frequency") or Frequency.DAILY,
                     consent=values.get("consent", ""),
+                    timezone=values.get("timezone", ""),
+                    hour=values.get("hour", ""),
+                    weekday=values.get("weekday", ""),
                 )))
         except csv.Error as exc:
             raise fail(f"{path}: line {reader.line_num}: a cell is larger than {MAX_CELL_CHARS:,} characters "

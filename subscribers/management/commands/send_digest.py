@@ -4,6 +4,8 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db.models import Min
+from django.utils import timezone
 from tqdm import tqdm
 
 from digest.models import Batch
@@ -15,8 +17,9 @@ from subscribers.models import Delivery, Frequency
 
 class Command(BaseCommand):
     help = (
-        "Build the edition of a published batch for one frequency group and queue its "
-        "deliveries. Running it again sends nothing twice."
+        "Build the edition of a published batch for one frequency group and queue the "
+        "deliveries that are due (each subscriber's own hour; beat's send_due queues the rest "
+        "when it comes). Running it again sends nothing twice."
     )
 
     def add_arguments(self, parser):
@@ -39,18 +42,25 @@ class Command(BaseCommand):
             if date and Batch.objects.filter(date=date).exists():
                 raise fail(f"the batch of {date} is not published: run `manage.py publish --date {date}`")
             raise fail(f"no published batch for {date}" if date else "no published batch: run `manage.py publish`")
+        now = timezone.now()
         try:
-            edition, added = build_edition(batch, frequency)
+            edition, added = build_edition(batch, frequency, now=now)
         except NothingToSend as exc:
             raise fail(str(exc))
         total = edition.deliveries.count()
-        self.stdout.write(f"edition {edition}: {added} new deliveries queued ({total} in all)")
+        later = edition.deliveries.filter(due_at__gt=now)
+        self.stdout.write(f"edition {edition}: {added} new deliveries ({total} in all)")
+        if later.exists():
+            first = later.aggregate(m=Min("due_at"))["m"]
+            self.stdout.write(f"{total - later.count()} due now; {later.count()} wait for their subscribers' "
+                              f"hour (the next at {first:%Y-%m-%d %H:%M} UTC; beat's send_due queues them)")
         if not wait:
             return
+        total -= later.count()
         if stall is None:
             stall = (settings.DELIVERY_STUCK_SECONDS + settings.DELIVERY_REQUEUE_SECONDS
                      + 2 * settings.DELIVERY_SWEEP_SECONDS)
-        counts, stalled = self._wait(edition, total, timeout, stall)
+        counts, stalled = self._wait(edition, total, timeout, stall, now)
         status = Delivery.Status
         self.stdout.write(f"sent {counts[status.SENT]}, skipped {counts[status.SKIPPED]}, "
                           f"failed {counts[status.FAILED]}, unknown {counts[status.UNKNOWN]}")
@@ -66,14 +76,14 @@ class Command(BaseCommand):
             why = delivery.failed_errors(edition)
             raise fail(f"{counts[status.FAILED]} deliveries failed ({why}); see Deliveries in the admin")
 
-    def _wait(self, edition, total, timeout, stall) -> tuple[dict, bool]:
-        """Poll until every row has an outcome, the timeout passes, or nothing moves for
-        `stall` seconds while no retry is scheduled. Returns (counts, stalled)."""
+    def _wait(self, edition, total, timeout, stall, due_by) -> tuple[dict, bool]:
+        """Poll until every row due by `due_by` has an outcome, the timeout passes, or nothing
+        moves for `stall` seconds while no retry is scheduled. Returns (counts, stalled)."""
         deadline = time.monotonic() + timeout
         last, moved = None, time.monotonic()
         with tqdm(total=total, unit="msg", desc="delivering", disable=None, file=self.stderr._out) as bar:
             while True:
-                counts = edition.status_counts()
+                counts = edition.status_counts(due_by)
                 now = time.monotonic()
                 if counts != last:
                     last, moved = counts, now
