@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from . import esp
 from .embedded import read_secret_key, var_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -127,6 +128,14 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 # With no SMTP host, every message becomes an .eml file in var/outbox/ (paperpost.mail).
 EMAIL_BACKEND = "paperpost.mail.SMTPBackend" if EMAIL_HOST else "paperpost.mail.OutboxBackend"
+# Or an ESP's HTTP API through django-anymail (paperpost.esp): EMAIL_ESP=postmark, amazon_ses,
+# mailgun, sendgrid, brevo, ... with its credentials as ANYMAIL_<SETTING> variables, e.g.
+# ANYMAIL_POSTMARK_SERVER_TOKEN. ESP_BATCH_SIZE messages go in one request where the ESP's API
+# takes different messages at once (Postmark: up to 500).
+EMAIL_ESP = os.environ.get("EMAIL_ESP", "").strip().lower()
+if EMAIL_ESP:
+    EMAIL_BACKEND = esp.backend_for(EMAIL_ESP)
+ESP_BATCH_SIZE = envint("ESP_BATCH_SIZE", 100)
 OUTBOX_DIR = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Paperpost <digest@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -272,6 +281,7 @@ SUBSCRIBE_FORM_VERSION = "web form v1"
 # Without a secret the routes are not mounted at all (web/urls.py): anymail would
 # otherwise accept anyone's fake bounce and cut that address off the list.
 ANYMAIL = {
+    **esp.anymail_settings(os.environ),
     "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "") or None,
 }
 if ANYMAIL["WEBHOOK_SECRET"] and ":" not in ANYMAIL["WEBHOOK_SECRET"]:

@@ -278,6 +278,10 @@ class Delivery(models.Model):
     # The papers chosen, in order, with why: [{"paper": id, "score": s, "reasons": [...]}].
     papers = models.JSONField(default=list, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
+    # Sent through an ESP: its id for the message, and the last event its webhooks reported.
+    esp_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    esp_event = models.CharField(max_length=20, blank=True, help_text="delivered, bounced, complained, ...")
+    esp_event_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     skip_reason = models.CharField(

@@ -2,24 +2,21 @@
 
 send_chunk() claims its rows with one conditional UPDATE (so two workers never send the
 same row), matches each subscriber, renders their email, sends it over the chunk's one
-SMTP connection, and records the outcome of every row: sent, skipped, failed, unknown, or
-back to pending for a retry after a backoff. Edition bookkeeping (building, queueing,
-pausing, the sweep) is subscribers.delivery; the rules are in README "Delivery guarantees"."""
+connection (SMTP, or an ESP's API, in batches where the ESP takes them), and records the
+outcome of every row (subscribers.outcomes): sent, skipped, failed, unknown, or back to
+pending for a retry after a backoff. Edition bookkeeping (building, queueing, pausing, the
+sweep) is subscribers.delivery; the rules are in README "Delivery guarantees"."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
-import smtplib
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, Min
 from django.utils import timezone
 
@@ -29,50 +26,20 @@ from digest.selection import PeriodContent
 from . import ledger
 from .emails import (SHORT_ABSTRACTS_AFTER, Digest, EditionInfo, PaperViews, Recipient, digest_message,
                      message_id_for, quiet_message)
-from .lifecycle import suppress
-from .models import Delivery, Edition, Subscriber, Suppression
-from .transport import Mailer, describe, recipient_refused, reply_code, send_rate_limiter
+from .models import Delivery, Edition, Subscriber
+from .outcomes import (
+    ChunkResult,
+    Outcome,
+    current_status,
+    failed_attempt,
+    finish,
+    give_back,
+    mark_sent,
+    release,
+)
+from .transport import FAILED, REFUSED, Mailer, Verdict, accepted, describe, send_rate_limiter, verdict
 
 log = logging.getLogger(__name__)
-
-
-class Outcome(StrEnum):
-    """What happened to one claimed row (the names of ChunkResult's counters)."""
-
-    SENT = "sent"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    RETRY = "retry"  # back to pending, tried again after a backoff
-    UNKNOWN = "unknown"  # the data went out, the reply never came: never resent automatically
-    PAUSED = "paused"  # the edition was paused: this row and the rest of the chunk go back unsent
-
-
-@dataclass
-class ChunkResult:
-    claimed: int = 0
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    retry: int = 0
-    unknown: int = 0
-    released: int = 0  # handed back unsent because the edition was paused
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    def count(self, outcome: Outcome) -> None:
-        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
-
-    def line(self) -> str:
-        rate = self.sent / self.seconds if self.seconds else 0.0
-        return (
-            f"claimed={self.claimed} sent={self.sent} skipped={self.skipped} failed={self.failed} "
-            f"retry={self.retry} unknown={self.unknown} released={self.released} "
-            f"seconds={self.seconds:.2f} rate={rate:.1f}/s"
-        )
-
-    def as_dict(self) -> dict:
-        return {"claimed": self.claimed, "sent": self.sent, "skipped": self.skipped,
-                "failed": self.failed, "retry": self.retry, "unknown": self.unknown}
 
 
 # --- What an edition contains, kept per process ---------------------------------------------
@@ -155,38 +122,37 @@ def send_chunk(edition_id: int, first_id: int, last_id: int, due_by: dt.datetime
         # Nothing of this chunk went out: every row goes back with the error (and a backoff),
         # or fails once it has had its attempts. Never left 'sending' for the sweep to guess.
         log.exception("delivery chunk edition=%s rows=%s-%s: preparing the chunk failed", edition_id, first_id, last_id)
-        _give_back(claim, rows, f"preparing the chunk failed: {describe(exc)}", result)
+        give_back(claim, rows, f"preparing the chunk failed: {describe(exc)}", result)
         Edition.finish_if_done(edition_id)
         result.seconds = time.monotonic() - started
         return result
-    mailer = Mailer()
-    bucket = send_rate_limiter()
-    info = EditionInfo.of(edition)
-    sent_papers: list[tuple[int, int, int]] = []  # (subscriber, paper, delivery), flushed in batches
+    chunk = _Chunk(claim, EditionInfo.of(edition), found, Mailer(), send_rate_limiter(), result)
     try:
         for position, row in enumerate(rows):
             try:
-                outcome = _send_one(row, claim, info, found, mailer, bucket, interests.get(row.pk),
-                                    already.get(row.subscriber_id, set()), sent_papers)
+                outcome = chunk.take(row, interests.get(row.pk), already.get(row.subscriber_id, set()))
+                if outcome == Outcome.PAUSED:
+                    chunk.flush()  # built already: they go, the rest waits for the resume
+                    result.released = release(claim, [r.pk for r in rows[position:]])
+                    break
+                if chunk.stopped:
+                    # The ESP's rate limit: the rows not yet tried wait as long as it asked.
+                    give_back(claim, rows[position + 1:], chunk.stopped.error, result,
+                              wait=chunk.stopped.retry_after, count_attempt=False)
+                    break
             except Exception as exc:
-                # Not this row's email (that is caught in _send_one): the database, the cache or
-                # the broker failed. The rows not yet tried go back with the error; a row whose
-                # message was handed over with no outcome written stays for the sweep (unknown).
+                # Not one row's email (that is caught in _Chunk): the database, the cache or
+                # the broker failed. The rows without an outcome go back with the error, except
+                # those whose message was handed over: they stay for the sweep (unknown).
                 log.exception("delivery chunk edition=%s: stopped at delivery=%s", edition_id, row.pk)
-                rest = rows[position + 1:] if mailer.unrecorded else rows[position:]
-                _give_back(claim, rest, f"the chunk stopped: {describe(exc)}", result, best_effort=True)
+                unsent = [r for r in rows if r.pk not in chunk.in_flight]
+                give_back(claim, unsent, f"the chunk stopped: {describe(exc)}", result, best_effort=True)
                 raise
-            if outcome == Outcome.PAUSED:
-                result.released = _release(claim, [r.pk for r in rows[position:]])
-                break
-            result.count(outcome)
-            if outcome in (Outcome.FAILED, Outcome.RETRY, Outcome.UNKNOWN):
-                result.errors.append(row.last_error)
-            if len(sent_papers) >= ledger.FLUSH_ROWS:
-                ledger.flush(sent_papers)
+        else:
+            chunk.flush()
     finally:
-        mailer.reset()
-        ledger.flush(sent_papers)
+        chunk.mailer.reset()
+        ledger.flush(chunk.sent_papers)
     Edition.finish_if_done(edition_id)
     result.seconds = time.monotonic() - started
     log.info("delivery chunk edition=%s rows=%s-%s %s", edition_id, first_id, last_id, result.line())
@@ -196,7 +162,7 @@ def send_chunk(edition_id: int, first_id: int, last_id: int, due_by: dt.datetime
 def _prepare(found: EditionContent, edition: Edition, rows: list[Delivery]) -> tuple[dict, dict]:
     """Each row's interests (ranked against the edition's content) and the papers each
     subscriber already got. Interests that cannot be read are left out: that row fails alone
-    (_send_one)."""
+    (_Chunk.take)."""
     found.content.add_external(
         p for row in rows for p in (*row.subscriber.liked_papers.all(), *row.subscriber.disliked_papers.all())
     )
@@ -215,54 +181,110 @@ def _prepare(found: EditionContent, edition: Edition, rows: list[Delivery]) -> t
     return interests, already
 
 
-def _send_one(row: Delivery, claim, edition: EditionInfo, found: EditionContent, mailer: Mailer, bucket,
-              interests: Interests | None, already: set[int], sent_papers: list) -> Outcome:
-    subscriber = row.subscriber
-    # Read again right before sending: an unsubscribe (or a pause of the edition) that
-    # arrived after the edition was built must win.
-    status, paused_until, edition_status = _current_status(row.pk)
-    if edition_status == Edition.Status.PAUSED:
-        return Outcome.PAUSED
-    if status != Subscriber.Status.ACTIVE or (paused_until and str(paused_until)[:10] > timezone.localdate().isoformat()):
-        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
-        return Outcome.SKIPPED
-    try:
-        built = _build(row, subscriber, edition, found, interests, already)
-    except Exception as exc:
-        # Ranking and rendering are plain computation on data already loaded: an exception
-        # there is a bug or bad data, and trying again would fail the same way. The row fails
-        # with the error (the admin's "resend" sends it once it is fixed); the chunk goes on.
-        log.exception("delivery=%s: building the email failed", row.pk)
-        row.last_error = f"could not build the email: {describe(exc)}"
-        _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error)
-        return Outcome.FAILED
-    if isinstance(built, str):
-        _finish(row.pk, claim, status=Delivery.Status.SKIPPED, skip_reason=built)
-        return Outcome.SKIPPED
-    message, matches, papers, quiet = built
-    bucket.take()
-    try:
-        mailer.send(message)
-    except (smtplib.SMTPException, OSError) as exc:
-        outcome = _failed_attempt(row, claim, subscriber, papers, exc, mailer)
-        mailer.unrecorded = False
-        return outcome
-    except Exception as exc:
-        # Not an SMTP reply: a bug in a mail backend or a library. If the data went out the
-        # message may have arrived; otherwise it did not, and the same bug would stop it again.
-        outcome = _failed_attempt(row, claim, subscriber, papers, exc, mailer, permanent=True)
-        mailer.unrecorded = False
-        return outcome
-    if _mark_sent(row.pk, claim, message_id_for(edition.id, row.pk), papers, quiet):
-        sent_papers.extend((subscriber.pk, m.paper_id, row.pk) for m in matches)
-    mailer.unrecorded = False
-    return Outcome.SENT
+class _Chunk:
+    """One chunk's sending: each row checked, built, sent (alone, or in a batch when the
+    backend takes many messages per request) and recorded."""
+
+    def __init__(self, claim, edition: EditionInfo, found: EditionContent, mailer: Mailer, bucket, result):
+        self.claim, self.edition, self.found, self.mailer, self.bucket = claim, edition, found, mailer, bucket
+        self.result = result
+        self.batch: list[tuple] = []  # (row, message, matches, papers, quiet) built, not sent yet
+        self.sent_papers: list[tuple[int, int, int]] = []  # (subscriber, paper, delivery), flushed in batches
+        self.stopped: Verdict | None = None  # a rate limit: the rest of the chunk must wait
+        # Rows whose message was handed to the transport and whose outcome is not written yet:
+        # if the chunk stops now, they are left to the sweep (they may have gone out).
+        self.in_flight: set[int] = set()
+        self._batch_size: int | None = None
+
+    def take(self, row: Delivery, interests: Interests | None, already: set[int]) -> Outcome | None:
+        """Check, build and send one row (or add it to the batch). Returns PAUSED if the edition
+        was paused; otherwise outcomes are counted in the result."""
+        # Read again right before sending: an unsubscribe (or a pause of the edition) that
+        # arrived after the edition was built must win.
+        status, paused_until, edition_status = current_status(row.pk)
+        if edition_status == Edition.Status.PAUSED:
+            return Outcome.PAUSED
+        if status != Subscriber.Status.ACTIVE or (paused_until and str(paused_until)[:10] > timezone.localdate().isoformat()):
+            finish(row.pk, self.claim, status=Delivery.Status.SKIPPED, skip_reason=f"subscriber {status}")
+            return self._count(Outcome.SKIPPED)
+        try:
+            built = _build(row, self.edition, self.found, interests, already)
+        except Exception as exc:
+            # Ranking and rendering are plain computation on data already loaded: an exception
+            # there is a bug or bad data, and trying again would fail the same way. The row fails
+            # with the error (the admin's "resend" sends it once it is fixed); the chunk goes on.
+            log.exception("delivery=%s: building the email failed", row.pk)
+            row.last_error = f"could not build the email: {describe(exc)}"
+            finish(row.pk, self.claim, status=Delivery.Status.FAILED, last_error=row.last_error)
+            return self._count(Outcome.FAILED, row.last_error)
+        if isinstance(built, str):  # nothing goes to this subscriber, for this reason
+            finish(row.pk, self.claim, status=Delivery.Status.SKIPPED, skip_reason=built)
+            return self._count(Outcome.SKIPPED)
+        self.bucket.take()
+        if self._batching():
+            self.batch.append((row, *built))
+            if len(self.batch) >= self._batch_size:
+                self.flush()
+            return None
+        message, matches, papers, quiet = built
+        self.in_flight = {row.pk}
+        try:
+            self.mailer.send(message)
+            refused = None
+        except Exception as exc:
+            refused = exc
+        self._record(row, message, matches, papers, quiet, refused)
+        return None
+
+    def flush(self) -> None:
+        """Send the batch built so far in one request, and record each message's outcome."""
+        if not self.batch:
+            return
+        batch, self.batch = self.batch, []
+        self.in_flight = {row.pk for row, *_ in batch}
+        try:
+            answers = self.mailer.send_batch([message for _, message, *_ in batch])
+        except Exception as exc:
+            # The request as a whole: no answer, a rate limit, the ESP down. One verdict for all.
+            answers = [exc] * len(batch)
+        for (row, message, matches, papers, quiet), answer in zip(batch, answers):
+            self._record(row, message, matches, papers, quiet, answer)
+
+    def _batching(self) -> bool:
+        if self._batch_size is None:
+            self._batch_size = self.mailer.batch_size
+        return self._batch_size > 1
+
+    def _record(self, row, message, matches, papers, quiet: str, exc: Exception | None) -> None:
+        if exc is None:
+            status, esp_id = accepted(message)
+            if status in REFUSED:
+                found = Verdict(FAILED, f"the ESP answered {status!r} for {row.subscriber.email}",
+                                suppress=status == "rejected")
+                self._count(failed_attempt(row, self.claim, papers, found), row.last_error)
+            else:
+                if mark_sent(row.pk, self.claim, message_id_for(self.edition.id, row.pk), papers, esp_id, quiet):
+                    self.sent_papers.extend((row.subscriber_id, m.paper_id, row.pk) for m in matches)
+                self._count(Outcome.SENT)
+        else:
+            found = verdict(exc, self.mailer.payload_sent)
+            self.mailer.reset()  # the connection may be unusable after an error
+            self._count(failed_attempt(row, self.claim, papers, found), row.last_error)
+            if found.whole_chunk:
+                self.stopped = found
+        self.in_flight.discard(row.pk)
+        if len(self.sent_papers) >= ledger.FLUSH_ROWS:
+            ledger.flush(self.sent_papers)
+
+    def _count(self, outcome: Outcome, error: str = "") -> None:
+        self.result.count(outcome, error)
 
 
-def _build(row: Delivery, subscriber: Subscriber, edition: EditionInfo, found: EditionContent,
-           interests: Interests | None, already: set[int]):
+def _build(row: Delivery, edition: EditionInfo, found: EditionContent, interests: Interests | None,
+           already: set[int]):
     """(message, matches, papers as recorded, quiet-day reason) for one row, or the reason it
     is skipped (nothing went to this subscriber)."""
+    subscriber = row.subscriber
     if interests is None:
         interests = subscriber.interests()  # raises again, with the reason
     cap = subscriber.max_papers or settings.DIGEST_MAX_PAPERS_DEFAULT
@@ -276,6 +298,13 @@ def _build(row: Delivery, subscriber: Subscriber, edition: EditionInfo, found: E
     short = len(matches) > SHORT_ABSTRACTS_AFTER
     chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
     message = digest_message(Digest(Recipient.of(subscriber), edition, row.pk, chosen, more))
+    # What an ESP needs besides the content (anymail reads these; SMTP ignores them): the
+    # delivery it belongs to, echoed by the ESP's webhooks, and no tracking of opens or
+    # clicks by the ESP (Paperpost counts clicks itself, without pixels).
+    message.metadata = {"delivery": str(row.pk)}
+    message.tags = ["digest"]
+    message.track_opens = False
+    message.track_clicks = False
     papers = [
         {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
         for _, m in chosen
@@ -293,45 +322,6 @@ def quiet_reason(content, interests: Interests, already: set[int]) -> str:
     return Delivery.NOTHING_ABOVE_FLOOR
 
 
-def _failed_attempt(row, claim, subscriber, papers, exc, mailer: Mailer, permanent: bool = False) -> Outcome:
-    row.last_error = describe(exc)
-    code = reply_code(exc)
-    unknowable = mailer.payload_sent and code is None
-    mailer.reset()  # the connection may be unusable after an error
-    if unknowable:
-        # The data went out and the connection died before the reply: the server may have
-        # accepted it. Policy: never resend automatically (a duplicate is worse than a gap);
-        # the row is listed in the admin, whose "resend" uses the same Message-ID.
-        row.last_error = f"outcome unknown: the connection failed after the message data ({row.last_error})"
-        _finish(row.pk, claim, status=Delivery.Status.UNKNOWN, last_error=row.last_error, papers=papers)
-        log.warning("delivery=%s unknown: %s", row.pk, row.last_error)
-        return Outcome.UNKNOWN
-    if permanent or (code is not None and code >= 500):
-        _finish(row.pk, claim, status=Delivery.Status.FAILED, last_error=row.last_error, papers=papers)
-        if recipient_refused(exc):
-            suppress(subscriber.email, Suppression.Reason.BOUNCED, row.last_error)
-        log.warning("delivery=%s failed permanently: %s", row.pk, row.last_error)
-        return Outcome.FAILED
-    if row.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-        _finish(row.pk, claim, status=Delivery.Status.FAILED,
-                last_error=f"gave up after {row.attempts} attempts: {row.last_error}", papers=papers)
-        log.warning("delivery=%s failed after %s attempts: %s", row.pk, row.attempts, row.last_error)
-        return Outcome.FAILED
-    # 4xx, timeouts, dropped connections: back to pending, retried after a backoff.
-    delay = backoff(row.attempts)
-    _finish(row.pk, claim, status=Delivery.Status.PENDING, last_error=row.last_error, claim=None,
-            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay), finished_at=None)
-    log.info("delivery=%s retry %s in %.1fs: %s", row.pk, row.attempts, delay, row.last_error)
-    return Outcome.RETRY
-
-
-def backoff(attempt: int) -> float:
-    """Exponential backoff with jitter, capped (no long ETA tasks on Redis)."""
-    base = settings.DELIVERY_RETRY_BASE_SECONDS
-    ceiling = min(settings.DELIVERY_RETRY_MAX_SECONDS, base * 2 ** max(0, attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
-
-
 def next_retry_delay(edition_id: int, first_id: int, last_id: int,
                      due_by: dt.datetime | None = None) -> float | None:
     """Seconds until the earliest pending row of a range (of those due by `due_by`) may be
@@ -343,74 +333,3 @@ def next_retry_delay(edition_id: int, first_id: int, last_id: int,
     if earliest is None:
         return 0.0 if pending.exists() else None
     return max(0.0, (earliest - timezone.now()).total_seconds())
-
-
-# --- Recording outcomes ---------------------------------------------------------------------------
-
-
-def _finish(pk: int, owner: uuid.UUID, **fields) -> bool:
-    """Record an outcome, only if the claim `owner` still holds the row."""
-    fields.setdefault("finished_at", timezone.now())
-    return bool(
-        Delivery.objects.filter(pk=pk, claim=owner, status=Delivery.Status.SENDING).update(**fields)
-    )
-
-
-def _give_back(claim: uuid.UUID, rows: list[Delivery], error: str, result: ChunkResult,
-               best_effort: bool = False) -> None:
-    """Rows of a chunk that stopped before their turn: back to pending after a backoff, with
-    the error, or failed once they have had DELIVERY_MAX_ATTEMPTS attempts."""
-    try:
-        for row in rows:
-            if row.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-                if _finish(row.pk, claim, status=Delivery.Status.FAILED,
-                           last_error=f"gave up after {row.attempts} attempts: {error}"):
-                    result.failed += 1
-            elif _finish(row.pk, claim, status=Delivery.Status.PENDING, claim=None, last_error=error,
-                         next_attempt_at=timezone.now() + dt.timedelta(seconds=backoff(row.attempts)),
-                         finished_at=None):
-                result.retry += 1
-        result.errors.append(error)
-    except Exception:
-        if not best_effort:
-            raise
-        # The database itself is what failed: the sweep recovers these rows later.
-        log.exception("could not hand back the rows of claim %s", claim)
-
-
-def _release(claim: uuid.UUID, pks: list[int]) -> int:
-    """Hand claimed rows back unsent (the edition was paused); their attempt did not count."""
-    return Delivery.objects.filter(pk__in=pks, claim=claim, status=Delivery.Status.SENDING).update(
-        status=Delivery.Status.PENDING, claim=None, attempts=F("attempts") - 1
-    )
-
-
-# The two statements of every message are written in SQL: through the ORM, building the
-# query cost more than running it (benchmarks/README.md, delivery).
-def _current_status(delivery_id: int) -> tuple:
-    d, s, e = Delivery._meta.db_table, Subscriber._meta.db_table, Edition._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.status, s.paused_until, e.status FROM {d} d "
-            f"JOIN {s} s ON s.id = d.subscriber_id JOIN {e} e ON e.id = d.edition_id WHERE d.id = %s",
-            [delivery_id],
-        )
-        row = cursor.fetchone()
-    return row or ("deleted", None, Edition.Status.SENDING)
-
-
-def _mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list, quiet: str = "") -> bool:
-    now = timezone.now()
-    fields = Delivery._meta
-
-    def prep(name, value):
-        return fields.get_field(name).get_db_prep_save(value, connection)
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {fields.db_table} SET status = %s, sent_at = %s, finished_at = %s, message_id = %s, "
-            f"papers = %s, skip_reason = %s, last_error = '' WHERE id = %s AND claim = %s AND status = %s",
-            [Delivery.Status.SENT, prep("sent_at", now), prep("finished_at", now), message_id,
-             prep("papers", papers), quiet, delivery_id, prep("claim", claim), Delivery.Status.SENDING],
-        )
-        return cursor.rowcount == 1

@@ -25,9 +25,10 @@ def send_chunk(edition_id: int, first_id: int, last_id: int, due_by: str | None 
     """Send the pending rows of an id range that are due by `due_by` (ISO 8601; the instant
     they were queued for, so that rows of a later hour in the same range wait for theirs)."""
     result = sending.send_chunk(edition_id, first_id, last_id, due_by=parse_instant(due_by))
-    if result.retry:
-        # Rows that got a 4xx or a timeout wait for their backoff; queue the range again
-        # for when the first of them is due (short countdowns only: see sending.backoff()).
+    if result.claimed:
+        # Rows that got a 4xx, a timeout or a rate limit wait for their backoff (each its own,
+        # with jitter); queue the range again for when the first of them is due, as long as
+        # a run sends something (short countdowns only: see outcomes.backoff()).
         delay = sending.next_retry_delay(edition_id, first_id, last_id, parse_instant(due_by))
         if delay is not None:
             if send_chunk.app.conf.task_always_eager:
