@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -16,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from digest.models import Topic
 from paperpost.csvcells import escape_cell
 
-from . import delivery, learning, lifecycle
+from . import analytics, delivery, learning, lifecycle
 from .models import Delivery, Edition, Learning, LikeRequest, Reaction, Subscriber, Suppression
 from .schedule import WEEKDAY_CODES
 from .services import clean_about, clean_authors, clean_categories, clean_keywords, clean_timezone
@@ -146,7 +147,7 @@ class EditionAdmin(admin.ModelAdmin):
     # through pause, resume and resend (buttons on the page, actions on the list), which call
     # subscribers.delivery like the commands and tasks do.
     fields = ("frequency", "start_date", "end_date", "status", "progress", "deliveries_by_status", "without_papers",
-              "created_at", "finished_at", "last_queued_at")
+              "engagement", "created_at", "finished_at", "last_queued_at", "queued_until")
     readonly_fields = fields
     inlines = [DeliveryInline]
     actions = ["pause", "resume", "resend_failed"]
@@ -287,6 +288,12 @@ class EditionAdmin(admin.ModelAdmin):
             return "-"
         words = {Status.SKIPPED: "skipped", Status.SENT: "quiet-day note sent"}
         return "; ".join(f"{words.get(status, status)}, {reason}: {n}" for status, reason, n in counts)
+
+    @admin.display(description="engagement")
+    def engagement(self, obj):
+        if obj.pk is None:
+            return "-"
+        return render_to_string("admin/subscribers/engagement.html", {"e": analytics.edition_engagement(obj)})
 
     @admin.action(description="Pause sending (rows in flight finish, the rest wait)")
     def pause(self, request, queryset):

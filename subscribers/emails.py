@@ -46,7 +46,7 @@ from paperpost.mail import FastEmail
 
 from . import why
 from .models import Feedback, Frequency
-from .tokens import make_delivery_token, make_token
+from .tokens import click_tokens, make_delivery_token, make_token
 
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
 WHY_SLOT = "\x00why\x00"
@@ -168,6 +168,7 @@ class Recipient:
     topics: tuple[tuple[str, int], ...] = ()  # (name, id) of the topics they follow
     keywords: str = ""
     categories: str = ""
+    plain_links: bool = False  # links straight to the papers, no /r/ click counting
 
     @classmethod
     def of(cls, subscriber) -> Recipient:
@@ -177,6 +178,7 @@ class Recipient:
             topics=tuple((t.name, t.pk) for t in subscriber.topics.all()),
             keywords=subscriber.keywords,
             categories=subscriber.categories,
+            plain_links=subscriber.plain_links,
         )
 
     def interests_line(self) -> str:
@@ -214,19 +216,26 @@ def paper_links(paper: Paper) -> list[tuple[str, str]]:
     return links
 
 
+def paper_targets(paper: Paper) -> tuple[str, ...]:
+    """Where a paper's links in an email lead, in order: the paper, then PDF, code, project.
+    A click link (/r/<token>/) names one of these by its number."""
+    return (paper_url(paper), *(url for _, url in paper_links(paper)))
+
+
+# The paper's links are rendered as these markers, filled per subscriber (PaperView.filled).
+LINK_SLOTS = tuple(f"\x00link{n}\x00" for n in range(4))
+
+
 @dataclass
 class PaperView:
-    """What an email shows of one paper; the same for every subscriber."""
+    """What an email shows of one paper; the same for every subscriber but for its links."""
 
     id: int
     title: str
-    url: str
     authors: str
     abstract: str
-    links: list[tuple[str, str]]
-    signal: str
-    discuss_url: str
-    topics: list[tuple[str, str]]  # (name, topic page) of the topics the paper matches
+    labels: list[str]  # of the links after the paper's own: PDF, Code, Project
+    targets: tuple[str, ...]  # paper_targets()
     head: SafeString
     tail: SafeString
     text_head: str
@@ -237,25 +246,41 @@ class PaperView:
     def of(cls, paper: Paper, short: bool = False, topics=()) -> PaperView:
         # Long digests get shorter abstracts, so that 50 papers stay under Gmail's 102 KB.
         limit = settings.DIGEST_ABSTRACT_CHARS // 2 if short else settings.DIGEST_ABSTRACT_CHARS
+        labels = [label for label, _ in paper_links(paper)]
         view = {
             "title": " ".join(paper.title.split()),
-            "url": paper_url(paper),
+            "url": LINK_SLOTS[0],
             "authors": paper.author_line,
             "abstract": shorten(paper.abstract, limit),
-            "links": paper_links(paper),
+            "links": list(zip(labels, LINK_SLOTS[1:])),
             # The community's counts as they were when the edition was built.
             "signal": paper.signal_line,
+            # Pages of the site itself (the discussion, topic pages): plain links, not clicks.
             "discuss_url": absolute(paper.get_absolute_url()) + "#discussion",
             # Long digests leave the tags out, as they shorten abstracts (Gmail's 102 KB).
             "topics": [] if short else [(t.name, absolute(t.get_absolute_url())) for t in topics],
         }
-        # Rendered once per paper; the subscriber's "why" and feedback links go in the slot.
+        # Rendered once per paper; the subscriber's "why" and feedback links go in the slot,
+        # the paper's links in the link slots.
         block = get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT})
         head, _, tail = block.partition(WHY_SLOT)
         text = get_template("emails/_paper.txt").render({"p": view, "why_slot": WHY_SLOT})
         text_head, _, text_tail = text.partition(WHY_SLOT)
-        return cls(id=paper.pk, head=mark_safe(head), tail=mark_safe(tail), text_head=text_head,
-                   text_tail=text_tail, shown=view["abstract"].casefold(), **view)
+        return cls(id=paper.pk, title=view["title"], authors=view["authors"], abstract=view["abstract"],
+                   labels=labels, targets=paper_targets(paper), head=mark_safe(head), tail=mark_safe(tail),
+                   text_head=text_head, text_tail=text_tail, shown=view["abstract"].casefold())
+
+    def filled(self, html_links: list[str], text_links: list[str]) -> tuple[str, str, str, str]:
+        """(head, tail, text head, text tail) with the links put in: plain URLs (escaped for
+        the HTML) or click links."""
+        head, tail, text_head, text_tail = self.head, self.tail, self.text_head, self.text_tail
+        for slot, in_html, in_text in zip(LINK_SLOTS, html_links, text_links):
+            head, tail = head.replace(slot, in_html), tail.replace(slot, in_html)
+            text_head, text_tail = text_head.replace(slot, in_text), text_tail.replace(slot, in_text)
+        return head, tail, text_head, text_tail
+
+    def plain(self) -> tuple[str, str, str, str]:
+        return self.filled([escape(url) for url in self.targets], list(self.targets))
 
 
 class PaperViews:
@@ -325,6 +350,11 @@ def _escaped(text: str) -> SafeString:
     return escape(text)
 
 
+def click_url_base() -> str:
+    """The absolute /r/ prefix that click tokens follow."""
+    return absolute(reverse("click", args=["x"]))[: -len("x/")]
+
+
 def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, str]:
     """The papers' part of the HTML and of the text: each paper's block with the
     subscriber's rank, why, and feedback links around it."""
@@ -332,8 +362,15 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
     more, fewer, not_interested, mute = Feedback.MORE.value, Feedback.FEWER.value, Feedback.NOT.value, Feedback.MUTE.value
     html_parts: list[str] = []
     text_parts: list[str] = []
+    click_base = None if digest.recipient.plain_links else click_url_base()
     for rank, (view, m) in enumerate(digest.papers, start=1):
-        # The URLs hold only our host, a signed token ([A-Za-z0-9_:-]) and digits: nothing to escape.
+        if click_base is None:
+            head, tail, text_head, text_tail = view.plain()
+        else:
+            clicks = [click_base + token + "/" for token in
+                      click_tokens("e", digest.delivery_id, view.id, len(view.targets))]
+            head, tail, text_head, text_tail = view.filled(clicks, clicks)
+        # The URLs hold only our host, a signed token ([A-Za-z0-9_:.-]) and digits: nothing to escape.
         upvote_url = SafeString(f"{upvote_base}{view.id}/")
         more_url = SafeString(f"{feedback_base}{more}/{view.id}/")
         fewer_url = SafeString(f"{feedback_base}{fewer}/{view.id}/")
@@ -345,17 +382,17 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
         # (subscribers/why.py: the word as written, where, a snippet when it is not shown).
         community = all(r.kind == "community" for r in m.reasons)
         html_parts.append(fill("_pick.html", {
-            "head": view.head,
+            "head": SafeString(head),
             "why": "" if community else SafeString(fill("_why_line.html", {"why": why.why_html(m.reasons, view.shown)})),
             "upvote_url": upvote_url, "more_url": more_url, "fewer_url": fewer_url, "not_url": not_url,
-            "mutes": SafeString(html_mutes), "tail": view.tail,
+            "mutes": SafeString(html_mutes), "tail": SafeString(tail),
         }))
         # The text part carries one link per paper to a page with every choice (more, fewer,
         # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
         text_parts.append(fill("_pick.txt", {
-            "rank": rank, "head": view.text_head,
+            "rank": rank, "head": text_head,
             "why": "" if community else fill("_why_line.txt", {"why": why.why_text(m.reasons, view.shown)}),
-            "upvote_url": upvote_url, "choices_url": f"{feedback_base}{view.id}/", "tail": view.text_tail,
+            "upvote_url": upvote_url, "choices_url": f"{feedback_base}{view.id}/", "tail": text_tail,
         }))
     return "".join(html_parts), "".join(text_parts)
 

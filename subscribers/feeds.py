@@ -11,8 +11,9 @@ from django.utils.feedgenerator import Atom1Feed
 from digest.feeds import FeedItem, PaperFeed, absolute, cached_feed, entry_time
 from digest.models import Batch
 
+from .emails import click_url_base
 from .preview import personal_content
-from .tokens import make_token, subscriber_for
+from .tokens import click_tokens, make_token, subscriber_for
 from .why import why_html
 
 DAYS = 7
@@ -55,7 +56,15 @@ class SubscriberFeed(PaperFeed):
                 item = FeedItem(content.papers[m.paper_id], entry_time(batch), m.explain())
                 item.match = m
                 out.append(item)
+        if not subscriber.plain_links:
+            base = click_url_base()
+            for item in out:
+                item.click_url = f"{base}{click_tokens('f', subscriber.pk, item.paper.pk)[0]}/"
         return out
+
+    def item_link(self, item):
+        # Through /r/ (one click counted per paper), unless they chose plain links.
+        return getattr(item, "click_url", None) or super().item_link(item)
 
     def item_description(self, item):
         match = item.match

@@ -95,7 +95,7 @@ class PreferencesForm(forms.ModelForm):
     class Meta:
         model = Subscriber
         fields = ["topics", "keywords", "about", "categories", "authors", "strictness", "frequency", "max_papers",
-                  "quiet_day_note", "paused_until", "timezone", "send_hour", "send_weekday"]
+                  "quiet_day_note", "paused_until", "timezone", "send_hour", "send_weekday", "plain_links"]
         widgets = {
             "keywords": forms.Textarea(attrs={"rows": 2}),
             "about": forms.Textarea(attrs={"rows": 3, "maxlength": 1000,
@@ -104,13 +104,16 @@ class PreferencesForm(forms.ModelForm):
             "authors": forms.TextInput(attrs={"placeholder": "Geoffrey Hinton, Yann LeCun"}),
         }
         help_texts = {
+            "plain_links": "Link straight to the papers. Otherwise each paper's link passes through "
+                           "Paperpost, which counts one click per email and paper (no tracking pixels, "
+                           "no open tracking) and takes a click as a gentle \"more like this\".",
             "keywords": 'Separate by commas; quote phrases ("knowledge distillation"); start with - to exclude (-survey).',
             "categories": "arXiv categories; cs.* means every computer-science category.",
             "about": ABOUT_HELP,
             "quiet_day_note": 'On a day when nothing clears your bar, we send no email; tick this to get a '
                               'one-line "nothing strong today" instead.',
         }
-        labels = {"about": "About me", "quiet_day_note": "Tell me on quiet days"}
+        labels = {"about": "About me", "quiet_day_note": "Tell me on quiet days", "plain_links": "Plain links"}
 
     def clean_keywords(self):
         return clean_keywords(self.cleaned_data.get("keywords", ""))

@@ -298,6 +298,11 @@ def export_data(subscriber: Subscriber) -> dict:
         "created_at": iso(subscriber.created_at),
         "updated_at": iso(subscriber.updated_at),
         "deliveries": deliveries,
+        "plain_links": subscriber.plain_links,
+        "clicks": [
+            {"paper": c.paper.identifier, "via": c.via, "at": iso(c.at)}
+            for c in subscriber.clicks.select_related("paper").order_by("at")
+        ],
     }
     for _receiver, extra in collect_export.send(sender=Subscriber, subscriber=subscriber):
         data.update(extra or {})

@@ -107,6 +107,11 @@ class Subscriber(models.Model):
         null=True, blank=True, choices=Weekday.choices,
         help_text="Weekly digests only: the day they arrive; empty: the day the weekly edition is made",
     )
+    # Links in emails and the private feed go through /r/<token>/, which counts one click per
+    # email and paper; with this on they go straight to the paper and nothing is counted.
+    plain_links = models.BooleanField(
+        default=False, help_text="Plain links: emails and the private feed link straight to papers, no clicks counted",
+    )
     paused_until = models.DateField(null=True, blank=True)
     # Consent record (GDPR art. 7: be able to show when and how consent was given).
     consent_at = models.DateTimeField(null=True, blank=True)
@@ -448,3 +453,31 @@ class LikeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.arxiv_ids)} liked papers for {self.subscriber_id} ({self.status})"
+
+
+class Click(models.Model):
+    """A reader followed a paper's link from a digest (one per email and paper) or from their
+    private feed (one per subscriber and paper): Paperpost's only engagement signal (no open
+    tracking, no pixels), and a weak "more like this" for the ranking."""
+
+    class Via(models.TextChoices):
+        EMAIL = "email", "Digest email"
+        FEED = "feed", "Private feed"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="clicks")
+    paper = models.ForeignKey("digest.Paper", on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, null=True, blank=True, related_name="clicks")
+    via = models.CharField(max_length=5, choices=Via.choices, default=Via.EMAIL)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "paper"], name="click_once_per_email",
+                                    condition=models.Q(delivery__isnull=False)),
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="click_once_per_feed_paper",
+                                    condition=models.Q(delivery__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} -> {self.paper_id} ({self.via})"

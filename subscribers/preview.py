@@ -5,6 +5,8 @@ subscriber row."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import uuid
 
 from django import forms
@@ -73,8 +75,9 @@ def preview_digest(batch: Batch, recipient: Recipient, interests: Interests, cap
         return {"empty": True}
     short = len(matches) > SHORT_ABSTRACTS_AFTER
     views = PaperViews(content.papers)
+    # A preview is not an email anyone got: its links go straight to the papers.
     message = digest_message(Digest(
-        recipient=recipient, edition=EditionInfo(id=0, frequency=Frequency.DAILY, date=batch.date), delivery_id=0,
+        recipient=dataclasses.replace(recipient, plain_links=True), edition=EditionInfo(id=0, frequency=Frequency.DAILY, date=batch.date), delivery_id=0,
         papers=[(views.view(m.paper_id, short), m) for m in matches], more=more,
     ))
     return {"subject": message.subject, "text": message.body, "html": message.alternatives[0][0],

@@ -7,9 +7,11 @@ preferences) do not expire; confirmation links do."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .models import Subscriber
 
@@ -63,3 +65,50 @@ def read_delivery_token(token: str, purpose: str, max_age: int | None = None) ->
         return int(delivery_id), uuid.UUID(hex=uid)
     except (signing.BadSignature, ValueError, TypeError):
         return None
+
+
+# --- Click links (/r/<token>/) ----------------------------------------------------------------
+# Short, because every paper link of every email carries one: "e1kq.2n9.0.AbCdEfGhIjKl", the
+# kind ("e": from a digest, the id is its delivery; "f": from the private feed, the id is the
+# subscriber), the ids in base 36, which of the paper's links, and 72 bits of an HMAC over the
+# kind and both ids with a key derived for this purpose only. The link number is not signed:
+# it picks among the paper's own links, all of them read from the database, never from the URL.
+CLICK_KINDS = ("e", "f")
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(number: int) -> str:
+    out = ""
+    while True:
+        number, digit = divmod(number, 36)
+        out = _B36[digit] + out
+        if not number:
+            return out
+
+
+def click_signature(kind: str, owner_id: int, paper_id: int) -> str:
+    mac = salted_hmac("paperpost.click", f"{kind}{owner_id}.{paper_id}", algorithm="sha256").digest()[:9]
+    return base64.urlsafe_b64encode(mac).decode()
+
+
+def click_tokens(kind: str, owner_id: int, paper_id: int, links: int = 1) -> list[str]:
+    """The tokens of a paper's `links` links (one signature for them all)."""
+    assert kind in CLICK_KINDS, kind
+    stem = f"{kind}{_base36(owner_id)}.{_base36(paper_id)}."
+    signature = click_signature(kind, owner_id, paper_id)
+    return [f"{stem}{link}.{signature}" for link in range(links)]
+
+
+def read_click_token(token: str) -> tuple[str, int, int, int] | None:
+    """(kind, owner id, paper id, link number) of a valid click token, or None."""
+    try:
+        head, paper, link, signature = token.split(".")
+        kind, owner = head[0], int(head[1:], 36)
+        paper_id, link_number = int(paper, 36), int(link)
+    except (ValueError, IndexError):
+        return None
+    if kind not in CLICK_KINDS or not 0 <= link_number < 10:
+        return None
+    if not constant_time_compare(signature, click_signature(kind, owner, paper_id)):
+        return None
+    return kind, owner, paper_id, link_number

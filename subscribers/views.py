@@ -8,7 +8,7 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from digest.models import Batch, Paper, Topic
 from digest.selection import topic_tags
 
-from . import learning, lifecycle, likes
+from . import clicks, learning, lifecycle, likes
 from .forms import EmailChangeForm, LikesForm, PreferencesForm
 from .models import Edition, Feedback
 from .preview import personal_content
@@ -289,3 +289,17 @@ def edition_matches(request, token: str, edition_id: int):
     return render(request, "subscribers/edition_matches.html", {
         "edition": edition, "matches": matches, "subscriber": subscriber, "token": token,
     })
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def click(request, token: str):
+    """A paper's link from a digest or a private feed: count the click, then go to the paper.
+    Only a GET counts (link checkers often send HEAD)."""
+    target = clicks.resolve(token) or _not_found()
+    if request.method == "GET":
+        clicks.record(target)
+    response = HttpResponseRedirect(target.url)
+    response["Referrer-Policy"] = "no-referrer"  # the paper's site learns nothing of the link
+    response["X-Robots-Tag"] = "noindex"
+    return response

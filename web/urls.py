@@ -67,6 +67,7 @@ urlpatterns = [
     path("f/<str:token>/<int:target>/", subscriber_views.feedback_choices, name="feedback_choices"),
     path("f/<str:token>/<str:action>/<int:target>/", subscriber_views.feedback, name="feedback"),
     path("email/<str:token>/", subscriber_views.email_change, name="email_change"),
+    path("r/<str:token>/", subscriber_views.click, name="click"),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,5 +1,6 @@
 from django import template
 
+from subscribers.analytics import recent_engagement
 from web.dashboard import charts, todays_batch
 
 register = template.Library()
@@ -7,4 +8,4 @@ register = template.Library()
 
 @register.inclusion_tag("admin/dashboard.html")
 def paperpost_dashboard():
-    return {"charts": charts(), "today": todays_batch()}
+    return {"charts": charts(), "today": todays_batch(), "engagement": recent_engagement(days=7)}
