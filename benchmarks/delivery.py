@@ -3,17 +3,24 @@
 
 1. The peer figures, in this run and on this machine: ../shared/peer-bench/run.sh runs
    django-newsletter's submit_newsletter to 10,000 subscribers (dn10k) and two raw smtplib
-   processes sending pre-built bytes (raw2-prebuilt: what the sink can take at most).
-2. Paperpost: 10,000 subscribers with varied interests get personalised digests of the
-   daily-papers page (20 papers each, about the size django-newsletter's 20 articles make),
-   through a real Redis and real Celery worker processes, into the same sink
-   (../shared/peer-bench/sink.py). Timed: `manage.py send_digest --wait`, from start to exit.
-3. The same with 100,000 subscribers, for memory: the worker's and send_digest's peak RSS
-   must stay flat (within 10%).
+   processes sending pre-built bytes (raw2-prebuilt: what the sink can take at most, for
+   44 KB messages).
+2. The sink's ceiling at django-newsletter's own size: the same two raw senders of pre-built
+   bytes (peer-bench's sender.py), with the article count whose message is nearest
+   django-newsletter's bytes per message as measured in step 1.
+3. Paperpost: 10,000 subscribers with varied interests get personalised digests of the
+   daily-papers page, through a real Redis and real Celery worker processes, into the same
+   sink (../shared/peer-bench/sink.py). Timed: `manage.py send_digest --wait`, start to exit.
+   a. 12 papers per email (about 44 KB, peer-bench's default payload and ceiling);
+   b. at equal size: 20 papers (django-newsletter's 20 articles) with the abstract length
+      (DIGEST_ABSTRACT_CHARS) whose digests are nearest django-newsletter's bytes per message.
+4. The 44 KB case with 100,000 subscribers, for memory: the worker's and send_digest's peak
+   RSS must stay flat (within 10%).
 
-Prints a table and one JSON line (msgs_per_s, peer_msgs_per_s, ratio_to_peer,
-ceiling_msgs_per_s, share_of_ceiling, worker_peak_mb_10k, worker_peak_mb_100k, ...).
-Options: --skip-peer (reuse no peer run: figures from the peer-bench README), --n-large N.
+Prints a table and one JSON line (msgs_per_s, ratio_to_peer, share_of_ceiling, and at equal
+size ratio_to_peer_equal_size, share_of_ceiling_equal_size, ...; worker_peak_mb_10k/100k).
+Options: --skip-peer (no peer run: figures from the peer-bench README), --n-large N,
+--no-equal-size, --profile N (only: where a worker's CPU per digest goes, at equal size).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ PY = sys.executable
 # server's reply, and a third process fills those gaps (measured: 2 processes 421 msgs/s,
 # 3 processes 448 msgs/s, see benchmarks/README.md).
 WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
+# The machine is shared: the load before the run goes with the figures.
+LOAD_BEFORE = " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def run_peer(out: Path) -> dict:
@@ -50,6 +59,41 @@ def run_peer(out: Path) -> dict:
     subprocess.run(cmd, env=env, check=True)
     rows = {r["scenario"]: r for r in json.loads((out / "summary.json").read_text())}
     return {"dn10k": rows["dn10k"], "ceiling": rows["raw2-prebuilt"]}
+
+
+def ceiling_at(target_bytes: int, workdir: Path) -> dict:
+    """The sink's ceiling for messages of about `target_bytes`: two raw senders of pre-built
+    bytes (peer-bench's sender.py), with the article count nearest the target."""
+    def sink(tag: str):
+        port, stats = free_port(), workdir / f"sink-{tag}.json"
+        process = subprocess.Popen([PY, str(PEER / "sink.py"), str(port), "--stats-file", str(stats),
+                                    "--interval", "1"], stdout=subprocess.DEVNULL)
+        wait_for(stats.exists, 10, "the sink")
+        return process, port, stats
+
+    def send(port: int, articles: int, count: int, procs: int) -> float:
+        started = time.perf_counter()
+        subprocess.run([PY, str(PEER / "sender.py"), str(port), "--count", str(count), "--procs", str(procs),
+                        "--prebuild", "--articles", str(articles)], check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    process, port, stats = sink("probe")
+    sizes = {}
+    for articles in range(16, 27):
+        before = json.loads(stats.read_text())["bytes"] if stats.exists() else 0
+        send(port, articles, 1, 1)
+        time.sleep(1.2)
+        sizes[articles] = json.loads(stats.read_text())["bytes"] - before
+    process.send_signal(signal.SIGTERM)
+    process.wait(30)
+    articles = min(sizes, key=lambda k: abs(sizes[k] - target_bytes))
+    process, port, stats = sink("ceiling")
+    wall = send(port, articles, 10_000, 2)
+    process.send_signal(signal.SIGTERM)
+    process.wait(30)
+    counted = json.loads(stats.read_text())
+    return {"msgs_per_s": round(counted["messages"] / wall, 1), "bytes_per_msg": round(counted["bytes"] / counted["messages"]),
+            "articles": articles}
 
 
 def peak_kb(pid: int) -> int:
@@ -92,7 +136,7 @@ def tree(pid: int) -> list[int]:
 class Stack:
     """A throwaway database, Redis, the sink and Celery workers for one Paperpost run."""
 
-    def __init__(self, workdir: Path, n: int):
+    def __init__(self, workdir: Path, n: int, abstract_chars: int = 0):
         self.workdir, self.n = workdir, n
         self.env = {
             **os.environ,
@@ -103,6 +147,8 @@ class Stack:
             "LOG_LEVEL": "INFO",
             "DIGEST_CHUNK_SIZE": os.environ.get("DIGEST_CHUNK_SIZE", "200"),
         }
+        if abstract_chars:
+            self.env["DIGEST_ABSTRACT_CHARS"] = str(abstract_chars)
         if not os.environ.get("DATABASE_URL"):
             self.env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
         self.procs: list[subprocess.Popen] = []
@@ -177,9 +223,51 @@ print(Subscriber.objects.count())
 """
 
 
-def paperpost_run(n: int, papers: int) -> dict:
+PROBE = """
+import json
+from django.conf import settings
+from digest.models import Batch
+from digest.selection import PeriodContent
+from subscribers.emails import Digest, EditionInfo, PaperViews, Recipient, digest_message
+from subscribers.models import Subscriber
+batch = Batch.objects.published().order_by("-date").first()
+content = PeriodContent(batch.date, batch.date)
+people = list(Subscriber.objects.order_by("pk")[:40])
+sizes = {{}}
+for cap in {caps}:
+    settings.DIGEST_ABSTRACT_CHARS = cap
+    views = PaperViews(content.papers)
+    total = 0
+    for person in people:
+        matches, more = content.select(person.interests(), {papers})
+        chosen = [(views.view(m.paper_id), m) for m in matches]
+        message = digest_message(Digest(Recipient.of(person), EditionInfo(1, "daily", batch.date), 123456, chosen, more))
+        total += len(message.message().as_bytes(linesep="\\r\\n"))
+    sizes[cap] = total // len(people)
+print(json.dumps(sizes))
+"""
+
+
+def abstract_chars_for(target_bytes: int, papers: int) -> tuple[int, int]:
+    """The DIGEST_ABSTRACT_CHARS whose digests of `papers` papers are nearest `target_bytes`,
+    and their mean size (measured in a throwaway database of 100 subscribers)."""
+    workdir = Path(tempfile.mkdtemp(prefix="pp-probe-"))
+    stack = Stack(workdir, 100)
+    stack.manage("migrate", "--noinput")
+    stack.manage("ingest", str(ROOT / "samples" / "daily-papers-page.txt"))
+    stack.manage("publish")
+    stack.manage("shell", "-c", SETUP.format(n=100, papers=papers))
+    caps = list(range(300, 2001, 50))
+    out = stack.manage("shell", "-c", PROBE.format(caps=caps, papers=papers)).stdout
+    sizes = {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
+    shutil.rmtree(workdir, ignore_errors=True)
+    cap = min(sizes, key=lambda c: abs(sizes[c] - target_bytes))
+    return cap, sizes[cap]
+
+
+def paperpost_run(n: int, papers: int, abstract_chars: int = 0) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"pp-delivery-{n}-"))
-    stack = Stack(workdir, n)
+    stack = Stack(workdir, n, abstract_chars)
     if os.environ.get("DATABASE_URL"):
         stack.manage("flush", "--noinput")
     stack.manage("migrate", "--noinput")
@@ -205,6 +293,7 @@ def paperpost_run(n: int, papers: int) -> dict:
     return {
         "n": n,
         "papers": papers,
+        "abstract_chars": abstract_chars or None,
         "wall_s": round(wall, 2),
         "msgs_per_s": round(stats["messages"] / wall, 1),
         "steady_msgs_per_s": round((stats["messages"] - 1) / max(1e-9, stats["last_msg_ts"] - stats["first_msg_ts"]), 1),
@@ -228,8 +317,23 @@ def main() -> None:
                         help="papers per email (12 make ~44 KB, the size of peer-bench's default payload and ceiling)")
     parser.add_argument("--also-papers", type=int, default=0,
                         help="one more 10,000 run with this many papers (20 make ~67 KB, near django-newsletter's 75 KB)")
+    parser.add_argument("--no-equal-size", action="store_true",
+                        help="skip the runs at django-newsletter's message size (its ceiling and Paperpost's)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="only profile N digests in-process (20 papers, django-newsletter's size) and exit")
+    parser.add_argument("--abstract-chars", type=int, default=0,
+                        help="DIGEST_ABSTRACT_CHARS for --profile (default: as measured for the equal size)")
     args = parser.parse_args()
     from _setup import machine
+
+    if args.profile:
+        import _delivery_profile
+
+        found = _delivery_profile.run(args.profile, 20, args.abstract_chars or 600, PEER, SETUP)
+        _delivery_profile.report(found)
+        print(json.dumps({"benchmark": "delivery-profile", "n": found["n"],
+                          "shares": {k: round(v, 3) for k, v in found["shares"].items()}}))
+        return
 
     out = Path(tempfile.mkdtemp(prefix="pp-peer-"))
     if args.skip_peer:
@@ -238,30 +342,46 @@ def main() -> None:
         print("peer figures from ../shared/peer-bench/README.md (not measured in this run)")
     else:
         peer = run_peer(out)
+    peer_bytes = peer["dn10k"]["bytes_per_msg"]
+    equal = equal_ceiling = None
+    if not args.no_equal_size:
+        equal_ceiling = ceiling_at(peer_bytes, out)
+        chars, probed = abstract_chars_for(peer_bytes, 20)
+        print(f"equal size: django-newsletter sends {peer_bytes:,} bytes; the raw senders' {equal_ceiling['articles']} "
+              f"articles make {equal_ceiling['bytes_per_msg']:,}; Paperpost's 20 papers with DIGEST_ABSTRACT_CHARS={chars} "
+              f"make {probed:,} (probed)", flush=True)
     small = paperpost_run(args.n, args.papers)
+    if not args.no_equal_size:
+        equal = paperpost_run(args.n, 20, chars)
     extra = paperpost_run(args.n, args.also_papers) if args.also_papers else None
     large = paperpost_run(args.n_large, args.papers) if args.n_large else None
     ratio = small["msgs_per_s"] / peer["dn10k"]["msgs_per_s"]
     share = small["msgs_per_s"] / peer["ceiling"]["msgs_per_s"]
     print(f"\ndelivery benchmark: {machine()}, {WORKERS} worker processes, database "
-          f"{'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}")
-    print(f"{'what':56s} {'N':>7s} {'msgs/s':>7s} {'bytes/msg':>9s} {'peak MB':>8s}")
-    print(f"{'django-newsletter submit_newsletter (dn10k)':56s} {10000:7,d} {peer['dn10k']['msgs_per_s']:7.0f} "
+          f"{'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'}; load average before: {LOAD_BEFORE}")
+    print(f"{'what':60s} {'N':>7s} {'msgs/s':>7s} {'bytes/msg':>9s} {'peak MB':>8s}")
+    print(f"{'django-newsletter submit_newsletter (dn10k)':60s} {10000:7,d} {peer['dn10k']['msgs_per_s']:7.0f} "
           f"{peer['dn10k']['bytes_per_msg']:9,d} {peer['dn10k'].get('peak_rss_mb', 0):8.0f}")
-    print(f"{'sink ceiling: 2 raw senders, pre-built bytes':56s} {10000:7,d} {peer['ceiling']['msgs_per_s']:7.0f} "
+    print(f"{'sink ceiling: 2 raw senders, pre-built bytes':60s} {10000:7,d} {peer['ceiling']['msgs_per_s']:7.0f} "
           f"{peer['ceiling']['bytes_per_msg']:9,d} {'-':>8s}")
-    for run in filter(None, [small, extra, large]):
-        label = f"Paperpost, {run['papers']} papers (worker / send_digest MB)"
-        print(f"{label:56s} {run['n']:7,d} {run['msgs_per_s']:7.0f} "
+    if equal_ceiling:
+        label = f"sink ceiling at equal size ({equal_ceiling['articles']} articles)"
+        print(f"{label:60s} {10000:7,d} {equal_ceiling['msgs_per_s']:7.0f} {equal_ceiling['bytes_per_msg']:9,d} {'-':>8s}")
+    for run in filter(None, [small, equal, extra, large]):
+        label = f"Paperpost, {run['papers']} papers" + (
+            f", abstracts {run['abstract_chars']} chars (equal size)" if run["abstract_chars"] else "")
+        print(f"{label:60s} {run['n']:7,d} {run['msgs_per_s']:7.0f} "
               f"{run['bytes_per_msg']:9,d} {run['worker_peak_mb']:4.0f}/{run['send_digest_peak_mb']:.0f}")
         print(f"    CPU per message: workers {run['worker_cpu_ms_per_msg']} ms, sink {run['sink_cpu_ms_per_msg']} ms; "
               f"steady rate at the sink {run['steady_msgs_per_s']}/s; {run['result']}")
-    print(f"ratio to django-newsletter {ratio:.2f}x; share of the sink ceiling {share:.0%}")
+    print("(peak MB: the worker's largest process / send_digest)")
+    print(f"at 44 KB: ratio to django-newsletter {ratio:.2f}x; share of the sink ceiling {share:.0%}")
     result = {
         "benchmark": "delivery",
         "subscribers": args.n,
         "msgs_per_s": small["msgs_per_s"],
         "peer_msgs_per_s": peer["dn10k"]["msgs_per_s"],
+        "peer_bytes_per_msg": peer_bytes,
         "ratio_to_peer": round(ratio, 2),
         "ceiling_msgs_per_s": peer["ceiling"]["msgs_per_s"],
         "share_of_ceiling": round(share, 3),
@@ -273,7 +393,24 @@ def main() -> None:
         "peer_measured_in_this_run": not args.skip_peer,
         "workers": WORKERS,
         "papers_per_email": args.papers,
+        "load_average_before": LOAD_BEFORE,
     }
+    if equal:
+        ratio_eq = equal["msgs_per_s"] / peer["dn10k"]["msgs_per_s"]
+        share_eq = equal["msgs_per_s"] / equal_ceiling["msgs_per_s"]
+        print(f"at equal size ({equal['bytes_per_msg']:,} against {peer_bytes:,} bytes): ratio to django-newsletter "
+              f"{ratio_eq:.2f}x; share of the sink ceiling at that size {share_eq:.0%}")
+        result.update({
+            "msgs_per_s_equal_size": equal["msgs_per_s"],
+            "bytes_per_msg_equal_size": equal["bytes_per_msg"],
+            "abstract_chars_equal_size": equal["abstract_chars"],
+            "ceiling_msgs_per_s_equal_size": equal_ceiling["msgs_per_s"],
+            "ceiling_bytes_per_msg_equal_size": equal_ceiling["bytes_per_msg"],
+            "ratio_to_peer_equal_size": round(ratio_eq, 2),
+            "share_of_ceiling_equal_size": round(share_eq, 3),
+            "worker_cpu_ms_per_msg_equal_size": equal["worker_cpu_ms_per_msg"],
+            "sink_cpu_ms_per_msg_equal_size": equal["sink_cpu_ms_per_msg"],
+        })
     if extra:
         result.update({f"msgs_per_s_{extra['papers']}_papers": extra["msgs_per_s"],
                        f"bytes_per_msg_{extra['papers']}_papers": extra["bytes_per_msg"]})

@@ -98,11 +98,9 @@ def _fits(text: str) -> bool:
     """Can the text go out as 8bit: no NUL or bare CR, no line over 998 bytes?"""
     if "\x00" in text or ("\r" in text and "\r" in text.replace("\r\n", "")):
         return False
-    lines = text.split("\n")
-    # A character is at most 4 bytes: only lines over 249 characters need measuring.
-    if max(map(len, lines), default=0) * 4 <= MAX_LINE:
-        return True
-    return all(len(line.encode()) <= MAX_LINE for line in lines if len(line) > MAX_LINE // 4)
+    # Measured in bytes, all in C: encoding a 70 KB digest and splitting it costs less than
+    # looking at its lines one by one in Python.
+    return max(map(len, text.encode().split(b"\n")), default=0) <= MAX_LINE
 
 
 def _plain_header(name: str, value: str) -> bool:
@@ -234,9 +232,14 @@ class TrackingSMTP(smtplib.SMTP):
         return self.getreply()
 
     def data(self, msg):
-        # smtplib.SMTP.data, but the dot-stuffing regex runs only when a line starts with ".".
-        if isinstance(msg, str) or msg.startswith(b".") or b"\n." in msg:
+        # smtplib.SMTP.data, with the dot-stuffing (RFC 5321 4.5.2: a line starting with "."
+        # gets one more) as two bytes operations instead of its regex over the whole message:
+        # the compiled HTML's style block has such lines in every digest.
+        if isinstance(msg, str):
             return super().data(msg)
+        if msg.startswith(b"."):
+            msg = b"." + msg
+        msg = msg.replace(b"\n.", b"\n..")
         self.putcmd("data")
         code, repl = self.getreply()
         if code != 354:

@@ -8,10 +8,13 @@ preferences) do not expire; confirmation links do."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
+from functools import lru_cache
 
+from django.conf import settings
 from django.core import signing
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 
 from .models import Subscriber
 
@@ -70,8 +73,8 @@ def read_delivery_token(token: str, purpose: str, max_age: int | None = None) ->
 # --- Click links (/r/<token>/) ----------------------------------------------------------------
 # Short, because every paper link of every email carries one: "e1kq.2n9.0.AbCdEfGhIjKl", the
 # kind ("e": from a digest, the id is its delivery; "f": from the private feed, the id is the
-# subscriber), the ids in base 36, which of the paper's links, and 72 bits of an HMAC over the
-# kind and both ids with a key derived for this purpose only. The link number is not signed:
+# subscriber), the ids in base 36, which of the paper's links, and a 72-bit MAC (keyed BLAKE2b)
+# over the kind and both ids, with a key derived from SECRET_KEY for this purpose only. The link number is not signed:
 # it picks among the paper's own links, all of them read from the database, never from the URL.
 CLICK_KINDS = ("e", "f")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -86,9 +89,17 @@ def _base36(number: int) -> str:
             return out
 
 
+@lru_cache(maxsize=4)
+def _click_key(secret: str) -> bytes:
+    return hashlib.sha256(b"paperpost.click key\x00" + secret.encode()).digest()
+
+
 def click_signature(kind: str, owner_id: int, paper_id: int) -> str:
-    mac = salted_hmac("paperpost.click", f"{kind}{owner_id}.{paper_id}", algorithm="sha256").digest()[:9]
-    return base64.urlsafe_b64encode(mac).decode()
+    # Keyed BLAKE2b is a MAC in its own right (no HMAC construction needed), with the purpose
+    # in its personalisation: a third of HMAC-SHA256's cost, and every email has 20 of these.
+    mac = hashlib.blake2b(f"{kind}{owner_id}.{paper_id}".encode(), key=_click_key(settings.SECRET_KEY),
+                          digest_size=9, person=b"pp.click")
+    return base64.urlsafe_b64encode(mac.digest()).decode()
 
 
 def click_tokens(kind: str, owner_id: int, paper_id: int, links: int = 1) -> list[str]:

@@ -132,3 +132,21 @@ def test_a_date_given_by_the_caller_is_kept():
     assert parse(message.message().as_bytes())["Date"] == "Thu, 19 Mar 2026 07:00:00 +0100"
     message.attach("a.txt", "data", "text/plain")  # Django's writer
     assert parse(message.message().as_bytes())["Date"] == "Thu, 19 Mar 2026 07:00:00 +0100"
+
+
+def test_lines_starting_with_a_dot_arrive_as_they_were_written(smtp_server):
+    """Dot-stuffing (RFC 5321 4.5.2) done without smtplib's regex: the SMTP server takes the
+    extra dots off again, and the message reads back exactly."""
+    from paperpost.mail import TrackingSMTP
+
+    text = ".starts with a dot\nmiddle\n..two dots\n.\nend .\n"
+    html = "<style>\n.mj-column { width: 100% }\n</style>\n<p>x</p>"
+    message = FastEmail("Dots", text, "digest@example.org", ["reader@example.org"])
+    message.attach_alternative(html, "text/html")
+    raw = message.message().as_bytes(linesep="\r\n")
+    with TrackingSMTP("127.0.0.1", smtp_server.port, timeout=10) as client:
+        client.sendmail("digest@example.org", ["reader@example.org"], raw)
+    [received] = smtp_server.handler.messages
+    assert received.raw.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
+    assert received.message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert ".mj-column" in received.message.get_body(("html",)).get_content()
