@@ -165,6 +165,21 @@ def queue_pending(edition_id: int, due_by: dt.datetime | None = None, after: dt.
     return queued
 
 
+def mail_backlog() -> int:
+    """Tasks waiting in the broker's queue for sending (0 in embedded mode, or when the broker
+    cannot be asked: then the sweep acts as if nothing waited)."""
+    if app.conf.task_always_eager:
+        return 0
+    queue = settings.CELERY_TASK_ROUTES["subscribers.tasks.*"]["queue"]
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)  # a broker that is down: no waiting here
+            return conn.default_channel.queue_declare(queue=queue).message_count
+    except Exception as exc:  # a broker that is down, or one that cannot count
+        log.warning("sweep: cannot read the %s queue's length (%s)", queue, exc)
+        return 0
+
+
 def requeue(edition_id: int) -> int:
     """Queue again the pending rows of the windows send_due has opened (a resume, a resend,
     a lost task); rows whose hour has not come stay for send_due."""
@@ -274,6 +289,10 @@ def sweep(now: dt.datetime | None = None) -> dict:
         ledger.repair(Delivery.objects.filter(claim=claim, status=Delivery.Status.SENT).values_list("pk", flat=True))
         log.warning("sweep: dead claim %s: 1 unknown, %s back to pending", claim, len(rest))
     requeue_before = now - dt.timedelta(seconds=settings.DELIVERY_REQUEUE_SECONDS)
+    # Chunk tasks still waiting in the broker will get to their rows: queueing those rows
+    # again would only double the queue (a million-row edition takes longer to drain than
+    # DELIVERY_REQUEUE_SECONDS). Rows are re-queued once nothing waits.
+    waiting = mail_backlog()
     for edition in Edition.objects.filter(status=Edition.Status.SENDING):
         due_by = edition.queued_until or now
         due = (
@@ -282,7 +301,7 @@ def sweep(now: dt.datetime | None = None) -> dict:
             .exclude(next_attempt_at__gt=now)
             .exists()
         )
-        if due and (edition.last_queued_at is None or edition.last_queued_at < requeue_before):
+        if due and not waiting and (edition.last_queued_at is None or edition.last_queued_at < requeue_before):
             if requeue(edition.pk):
                 report["queued_editions"] += 1
         Edition.finish_if_done(edition.pk)

@@ -164,3 +164,29 @@ def test_the_redis_token_bucket_holds_across_clients(redis_server):
     waits = [(a if i % 2 else b).reserve() for i in range(10)]
     # Two clients share one bucket: the tenth token is due after ~9/20 s, whoever asks.
     assert waits[0] == 0 and waits[-1] == pytest.approx(9 / 20, abs=0.05)
+
+
+def test_the_sweep_does_not_queue_rows_again_while_their_tasks_wait_in_the_broker(
+        batch, make_subscriber, redis_server, settings):
+    """A large edition takes longer to drain than DELIVERY_REQUEUE_SECONDS: while its chunk
+    tasks wait in Redis, the sweep must not queue the same rows again (the queue would grow
+    by a full edition every two minutes); once nothing waits, it does."""
+    import redis
+
+    from subscribers.models import Edition
+    from tests.services import point_celery_at
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    for i in range(3):
+        make_subscriber(f"r{i}@example.org", topics=["lora-peft"])
+    point_celery_at(redis_server.url)
+    try:
+        edition, _ = build_edition(batch)  # queued in Redis; no worker takes it
+        client = redis.Redis.from_url(redis_server.url)
+        assert client.llen("mail") == 1
+        Edition.objects.filter(pk=edition.pk).update(last_queued_at=timezone.now() - dt.timedelta(hours=1))
+        assert sweep()["queued_editions"] == 0 and client.llen("mail") == 1
+        client.delete("mail")  # the task is lost (a broker restart without persistence)
+        assert sweep()["queued_editions"] == 1 and client.llen("mail") == 1
+    finally:
+        point_celery_at(None)
