@@ -136,8 +136,8 @@ def tree(pid: int) -> list[int]:
 class Stack:
     """A throwaway database, Redis, the sink and Celery workers for one Paperpost run."""
 
-    def __init__(self, workdir: Path, n: int, abstract_chars: int = 0):
-        self.workdir, self.n = workdir, n
+    def __init__(self, workdir: Path, n: int, abstract_chars: int = 0, processes: int = WORKERS):
+        self.workdir, self.n, self.processes = workdir, n, processes
         self.env = {
             **os.environ,
             "PAPERPOST_VAR_DIR": str(workdir / "var"),
@@ -170,7 +170,7 @@ class Stack:
         wait_for(self.stats.exists, 10, "the sink")
         self.env.update(REDIS_URL=self.redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp_port))
         self.workers = WorkerFactory(env=self.env, logdir=self.workdir)
-        self.worker = self.workers.start(concurrency=WORKERS, queues="mail", name="bench").process
+        self.worker = self.workers.start(concurrency=self.processes, queues="mail", name="bench").process
 
     def worker_peak_mb(self) -> float:
         return max(peak_kb(p) for p in tree(self.worker.pid)) / 1024
@@ -265,9 +265,9 @@ def abstract_chars_for(target_bytes: int, papers: int) -> tuple[int, int]:
     return cap, sizes[cap]
 
 
-def paperpost_run(n: int, papers: int, abstract_chars: int = 0) -> dict:
+def paperpost_run(n: int, papers: int, abstract_chars: int = 0, processes: int = WORKERS) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"pp-delivery-{n}-"))
-    stack = Stack(workdir, n, abstract_chars)
+    stack = Stack(workdir, n, abstract_chars, processes)
     if os.environ.get("DATABASE_URL"):
         stack.manage("flush", "--noinput")
     stack.manage("migrate", "--noinput")
@@ -294,6 +294,7 @@ def paperpost_run(n: int, papers: int, abstract_chars: int = 0) -> dict:
         "n": n,
         "papers": papers,
         "abstract_chars": abstract_chars or None,
+        "processes": processes,
         "wall_s": round(wall, 2),
         "msgs_per_s": round(stats["messages"] / wall, 1),
         "steady_msgs_per_s": round((stats["messages"] - 1) / max(1e-9, stats["last_msg_ts"] - stats["first_msg_ts"]), 1),
@@ -319,6 +320,8 @@ def main() -> None:
                         help="one more 10,000 run with this many papers (20 make ~67 KB, near django-newsletter's 75 KB)")
     parser.add_argument("--no-equal-size", action="store_true",
                         help="skip the runs at django-newsletter's message size (its ceiling and Paperpost's)")
+    parser.add_argument("--scaling", metavar="1,2,3",
+                        help="only: the 44 KB case with this many sending processes each (docs/scaling.md)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="only profile N digests in-process (20 papers, django-newsletter's size) and exit")
     parser.add_argument("--abstract-chars", type=int, default=0,
@@ -326,6 +329,9 @@ def main() -> None:
     args = parser.parse_args()
     from _setup import machine
 
+    if args.scaling:
+        scaling(args)
+        return
     if args.profile:
         import _delivery_profile
 
@@ -419,6 +425,24 @@ def main() -> None:
             large["send_digest_peak_mb"] <= 1.1 * small["send_digest_peak_mb"]
         result["memory_flat_within_10pct"] = flat
     print(json.dumps(result))
+
+
+def scaling(args) -> None:
+    """msgs/s with 1, 2, 3 ... sending processes, the rest as in the 44 KB case."""
+    from _setup import machine
+
+    runs = [paperpost_run(args.n, args.papers, processes=int(p)) for p in args.scaling.split(",")]
+    database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+    print(f"\nscaling: {machine()}, database {database}, Redis broker; load average before: {LOAD_BEFORE}")
+    print(f"{'sending processes':>18s} {'N':>7s} {'msgs/s':>7s} {'bytes/msg':>9s} {'worker CPU ms/msg':>18s} "
+          f"{'sink CPU ms/msg':>16s}")
+    for run in runs:
+        print(f"{run['processes']:18d} {run['n']:7,d} {run['msgs_per_s']:7.0f} {run['bytes_per_msg']:9,d} "
+              f"{run['worker_cpu_ms_per_msg']:18.2f} {run['sink_cpu_ms_per_msg']:16.2f}")
+    print(json.dumps({"benchmark": "delivery-scaling", "database": database, "subscribers": args.n,
+                      "msgs_per_s": {str(r["processes"]): r["msgs_per_s"] for r in runs},
+                      "worker_cpu_ms_per_msg": {str(r["processes"]): r["worker_cpu_ms_per_msg"] for r in runs},
+                      "load_average_before": LOAD_BEFORE}))
 
 
 if __name__ == "__main__":

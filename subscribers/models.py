@@ -311,7 +311,14 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["edition", "subscriber"], name="delivery_unique_recipient"),
         ]
-        indexes = [models.Index(fields=["edition", "status", "due_at"], name="delivery_edition_due")]
+        indexes = [
+            # Per edition: what is pending and due, status counts (send_due, the sweep, --wait).
+            models.Index(fields=["edition", "status", "due_at"], name="delivery_edition_due"),
+            # The sweep's look at claims: a chunk's rows by their claim, and the rows in flight
+            # by age (a small index: only rows being sent are in it).
+            models.Index(fields=["claim"], name="delivery_claim"),
+            models.Index(fields=["claimed_at"], name="delivery_in_flight", condition=models.Q(status="sending")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.edition} -> {self.subscriber_id} ({self.status})"

@@ -111,7 +111,9 @@ def send_chunk(edition_id: int, first_id: int, last_id: int, due_by: dt.datetime
     if not result.claimed:
         return result
     rows = list(
-        Delivery.objects.filter(claim=claim, status=Delivery.Status.SENDING)
+        # The range first: the primary key finds the rows in an edition of any size.
+        Delivery.objects.filter(edition_id=edition_id, pk__gte=first_id, pk__lte=last_id, claim=claim,
+                                status=Delivery.Status.SENDING)
         .select_related("subscriber", "subscriber__learning")
         .prefetch_related("subscriber__topics", "subscriber__liked_papers", "subscriber__disliked_papers")
         .order_by("pk")
