@@ -62,7 +62,7 @@ def test_each_subscriber_gets_exactly_one_email_with_exactly_their_papers(worker
 
     # Running it again sends nothing new.
     call_command("send_digest", "--wait", "--timeout", "60")
-    assert "0 new deliveries queued" in capsys.readouterr().out
+    assert "0 new deliveries (4 in all)" in capsys.readouterr().out
     assert smtp_server.handler.count() == 3
     assert Delivery.objects.count() == 4
     edition.refresh_from_db()
