@@ -2,16 +2,14 @@
 
 A kind of message is two templates in templates/emails/: <name>.mjml, compiled to HTML once
 per process by mjml-python, and <name>.txt, the text/plain part every message has. Both are
-*frames*: variables only, no tags, so each is rendered once with a marker in place of every
-variable and split there; filling one per recipient is then a string join (the speed is in
-benchmarks/README.md, delivery). HTML values are escaped unless they are SafeStrings.
+*frames* (subscribers/frames.py): variables only, filled per recipient by one %-format.
 
 The digest fills its frame with pieces that are templates too: a paper's block
 (_paper.html/_paper.txt, rendered once per paper and reused for every subscriber who gets
 it), and per subscriber the frames around it: _pick (rank, why, upvote and feedback links),
-_why_line (the reason, from subscribers/why.py; left out for the community's top papers), _mute (a "mute this topic" link,
-HTML only: the text part links to the feedback choices page) and _more (the "N more" link). A partial's file ends with a line
-break that is not part of it, as in Jinja.
+_why_line (the reason, from subscribers/why.py; left out for the community's top papers),
+_mute (a "mute this topic" link, HTML only: the text part links to the feedback choices
+page) and _more (the "N more" link).
 
 What an email shows comes in as plain data (Digest, Recipient, EditionInfo, PaperView), never
 as ORM objects, so a preview of made-up interests is built the same way as a real digest."""
@@ -21,22 +19,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import html
-import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from email.utils import parseaddr
 from functools import lru_cache
-from pathlib import Path
 
 from django.conf import settings
-from django.template import engines
 from django.template.loader import get_template
 from django.urls import get_script_prefix, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from mjml import mjml2html
 
 from digest.matching import Match
 from digest.models import Paper
@@ -45,18 +38,13 @@ from digest.text import shorten
 from paperpost.mail import FastEmail
 
 from . import why
+from .frames import fill, fill_safe
 from .models import Feedback, Frequency
 from .tokens import click_tokens, make_delivery_token, make_token
 
-TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "emails"
 WHY_SLOT = "\x00why\x00"
 # Digests with more papers than this show half-length abstracts.
 SHORT_ABSTRACTS_AFTER = 20
-# Lines over 998 bytes force quoted-printable (RFC 5322 line limit); breaking the compiled
-# boilerplate after closing tags keeps every line short so bodies go out as plain 8bit.
-_BREAK_AFTER = re.compile(r"(</(?:td|tr|table|tbody|div|p|style|head)>|<!\[endif\]-->|<br ?/?>)")
-_VARIABLE = re.compile(r"{{(.*?)}}")
-_ALLOWED_TAGS = ("{% autoescape off %}", "{% endautoescape %}")
 
 
 def absolute(path: str) -> str:
@@ -78,73 +66,6 @@ def link(name: str, token: str, *rest) -> str:
     reverse() was a tenth of the time it took to build one."""
     before, after = _around(name, rest, settings.SITE_URL, get_script_prefix())
     return before + token + after
-
-
-# --- Frames -------------------------------------------------------------------------------------
-
-
-def _wrap_lines(html: str) -> str:
-    return _BREAK_AFTER.sub(lambda m: m.group(0) + "\n", html).replace("\n\n", "\n")
-
-
-@lru_cache(maxsize=None)
-def compiled_mjml(name: str):
-    """The Django template made from emails/<name>.mjml; compiled once per process."""
-    source = (TEMPLATE_DIR / f"{name}.mjml").read_text(encoding="utf-8")
-    html = mjml2html(source, disable_comments=True)
-    return engines["django"].from_string(_wrap_lines(html))
-
-
-@lru_cache(maxsize=None)
-def frame(filename: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """emails/<filename> as (static pieces, variable names between them). An .mjml file is
-    compiled first; .html and .mjml values are escaped when filled, .txt values are not."""
-    source = (TEMPLATE_DIR / filename).read_text(encoding="utf-8")
-    names = []
-    for inside in _VARIABLE.findall(source):
-        if not re.fullmatch(r"\s*\w+\s*", inside):
-            raise ValueError(f"emails/{filename}: {{{{{inside}}}}}: a frame holds plain variables only")
-        names.append(inside.strip())
-    tags = source
-    for allowed in _ALLOWED_TAGS:
-        tags = tags.replace(allowed, "")
-    if "{%" in tags:
-        raise ValueError(f"emails/{filename} must hold variables only, to be filled fast")
-    marks = {n: mark_safe(f"\x00{n}\x00") for n in dict.fromkeys(names)}
-    if filename.endswith(".mjml"):
-        rendered = compiled_mjml(filename.removesuffix(".mjml")).render(marks)
-    else:
-        if filename.startswith("_") and source.endswith("\n"):
-            source = source[:-1]  # a partial's last line break is the file's, not the partial's
-        rendered = engines["django"].from_string(source).render(marks)
-    pieces = re.split(r"\x00(\w+)\x00", rendered)
-    return tuple(pieces[0::2]), tuple(pieces[1::2])
-
-
-@lru_cache(maxsize=None)
-def _format(filename: str) -> tuple[str, tuple[str, ...], bool]:
-    """The frame as one %-format string (filling it is a single C-level operation), its
-    variable names in order, and whether values are escaped (not in .txt)."""
-    statics, names = frame(filename)
-    return "%s".join(s.replace("%", "%%") for s in statics), names, not filename.endswith(".txt")
-
-
-def fill(filename: str, context: dict) -> str:
-    """Fill a frame; in HTML, values are escaped unless they are SafeStrings."""
-    fmt, names, escaping = _format(filename)
-    if escaping:
-        # html.escape(str()) is exactly what django.utils.html.escape does, without its
-        # lazy-string wrapper (a frame's values are never lazy).
-        return fmt % tuple(value if isinstance(value := context.get(name, ""), SafeString) else html.escape(str(value))
-                           for name in names)
-    return fmt % tuple(context.get(name, "") for name in names)
-
-
-def fill_safe(filename: str, context: dict) -> str:
-    """fill() for a context whose every value is already safe for the frame (SafeStrings
-    in HTML): no check per value. A digest fills four such partials per paper."""
-    fmt, names, _ = _format(filename)
-    return fmt % tuple(map(context.__getitem__, names))
 
 
 def build_message(name: str, to: str, subject: str, context: dict,

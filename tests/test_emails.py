@@ -9,7 +9,8 @@ from django.core import mail
 
 from subscribers.delivery import build_edition
 from subscribers.sending import content_for
-from subscribers.emails import Digest, EditionInfo, Recipient, compiled_mjml, digest_message, digest_subject, message_id_for
+from subscribers.emails import Digest, EditionInfo, Recipient, digest_message, digest_subject, message_id_for
+from subscribers.frames import compiled_mjml
 from subscribers.models import Delivery, Edition
 
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -216,13 +217,13 @@ def test_the_text_part_keeps_its_layout_around_the_partials(batch, make_subscrib
 
 
 def test_a_frame_holds_plain_variables_only(tmp_path, monkeypatch):
-    from subscribers import emails
+    from subscribers import frames
 
-    monkeypatch.setattr(emails, "TEMPLATE_DIR", tmp_path)
+    monkeypatch.setattr(frames, "TEMPLATE_DIR", tmp_path)
     (tmp_path / "_loop.txt").write_text("{% for x in y %}{{ x }}{% endfor %}\n")
     (tmp_path / "_filter.txt").write_text("{{ x|upper }}\n")
     (tmp_path / "_fine.html").write_text("<b>{{ x }}</b>\n")
     for name in ("_loop.txt", "_filter.txt"):
         with pytest.raises(ValueError, match="variables only|plain variables"):
-            emails.frame(name)
-    assert emails.fill("_fine.html", {"x": "<i>"}) == "<b>&lt;i&gt;</b>"  # escaped, no final line break
+            frames.frame(name)
+    assert frames.fill("_fine.html", {"x": "<i>"}) == "<b>&lt;i&gt;</b>"  # escaped, no final line break
