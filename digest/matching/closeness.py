@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from ..text import analyse
-from .interests import COMPONENTS
+from .interests import COMPONENTS, UNIT
 from .semantic import MIN_DOCS, l2_rows, tfidf_features
 
 
@@ -95,11 +95,16 @@ class Closeness:
             return np.round((cosines - 0.1) / 0.1, 3)
         # Each query as a contiguous row, reduced along it: the same digits for one query
         # or many (for the same reason as cosines()).
-        rows = np.ascontiguousarray(cosines.T)
+        return self.standardised_rows(np.ascontiguousarray(cosines.T)).T
+
+    def standardised_rows(self, rows: np.ndarray) -> np.ndarray:
+        """standardised() of queries x papers rows (contiguous), as rows."""
+        if self.size < MIN_DOCS:
+            return np.round((rows - 0.1) / 0.1, 3)
         mean = rows.mean(axis=1, keepdims=True)
         spread = rows.std(axis=1, keepdims=True)
         spread[spread == 0] = 1.0
-        return np.round((rows - mean) / spread, 3).T
+        return np.round((rows - mean) / spread, 3)
 
     def similarities(self, paper_id: int) -> np.ndarray:
         """Cosine of every paper with `paper_id` (in the index or external); memoised."""
@@ -121,19 +126,22 @@ class Closeness:
             positions = [self.position[p] for p in inside]
             full = self._all_pairs()
             if full is not None:
-                latent, lexical = full[0][:, positions], full[1][:, positions] if full[1] is not None else None
-                scores = (self.standardised(latent) if lexical is None else
-                          np.round(0.5 * self.standardised(latent) + 0.5 * self.standardised(lexical), 3))
+                # The pairs are kept as rows (paper x every paper): a liked paper's cosines
+                # are one contiguous row, standardised where it lies, with no transposed copy.
+                latent = full[0][positions]
+                scores = self.standardised_rows(latent)
+                if full[1] is not None:
+                    scores = np.round(0.5 * scores + 0.5 * self.standardised_rows(full[1][positions]), 3)
+                self._keep_similar(inside, latent, scores)
             else:
                 latent = self.cosines(self.embeddings()[positions])
                 lexical_rows = self.features()[0][positions] if self.stats.semantic is not None else None
-                scores = self.closeness_of(None, latent, lexical_rows)
-            self._keep_similar(inside, latent, scores)
+                self._keep_similar(inside, latent.T, self.closeness_of(None, latent, lexical_rows).T)
         if outside:
             seqs = [self._seq_of(self._external[p]) for p in outside]
             latent = self.cosines(self.embed(seqs))
             lexical = self.stats.semantic.tfidf(seqs) if self.stats.semantic is not None else None
-            self._keep_similar(outside, latent, self.closeness_of(None, latent, lexical))
+            self._keep_similar(outside, latent.T, self.closeness_of(None, latent, lexical).T)
         for paper_id in todo:
             self._similar.setdefault(paper_id, np.zeros(self.size))
             self._similar_z.setdefault(paper_id, np.zeros(self.size))
@@ -142,7 +150,8 @@ class Closeness:
 
     def _all_pairs(self):
         """(latent, lexical) cosines of every pair of the index's papers, from one matrix
-        product each, when the index is small enough (a day's papers; 18 MB at 1,500).
+        product each, when the index is small enough (a day's papers; 18 MB at 1,500), as
+        rows: row i holds paper i's column of the product (its cosine with every paper).
         Whoever asks first, one subscriber or a batch, the digits are the same."""
         if self.size > self.ALL_PAIRS_UP_TO:
             return None
@@ -153,13 +162,14 @@ class Closeness:
             lexical = None
             if self.stats.semantic is not None:
                 features = self.features()[0]
-                lexical = np.round((features @ features.T).toarray(), 4)
-            self._pairs = (latent, lexical)
+                lexical = np.ascontiguousarray(np.round((features @ features.T).toarray(), 4).T)
+            self._pairs = (np.ascontiguousarray(latent.T), lexical)
         return self._pairs
 
     def _keep_similar(self, paper_ids: list[int], latent: np.ndarray, scores: np.ndarray) -> None:
+        """latent and scores: one row per paper id (its values over the index's papers)."""
         for k, paper_id in enumerate(paper_ids):
-            column, z = latent[:, k].copy(), scores[:, k].copy()
+            column, z = latent[k].copy(), scores[k].copy()
             if paper_id in self.position:
                 column[self.position[paper_id]] = z[self.position[paper_id]] = 0.0  # not its own neighbour
             self._similar[paper_id], self._similar_z[paper_id] = column, z
@@ -223,6 +233,26 @@ class Closeness:
         return np.round(self.weights.learned * np.clip(2.0 * p - 1.0, 0.0, 1.0), 4)
 
     DENSE_CHUNK = 1000
+
+    def prepare_likes(self, components: Iterable[int]) -> None:
+        """Compute many liked papers' component vectors at once: the same values, paper by
+        paper, as component_values(), from one array operation per chunk instead of a few
+        per liked paper."""
+        w = self.weights
+        todo = [c for c in dict.fromkeys(components) if c not in self._vectors and COMPONENTS[c][0] == "like"]
+        self.prepare_similar(COMPONENTS[c][1] for c in todo)
+        for start in range(0, len(todo), self.DENSE_CHUNK):
+            chunk = todo[start:start + self.DENSE_CHUNK]
+            closeness = np.stack([self._similar_z[COMPONENTS[c][1]] for c in chunk])
+            weights = np.array([w.like_alone if COMPONENTS[c][2] else w.like for c in chunk])
+            values = np.round(weights[:, None] * ramp(closeness, w.like_low, w.like_high), 4)
+            quantised = np.rint(values * UNIT).astype(np.int64)
+            rows, positions = np.nonzero(quantised)
+            kept = quantised[rows, positions]
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(chunk)))]).tolist()
+            positions = positions.astype(np.int32)
+            for k, c in enumerate(chunk):
+                self._vectors[c] = (positions[bounds[k]:bounds[k + 1]], kept[bounds[k]:bounds[k + 1]])
 
     def prepare_dense(self, components: Iterable[int]) -> None:
         """Compute many "about me" and learned-model vectors with a few matrix products."""

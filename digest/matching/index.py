@@ -27,14 +27,10 @@ from ..text import _WORD, analyse, stem
 from .analysis import CASED, credit, expansions_of, positions_in, slots, writes_acronym
 from .closeness import Closeness, ramp
 from .corpus import CorpusStats
-from .interests import COMPONENTS, Weights
+from .interests import COMPONENTS, UNIT, Weights
 from .semantic import MIN_DOCS
 from .terms import Term, category_matches, normalize_name
 
-# Relevance is summed in integer ten-thousandths, so that the sum is exact in any order and
-# the matrix path, the single path and the reference loop agree to the last digit (and the
-# batch product runs on 32-bit integers).
-UNIT = 10_000
 SCORE_DECIMALS = 6
 SNIPPET_AFTER = 300  # characters of the abstract an email shows; a hit beyond gets a snippet
 _VEC = tuple[np.ndarray, np.ndarray]  # (positions int32, values in UNITs int64)

@@ -18,6 +18,10 @@ from .learned import LearnedModel
 from .terms import Term, TopicQuery, normalize_name, parse_terms, split_list
 
 STRICTNESS = ("strict", "balanced", "broad")
+# Relevance is summed in integer ten-thousandths, so that the sum is exact in any order and
+# the matrix path, the single path and the reference loop agree to the last digit (and the
+# batch product runs on 32-bit integers).
+UNIT = 10_000
 ABOUT_MAX_CHARS = 1000
 
 

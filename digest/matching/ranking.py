@@ -122,6 +122,7 @@ def prepare(components: Iterable[int], index: PaperIndex) -> None:
     of many interest sets in a few products."""
     keys = [(c, COMPONENTS[c]) for c in components]
     index.prepare_similar(k[1] for _, k in keys if k[0] in ("like", "dislike"))
+    index.prepare_likes([c for c, k in keys if k[0] == "like"])
     index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned")])
 
 
