@@ -159,6 +159,18 @@ def test_equal_interests_are_matched_once():
     b = Interests.build(keywords="LoRA,pruning")
     assert a == b and hash(a) == hash(b)
     assert len(match_many([a, b], idx)) == 1
+    assert b in match_many([a], idx) and Interests.build(keywords="quantum") not in match_many([a], idx)
+
+
+def test_two_interest_sets_with_one_hash_are_still_told_apart():
+    # match_many deduplicates on the hashes; a collision (forged here) must not merge rows.
+    idx = index_of(("Pruning", ""), ("LoRA adapters", ""))
+    a, b = Interests.build(keywords="pruning"), Interests.build(keywords="LoRA")
+    object.__setattr__(b, "_hash", a._hash)
+    rankings = match_many([a, b, a], idx)
+    assert len(rankings) == 2
+    assert rankings[a].positions.tolist() == [0] and rankings[b].positions.tolist() == [1]
+    assert Interests.build(keywords="quantum") not in rankings
 
 
 def test_nothing_matches_nothing():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from operator import attrgetter
+from operator import attrgetter, eq, itemgetter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -75,7 +75,7 @@ class Rankings:
     """The outcome of match_many: every distinct interest set's ranked papers, kept in three
     flat arrays (positions, scores, row offsets); a Ranking is cut out when asked for."""
 
-    def __init__(self, rows: dict[Interests, int], indptr: np.ndarray, packed: np.ndarray, totals: np.ndarray,
+    def __init__(self, rows: Distinct, indptr: np.ndarray, packed: np.ndarray, totals: np.ndarray,
                  col_bits: int, slots: np.ndarray | None = None):
         # packed: per ranked paper, row | (max score - score) | position, bit-packed (UNITs).
         # slots: where each row's papers stand in the flat arrays (rows are ranked grouped
@@ -88,10 +88,12 @@ class Rankings:
         return len(self._rows)
 
     def __contains__(self, interests: Interests) -> bool:
-        return interests in self._rows
+        return self._rows.row(interests) is not None
 
     def __getitem__(self, interests: Interests) -> Ranking:
-        r = self._rows[interests]
+        r = self._rows.row(interests)
+        if r is None:
+            raise KeyError(interests)
         if self._slots is not None:
             r = int(self._slots[r])
         packed = self._packed[self._indptr[r]:self._indptr[r + 1]]
@@ -103,6 +105,42 @@ class Rankings:
     def nbytes(self) -> int:
         slots = self._slots.nbytes if self._slots is not None else 0
         return self._indptr.nbytes + self._packed.nbytes + self._totals.nbytes + slots
+
+
+class Distinct:
+    """The distinct interest sets of a list, in the order they first come, with their
+    content keys, and the row of each. Touching 100,000 scattered objects is what costs
+    (several passes of attribute reads, a Python __hash__ and __eq__ per subscriber), so
+    each object is read once, for its hash and key (both computed when it was built); the
+    list is deduplicated on the 64-bit hashes in C, and the keys of equal hashes are
+    compared once to rule out a collision (the dictionary of objects is used when there is
+    one). Everything ranking needs (components, strictness, popularity) is in the key."""
+
+    def __init__(self, interests_list: Iterable[Interests]):
+        items = interests_list if isinstance(interests_list, list) else list(interests_list)
+        pairs = list(map(attrgetter("_hash", "_key"), items))
+        hashes = np.fromiter(map(itemgetter(0), pairs), dtype=np.int64, count=len(items))
+        keys = list(map(itemgetter(1), pairs))
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        self._by_hash: dict[int, int] | None = None
+        self._by_interests: dict[Interests, int] | None = None
+        if all(map(eq, keys, map(keys.__getitem__, first[inverse.ravel()].tolist()))):
+            first.sort()
+            self.keys = list(map(keys.__getitem__, first.tolist()))
+            self._by_hash = dict(zip(hashes[first].tolist(), range(len(first))))
+        else:
+            unique = list(dict.fromkeys(items))
+            self.keys = [i._key for i in unique]
+            self._by_interests = dict(zip(unique, range(len(unique))))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def row(self, interests: Interests) -> int | None:
+        if self._by_hash is None:
+            return self._by_interests.get(interests)
+        r = self._by_hash.get(interests._hash)
+        return r if r is not None and self.keys[r] == interests._key else None
 
 
 def layout(size: int) -> tuple[int, int]:
@@ -131,23 +169,23 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
     """Rank many interest sets at once. Each distinct set is matched once, as one row of a
     sparse product; then one sort of packed (row, score, position) keys orders every row.
     With top_k, each row keeps its k best papers (and the count of all)."""
-    unique = list(dict.fromkeys(interests_list))
-    rows = dict(zip(unique, range(len(unique))))
+    rows = Distinct(interests_list)
+    keys = rows.keys  # (adds, blocks, topic names, strictness, popularity) of each row
     col_bits, per_pass = layout(index.size)
     # Rows are ranked grouped by their floor and popularity, so that a group compares with
     # one floor and adds one bonus vector: `order` lists the rows as ranked, `slots` says
     # where each row went.
     floor_of = {s: max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS}
-    floors = np.array([floor_of[s] for s in map(attrgetter("strictness"), unique)], dtype=np.int64)
-    popularity = np.rint(np.array(list(map(attrgetter("popularity"), unique)), dtype=np.float64) * 100)
-    popularity = popularity.astype(np.int64)
+    floors = np.fromiter(map(floor_of.__getitem__, map(itemgetter(3), keys)), dtype=np.int64, count=len(keys))
+    popularity = np.fromiter(map(itemgetter(4), keys), dtype=np.float64, count=len(keys))
+    popularity = np.rint(popularity * 100).astype(np.int64)
     order = np.lexsort((popularity, floors))
-    slots = np.empty(len(unique), dtype=np.int64)
-    slots[order] = np.arange(len(unique))
-    ranked = [unique[r] for r in order.tolist()]
+    slots = np.empty(len(keys), dtype=np.int64)
+    slots[order] = np.arange(len(keys))
+    ranked = list(map(keys.__getitem__, order.tolist()))
     parts = [_match_pass(ranked[start:start + per_pass], floors[order[start:start + per_pass]],
                          popularity[order[start:start + per_pass]], index, top_k, workers, col_bits)
-             for start in range(0, len(unique), per_pass)]
+             for start in range(0, len(keys), per_pass)]
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Rankings(rows, np.zeros(1, dtype=np.int64), empty, empty, col_bits)
@@ -164,11 +202,11 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
     return Rankings(rows, indptr, np.concatenate(packed), np.concatenate(totals), col_bits, slots)
 
 
-def _match_pass(unique: list[Interests], floors: np.ndarray, popularity: np.ndarray, index: PaperIndex,
+def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, index: PaperIndex,
                 top_k: int | None, workers: int, col_bits: int):
-    """Rank rows already grouped by (floor, popularity)."""
-    n_rows = len(unique)
-    adds, blocks = list(map(attrgetter("adds"), unique)), list(map(attrgetter("blocks"), unique))
+    """Rank rows (the interests' keys) already grouped by (floor, popularity)."""
+    n_rows = len(keys)
+    adds, blocks = list(map(itemgetter(0), keys)), list(map(itemgetter(1), keys))
     n_adds = np.fromiter(map(len, adds), dtype=np.int64, count=n_rows)
     n_blocks = np.fromiter(map(len, blocks), dtype=np.int64, count=n_rows)
     lengths = n_adds + n_blocks
