@@ -184,6 +184,8 @@ class Interests:
         if learned is not None:
             adds.append(component_id(("learned", learned)))
         blocks += [component_id(("dislike", p)) for p in disliked]
+        # The content key: match_many ranks from it alone (ranking.Distinct: components to add,
+        # to block, strictness and popularity at positions 0, 1, 3 and 4).
         key = (tuple(sorted(adds)), tuple(sorted(set(blocks))), tuple(t.name for t in topics), strictness, popularity)
         return cls(topics, keywords, categories, authors, liked, disliked, about, strictness, learned, popularity,
                    tuple(adds), tuple(blocks), key, hash(key))
