@@ -6,12 +6,18 @@ a weekly edition (the feed's papers over 5 days, 7,520 papers).
 
 Prints a table and one JSON line with subscribers, seconds (all 100,000 ranked), speedup_vs_memoised
 (per-subscriber time of rank() / of the batch), learned_seconds, weekly_seconds, identical
-(the paths agree, and agree with reference_match on samples), peak_mb."""
+(the paths agree, and agree with reference_match on samples), peak_mb.
+
+--subscribers N ranks N generated subscribers instead (docs/scaling.md uses 1,000,000);
+--batch-only times one batch run and skips the learned-model and weekly runs and the traced
+rerun (null in the JSON), reporting the process's peak RSS instead: what a large N needs."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import resource
 import sys
 import time
 import tracemalloc
@@ -133,6 +139,15 @@ def timed_batch(subscribers, docs, stats, repeat: int = 3) -> tuple[float, list[
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="Matching at scale: generated subscribers against the 1,504-paper feed, "
+                                                 "beside rank() once per subscriber, in one run.")
+    parser.add_argument("--subscribers", type=int, default=N_SUBSCRIBERS, metavar="N",
+                        help=f"generated subscribers to rank at once (default {N_SUBSCRIBERS:,})")
+    parser.add_argument("--batch-only", action="store_true",
+                        help="one timed batch and the baseline only (no learned, weekly or traced runs)")
+    args = parser.parse_args()
+    n = args.subscribers
+    n_loop = min(N_LOOP, n)  # the baseline ranks this many of them
     from digest.ingest.formats import parse
     from digest.matching import CorpusStats, PaperIndex, rank, reference_match
     from digest.starter_topics import STARTER_TOPICS
@@ -145,72 +160,80 @@ def main() -> None:
     topics = [(name, query) for name, _, query in STARTER_TOPICS]
     authors = sorted({a for d in docs for a in d.authors})
     start = time.perf_counter()
-    subscribers = generate(N_SUBSCRIBERS, topics, [d.id for d in docs], authors)
+    subscribers = generate(n, topics, [d.id for d in docs], authors)
     build_s = time.perf_counter() - start
 
     # Baseline: the memoised per-subscriber path, rank() once per subscriber (shares the
     # component vectors, but no dedupe and no matrix product); index built inside the timing.
     start = time.perf_counter()
     rank_index = PaperIndex(docs, stats=stats)
-    rank_results = [rank(s, rank_index).pairs() for s in subscribers[:N_LOOP]]
+    rank_results = [rank(s, rank_index).pairs() for s in subscribers[:n_loop]]
     rank_s = time.perf_counter() - start
 
-    batch_s, batch_runs, (rankings, index) = timed_batch(subscribers, docs, stats)
-    tracemalloc.start()
-    timed_batch(subscribers, docs, stats, repeat=1)
-    peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
-    tracemalloc.stop()
+    batch_s, batch_runs, (rankings, index) = timed_batch(subscribers, docs, stats, repeat=1 if args.batch_only else 3)
+    if args.batch_only:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # RSS of the whole process
+    else:
+        tracemalloc.start()
+        timed_batch(subscribers, docs, stats, repeat=1)
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
     mismatches = sum(1 for s, expected in zip(subscribers, rank_results) if rankings[s].pairs() != expected)
     spec_mismatches = sum(1 for s in subscribers[:100] if reference_match(s, index) != rankings[s].pairs())
 
-    # 10% of the subscribers with learned models.
-    learned = with_models(subscribers, docs, stats, 0.10)
-    learned_s, learned_runs, (learned_rankings, learned_index) = timed_batch(learned, docs, stats)
-    with_model = [s for s in learned if s.learned is not None][:100]
-    learned_mismatches = sum(1 for s in with_model if reference_match(s, learned_index) != learned_rankings[s].pairs())
+    learned_s = weekly_s = None
+    learned_runs, learned_mismatches, weekly_mismatches, week = [], 0, 0, []
+    if not args.batch_only:
+        # 10% of the subscribers with learned models.
+        learned = with_models(subscribers, docs, stats, 0.10)
+        learned_s, learned_runs, (learned_rankings, learned_index) = timed_batch(learned, docs, stats)
+        with_model = [s for s in learned if s.learned is not None][:100]
+        learned_mismatches = sum(1 for s in with_model if reference_match(s, learned_index) != learned_rankings[s].pairs())
 
-    # A weekly edition: the feed's papers over 5 days, distinct ids (7,520 papers).
-    week = [d for day in range(5) for d in docs_of(records, day)]
-    weekly_s, _, (weekly_rankings, weekly_index) = timed_batch(subscribers, week, stats, repeat=1)
-    weekly_mismatches = sum(1 for s in subscribers[:20] if rank(s, weekly_index).pairs() != weekly_rankings[s].pairs())
+        # A weekly edition: the feed's papers over 5 days, distinct ids (7,520 papers).
+        week = [d for day in range(5) for d in docs_of(records, day)]
+        weekly_s, _, (weekly_rankings, weekly_index) = timed_batch(subscribers, week, stats, repeat=1)
+        weekly_mismatches = sum(1 for s in subscribers[:20] if rank(s, weekly_index).pairs() != weekly_rankings[s].pairs())
 
-    per_rank = rank_s / N_LOOP
-    per_batch = batch_s / N_SUBSCRIBERS
+    per_rank = rank_s / n_loop
+    per_batch = batch_s / n
     speedup = per_rank / per_batch
-    matches = [rankings[s].total for s in subscribers[:N_LOOP]]
+    matches = [rankings[s].total for s in subscribers[:n_loop]]
     print(f"matching benchmark: {len(docs):,} papers, {machine()}")
-    print(f"corpus statistics fitted in {fit_s:.1f} s; generated {N_SUBSCRIBERS:,} subscribers in {build_s:.1f} s "
+    print(f"corpus statistics fitted in {fit_s:.1f} s; generated {n:,} subscribers in {build_s:.1f} s "
           f"({len(rankings):,} distinct interest sets); mean papers selected per subscriber "
           f"{sum(matches) / len(matches):.1f}")
     print(f"{'what':56s} {'subscribers':>11s} {'papers':>7s} {'seconds':>8s} {'us/subscriber':>14s}")
-    print(f"{'rank() per subscriber (memoised vectors): the baseline':56s} {N_LOOP:11,d} {len(docs):7,d} "
+    print(f"{'rank() per subscriber (memoised vectors): the baseline':56s} {n_loop:11,d} {len(docs):7,d} "
           f"{rank_s:8.2f} {per_rank * 1e6:14.1f}")
-    print(f"{'Paperpost match_many (index + all rankings)':56s} {N_SUBSCRIBERS:11,d} {len(docs):7,d} "
+    print(f"{'Paperpost match_many (index + all rankings)':56s} {n:11,d} {len(docs):7,d} "
           f"{batch_s:8.2f} {per_batch * 1e6:14.1f}")
-    print(f"{'  the same, 10% of subscribers with learned models':56s} {N_SUBSCRIBERS:11,d} {len(docs):7,d} "
-          f"{learned_s:8.2f} {learned_s / N_SUBSCRIBERS * 1e6:14.1f}")
-    print(f"{'  a weekly edition (the feed over 5 days)':56s} {N_SUBSCRIBERS:11,d} {len(week):7,d} "
-          f"{weekly_s:8.2f} {weekly_s / N_SUBSCRIBERS * 1e6:14.1f}")
+    if not args.batch_only:
+        print(f"{'  the same, 10% of subscribers with learned models':56s} {n:11,d} {len(docs):7,d} "
+              f"{learned_s:8.2f} {learned_s / n * 1e6:14.1f}")
+        print(f"{'  a weekly edition (the feed over 5 days)':56s} {n:11,d} {len(week):7,d} "
+              f"{weekly_s:8.2f} {weekly_s / n * 1e6:14.1f}")
     print(f"batch runs: {', '.join(f'{t:.2f}' for t in batch_runs)} s; learned: "
-          f"{', '.join(f'{t:.2f}' for t in learned_runs)} s; results kept in {rankings.nbytes / 1e6:.0f} MB; "
-          f"peak traced {peak_mb:.0f} MB")
-    print(f"speedup {speedup:.1f}x over rank() per subscriber; identical to it on {N_LOOP:,}: {mismatches == 0}; "
-          f"to reference_match on 100: {spec_mismatches == 0}, on 100 with learned models: {learned_mismatches == 0}; "
-          f"weekly identical to rank() on 20: {weekly_mismatches == 0}")
+          f"{', '.join(f'{t:.2f}' for t in learned_runs) or '-'} s; results kept in {rankings.nbytes / 1e6:.0f} MB; "
+          f"peak {'RSS' if args.batch_only else 'traced'} {peak_mb:.0f} MB")
+    print(f"speedup {speedup:.1f}x over rank() per subscriber; identical to it on {n_loop:,}: {mismatches == 0}; "
+          f"to reference_match on 100: {spec_mismatches == 0}"
+          + ("" if args.batch_only else f", on 100 with learned models: {learned_mismatches == 0}; "
+                                        f"weekly identical to rank() on 20: {weekly_mismatches == 0}"))
     identical = not (mismatches or spec_mismatches or learned_mismatches or weekly_mismatches)
     print(json.dumps({
         "benchmark": "matching",
-        "subscribers": N_SUBSCRIBERS,
+        "subscribers": n,
         "papers": len(docs),
         "unique_interest_sets": len(rankings),
         "seconds": round(batch_s, 3),
-        "memoised_subscribers": N_LOOP,
+        "memoised_subscribers": n_loop,
         "memoised_seconds": round(rank_s, 3),
         "speedup_vs_memoised": round(speedup, 1),
-        "learned_share": 0.10,
-        "learned_seconds": round(learned_s, 3),
-        "weekly_papers": len(week),
-        "weekly_seconds": round(weekly_s, 3),
+        "learned_share": None if args.batch_only else 0.10,
+        "learned_seconds": None if learned_s is None else round(learned_s, 3),
+        "weekly_papers": len(week) or None,
+        "weekly_seconds": None if weekly_s is None else round(weekly_s, 3),
         "identical": identical,
         "peak_mb": round(peak_mb, 1),
     }))
