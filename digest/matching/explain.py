@@ -79,6 +79,32 @@ def _term_reason(kind: str, label: str, index: PaperIndex, position: int, term, 
     return Reason(kind, label, terms, hit.word, hit.field, strength, hit.snippet)
 
 
+# A topic's or a keyword's reason in one paper is the same for every subscriber who has it,
+# and finding the words as written (tokens, spans, snippets) is most of what explaining
+# costs: each is worked out once per edition's index and worker, then reused. Bounded, so
+# that a worker's memory does not grow with its subscribers' distinct keywords.
+REASONS_KEPT = 50_000
+_MISSING = object()
+
+
+def _remembered(index: PaperIndex, key, make):
+    cache = index.__dict__.setdefault("_explained", {})
+    found = cache.get(key, _MISSING)
+    if found is _MISSING:
+        if len(cache) >= REASONS_KEPT:
+            cache.clear()
+        found = cache[key] = make()
+    return found
+
+
+def _topic_reason(index: PaperIndex, topic, position: int) -> Reason:
+    matched = [(index.term_values(t).get(position, 0.0), t) for t in topic.terms if not t.exclude]
+    matched = [(v, t) for v, t in matched if v > 0]
+    best = max(matched, key=lambda vt: vt[0])[1]
+    reason = _term_reason("topic", topic.name, index, position, best, tuple(t.text for _, t in matched))
+    return reason or Reason("topic", topic.name)
+
+
 def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Reason, ...]:
     """Why the paper at `position` is in this subscriber's selection, strongest first."""
     scored: list[tuple[float, int, Reason]] = []
@@ -87,18 +113,16 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
     for topic, component in zip(interests.topics, interests.adds):
         value = _value(index, component, position)
         if value > 0:
-            matched = [(index.term_values(t).get(position, 0.0), t) for t in topic.terms if not t.exclude]
-            matched = [(v, t) for v, t in matched if v > 0]
-            best = max(matched, key=lambda vt: vt[0])[1]
-            reason = _term_reason("topic", topic.name, index, position, best,
-                                  tuple(t.text for _, t in matched))
-            scored.append((value, len(scored), reason or Reason("topic", topic.name)))
+            reason = _remembered(index, (topic, position), lambda: _topic_reason(index, topic, position))
+            scored.append((value, len(scored), reason))
     for term in interests.keywords:
         if not term.exclude:
             value = index.term_values(term).get(position, 0.0)
-            reason = _term_reason("keyword", term.text, index, position, term) if value > 0 else None
-            if reason:
-                scored.append((value * index.weights.keyword, len(scored), reason))
+            if value > 0:
+                reason = _remembered(index, (term, position),
+                                     lambda: _term_reason("keyword", term.text, index, position, term))
+                if reason:
+                    scored.append((value * index.weights.keyword, len(scored), reason))
     for pattern in interests.categories:
         value = _value(index, component_id(("category", pattern, interests.categories_alone)), position)
         if value > 0:
