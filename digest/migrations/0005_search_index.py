@@ -42,6 +42,15 @@ def backward(apps, schema_editor):
         schema_editor.execute(sql)
 
 
+def restore_sqlite_triggers(apps, schema_editor):
+    """For later migrations that add a column to digest_paper (0008, 0011): SQLite adds it by
+    rebuilding the table, and the full-text triggers above go with the old one. Put them back
+    (and re-index)."""
+    if schema_editor.connection.vendor == "sqlite":
+        for sql in SQLITE:
+            schema_editor.execute(sql)
+
+
 class Migration(migrations.Migration):
     dependencies = [("digest", "0004_starter_topics_v2")]
     operations = [migrations.RunPython(forward, backward)]

@@ -7,14 +7,6 @@ from django.db import migrations, models
 search_index = import_module("digest.migrations.0005_search_index")
 
 
-def restore_search_triggers(apps, schema_editor):
-    # SQLite adds these columns by rebuilding digest_paper, and the full-text triggers of
-    # 0005 are dropped with the old table: put them back (and re-index).
-    if schema_editor.connection.vendor == "sqlite":
-        for sql in search_index.SQLITE:
-            schema_editor.execute(sql)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -38,5 +30,5 @@ class Migration(migrations.Migration):
             name="community_votes",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
-        migrations.RunPython(restore_search_triggers, migrations.RunPython.noop),
+        migrations.RunPython(search_index.restore_sqlite_triggers, migrations.RunPython.noop),
     ]

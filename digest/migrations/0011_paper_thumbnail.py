@@ -7,14 +7,6 @@ from django.db import migrations, models
 search_index = import_module("digest.migrations.0005_search_index")
 
 
-def restore_search_triggers(apps, schema_editor):
-    # SQLite adds a column by rebuilding digest_paper, and the full-text triggers of 0005 go
-    # with the old table: put them back (and re-index).
-    if schema_editor.connection.vendor == "sqlite":
-        for sql in search_index.SQLITE:
-            schema_editor.execute(sql)
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -27,5 +19,5 @@ class Migration(migrations.Migration):
             name="thumbnail",
             field=models.URLField(blank=True, max_length=500),
         ),
-        migrations.RunPython(restore_search_triggers, migrations.RunPython.noop),
+        migrations.RunPython(search_index.restore_sqlite_triggers, migrations.RunPython.noop),
     ]
