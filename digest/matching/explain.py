@@ -88,7 +88,7 @@ _MISSING = object()
 
 
 def _remembered(index: PaperIndex, key, make):
-    cache = index.__dict__.setdefault("_explained", {})
+    cache = index.explained
     found = cache.get(key, _MISSING)
     if found is _MISSING:
         if len(cache) >= REASONS_KEPT:

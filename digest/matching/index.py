@@ -92,6 +92,8 @@ class PaperIndex(Closeness):
         self._authors_index: dict[str, list[int]] | None = None
         self._firsts: dict[int, tuple[dict, dict]] = {}
         self._writes: dict[tuple[int, str], bool] = {}
+        # Reasons already worked out for a topic or keyword in a paper (explain.py fills it).
+        self.explained: dict = {}
         w = self.weights
         upvotes = np.array([max(0, p.upvotes or 0) for p in self.papers], dtype=np.float64)
         popularity = np.minimum(1.0, np.log1p(upvotes) / np.log1p(max(1.0, w.upvote_scale)))
