@@ -5,7 +5,10 @@ fair baselines, in one run.
 - The stored corpus is every paper of the daily-papers page, the Hugging Face JSON files and
   the full 1,504-item arXiv feed; corpus statistics (IDF, acronyms, the semantic layer) are
   fitted on it, as the product fits them on its rolling window of stored papers.
-- Each split's papers are one period to rank for each of the 17 profiles; the product sends
+- Three parts: `tune` and `report` (the first round's halves, both tuning material now) and
+  `holdout` (300 papers judged before the matcher was run on them: the reported part; see
+  benchmarks/devset/README.md).
+- Each part's papers are one period to rank for each of the 17 profiles; the product sends
   what clears the subscriber's floor (strictness "balanced", the default).
 - Baseline (a), substring: the typed keywords and the chosen topics' query terms as
   case-insensitive substrings of title + abstract, exclusions drop, categories and authors
@@ -18,7 +21,7 @@ Metrics: micro and macro precision/recall/F1 over (profile, paper) pairs (a prof
 nothing counts precision 0), precision@5 (precision of the first <=5 papers each subscriber
 gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains 2/1).
 Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
-split printed (report, unless --split tune).
+part printed (the holdout, unless --split names another).
 
     .venv/bin/python benchmarks/relevance.py --split tune
 """
@@ -279,7 +282,7 @@ class TfidfBaseline:
 
 
 def table(split: str, systems: dict[str, Scores], out: Callable[[str], None] = print) -> None:
-    out(f"\n== {split} half ==")
+    out(f"\n== {split} ==")
     out(f"{'system':22s} {'micro P':>7s} {'R':>5s} {'F1':>5s}   {'macro P':>7s} {'R':>5s} {'F1':>5s}   "
         f"{'P@5':>5s} {'nDCG@10':>7s}")
     for name, s in systems.items():
@@ -307,7 +310,8 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
         stats = matching.CorpusStats.fit(devset.corpus)
     print(f"relevance benchmark: {len(devset.corpus):,} stored papers, {len(devset.keys)} labelled "
           f"({sum(1 for s in devset.split_of.values() if s == 'tune')} tune / "
-          f"{sum(1 for s in devset.split_of.values() if s == 'report')} report), {len(devset.profiles)} profiles; "
+          f"{sum(1 for s in devset.split_of.values() if s == 'report')} report / "
+          f"{sum(1 for s in devset.split_of.values() if s == 'holdout')} holdout), {len(devset.profiles)} profiles; "
           f"strictness {strictness}; TF-IDF threshold {threshold:.2f} (chosen on tune)")
     result = {}
     for split in splits:
@@ -332,11 +336,12 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["tune", "report", "both"], default="both",
-                        help="which half to score (tune while tuning; report only at checkpoints)")
+    parser.add_argument("--split", choices=["tune", "report", "holdout", "all"], default="all",
+                        help="which part to score: tune and report while tuning (both are tuning material "
+                             "since the holdout was judged); holdout to report (benchmarks/devset/README.md)")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
-    splits = ["tune", "report"] if args.split == "both" else [args.split]
+    splits = ["tune", "report", "holdout"] if args.split == "all" else [args.split]
     print(json.dumps(run(splits, args.strictness)))
 
 
