@@ -5,9 +5,9 @@ fair baselines, in one run.
 - The stored corpus is every paper of the daily-papers page, the Hugging Face JSON files and
   the full 1,504-item arXiv feed; corpus statistics (IDF, acronyms, the semantic layer) are
   fitted on it, as the product fits them on its rolling window of stored papers.
-- Three parts: `tune` and `report` (the first round's halves, both tuning material now) and
-  `holdout` (300 papers judged before the matcher was run on them: the reported part; see
-  benchmarks/devset/README.md).
+- Four parts: `tune` and `report` (the first round's halves) and `holdout` (300 papers judged
+  before the matcher was run on them, scored once) are tuning material now; `holdout2` (300
+  more, judged the same way) is the reported part. See benchmarks/devset/README.md.
 - Each part's papers are one period to rank for each of the 17 profiles; the product sends
   what clears the subscriber's floor (strictness "balanced", the default).
 - Baseline (a), substring: the typed keywords and the chosen topics' query terms as
@@ -21,7 +21,7 @@ Metrics: micro and macro precision/recall/F1 over (profile, paper) pairs (a prof
 nothing counts precision 0), precision@5 (precision of the first <=5 papers each subscriber
 gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains 2/1).
 Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
-part printed (the holdout, unless --split names another).
+part printed (holdout2, unless --split names another).
 
     .venv/bin/python benchmarks/relevance.py --split tune
 """
@@ -311,7 +311,8 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
     print(f"relevance benchmark: {len(devset.corpus):,} stored papers, {len(devset.keys)} labelled "
           f"({sum(1 for s in devset.split_of.values() if s == 'tune')} tune / "
           f"{sum(1 for s in devset.split_of.values() if s == 'report')} report / "
-          f"{sum(1 for s in devset.split_of.values() if s == 'holdout')} holdout), {len(devset.profiles)} profiles; "
+          f"{sum(1 for s in devset.split_of.values() if s == 'holdout')} holdout / "
+          f"{sum(1 for s in devset.split_of.values() if s == 'holdout2')} holdout2), {len(devset.profiles)} profiles; "
           f"strictness {strictness}; TF-IDF threshold {threshold:.2f} (chosen on tune)")
     result = {}
     for split in splits:
@@ -336,12 +337,12 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["tune", "report", "holdout", "all"], default="all",
-                        help="which part to score: tune and report while tuning (both are tuning material "
-                             "since the holdout was judged); holdout to report (benchmarks/devset/README.md)")
+    parser.add_argument("--split", choices=["tune", "report", "holdout", "holdout2", "all"], default="all",
+                        help="which part to score: tune, report and holdout are tuning material; holdout2 "
+                             "is the reported part (benchmarks/devset/README.md)")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
-    splits = ["tune", "report", "holdout"] if args.split == "all" else [args.split]
+    splits = ["tune", "report", "holdout", "holdout2"] if args.split == "all" else [args.split]
     print(json.dumps(run(splits, args.strictness)))
 
 

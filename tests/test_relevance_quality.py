@@ -1,8 +1,7 @@
 """Relevance on the labelled development set (benchmarks/devset/): the real matcher, the
-corpus statistics fitted on every stored paper of the shared data. Two parts scored: the
-first round's report half (tuning material since the holdout was judged) and the holdout
-(300 papers judged before the matcher was run on them, never tuned on). Figures:
-benchmarks/README.md; a drop below them fails."""
+corpus statistics fitted on every stored paper of the shared data. Three parts scored: the
+first round's report half, and the two holdouts of 300 papers each, judged before the matcher
+was run on them and never tuned on. Figures: benchmarks/README.md; a drop below them fails."""
 
 import pytest
 
@@ -13,6 +12,7 @@ from tests.conftest import data_file
 RECORDED = {
     "report": (0.68, 0.80, 0.75),  # 0.705 / 0.829 / 0.788
     "holdout": (0.60, 0.70, 0.62),  # 0.620 / 0.731 / 0.650
+    "holdout2": (0.61, 0.74, 0.72),  # 0.634 / 0.767 / 0.744
 }
 
 
