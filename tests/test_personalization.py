@@ -12,7 +12,8 @@ from django.test import Client
 
 from digest.ingest import pagetext
 from digest.matching import (
-    Interests, PaperDoc, PaperIndex, Weights, explain, match, match_many, parse_terms, rank, reference_match,
+    Interests, LearnedModel, PaperDoc, PaperIndex, Weights, explain, match, match_many, parse_terms, rank,
+    reference_match,
 )
 from digest.models import Batch, BatchEntry, Paper, Topic
 from digest.starter_topics import STARTER_TOPICS
@@ -107,14 +108,42 @@ def test_more_like_these_finds_similar_papers_and_says_so():
     assert all(r.kind == "like" for m in found for r in m.reasons)
 
 
-def test_fewer_like_this_leaves_out_the_paper_and_its_neighbours():
-    index = page_index()
+def test_fewer_like_this_leaves_out_the_paper_and_its_near_duplicates_not_its_field():
+    # The page, plus LoLDU listed again as a revised version (a new id, one sentence more).
+    loldu = RECORDS[TITLE["LoLDU"] - 1]
+    relisted = PaperDoc(id=1000, title=loldu.title, order=len(RECORDS),
+                        abstract=loldu.abstract + " Code and checkpoints are released.")
+    index = PaperIndex([*page_index().papers, relisted])
     lora_topic = (STARTER_TOPICS[0][0], STARTER_TOPICS[0][2])
     before = {m.paper_id for m in match(Interests.build(topics=[lora_topic]), index)}
     after = {m.paper_id for m in match(Interests.build(topics=[lora_topic], disliked=[TITLE["LoLDU"]]), index)}
-    assert TITLE["LoLDU"] in before and TITLE["LoLDU"] not in after
-    assert TITLE["IncreLoRA"] not in after  # its closest neighbour
-    assert after < before
+    assert {TITLE["LoLDU"], 1000} <= before
+    assert TITLE["LoLDU"] not in after and 1000 not in after  # the paper and its near-duplicate
+    # Its closest other LoRA paper (closeness 3.1) stays: "fewer like this" on one paper of
+    # the reader's own topic must not empty the topic.
+    assert TITLE["IncreLoRA"] in after
+    assert after == before - {TITLE["LoLDU"], 1000}
+
+
+def test_feedback_never_demotes_what_the_person_declared():
+    # A math.CO reader (categories were all they gave) marks papers "more like this" and has a
+    # learned model: every math.CO paper still clears the floor, the feedback only reorders.
+    # (Categories next to feedback used to count 0.3: the digest emptied after two clicks.)
+    docs = [PaperDoc(id=i, title=f"On {word} of graphs", abstract=f"We bound the {word} of graphs.",
+                     categories=("math.CO",), order=i) for i, word in enumerate(
+                         ["colourings", "matchings", "cliques", "Ramsey numbers", "expanders", "minors"], start=1)]
+    docs += [PaperDoc(id=100 + i, title=f"A {word} for language models", abstract="We train a model.",
+                      categories=("cs.CL",), order=100 + i) for i, word in enumerate(["benchmark", "tokenizer"])]
+    index = PaperIndex(docs)
+    model = LearnedModel(terms=(("ramsey", 2.0), ("bound", 0.5)), bias=-1.0, positives=4, negatives=3)
+    declared = Interests.build(categories="math.CO")
+    with_feedback = Interests.build(categories="math.CO", liked=[4], learned=model)
+    assert with_feedback.learned is not None and with_feedback.categories_alone
+    wanted = {d.id for d in docs if "math.CO" in d.categories}
+    assert {m.paper_id for m in match(declared, index)} == wanted
+    assert {m.paper_id for m in match(with_feedback, index, limit=None)} == wanted
+    # The same from the batch path and the reference loop.
+    assert match_many([with_feedback], index)[with_feedback].pairs() == reference_match(with_feedback, index)
 
 
 def test_categories_authors_and_every_kind_explain_themselves():

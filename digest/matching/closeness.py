@@ -218,7 +218,13 @@ class Closeness:
         return np.round(weights[None, :] * ramp(closeness, w.about_low, w.about_high), 4)
 
     def learned_values(self, models: Sequence) -> np.ndarray:
-        """papers x models: Weights.learned x max(0, 2p - 1) for each learned model."""
+        """papers x models: LEARNED x ramp(z, LEARNED_LOW, LEARNED_HIGH), z the standard score
+        of the model's margin over this index's papers. A model trained on a dozen labels
+        against hundreds of background papers puts almost every new paper below p = 0.5 (on
+        the devset's holdout, every one: the model added nothing), so its probability says
+        little; how far above the edition's typical paper the model places a paper does, on
+        the same scale as the "about me" and liked papers."""
+        w = self.weights
         features, vocab = self.features()
         rows, cols, vals = [], [], []
         for k, model in enumerate(models):
@@ -228,9 +234,8 @@ class Closeness:
                     cols.append(k)
                     vals.append(weight)
         weights = sparse.csr_matrix((vals, (rows, cols)), shape=(len(vocab), len(models)))
-        margins = (features @ weights).toarray() + np.array([m.bias for m in models])
-        p = 1.0 / (1.0 + np.exp(-margins))
-        return np.round(self.weights.learned * np.clip(2.0 * p - 1.0, 0.0, 1.0), 4)
+        margins = np.round((features @ weights).toarray(), 4)  # the bias shifts every paper alike
+        return np.round(w.learned * ramp(self.standardised(margins), w.learned_low, w.learned_high), 4)
 
     DENSE_CHUNK = 1000
 

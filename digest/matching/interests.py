@@ -52,8 +52,13 @@ class Weights:
     like_alone: float = 2.5  # liked papers are all the subscriber gave: their neighbours pass
     like_low: float = 2.5
     like_high: float = 4.5
-    dislike: float = 3.0  # "fewer like this" drops the paper and papers this close to it
+    # "Fewer like this" drops the paper and papers this close to it: near-duplicates, not its
+    # whole field (at 3.0 one off-target paper in the reader's own field blocked relevant ones).
+    dislike: float = 5.0
     learned: float = 0.8
+    # The learned model: the standard score of its margin over the edition, ramped.
+    learned_low: float = 3.0
+    learned_high: float = 5.0
     # The floors a paper's relevance must reach, by strictness.
     floor_strict: float = 1.1
     floor_balanced: float = 0.7
@@ -97,20 +102,27 @@ def normalize_about(text: str) -> str:
     return re.sub(r"\s+", " ", (text or "").strip())[:ABOUT_MAX_CHARS]
 
 
-def categories_alone(topics, keywords, about, liked, learned) -> bool:
-    """Categories (with authors) are all the subscriber gave: a category match is a full match."""
-    return not (topics or about or liked or learned or any(not t.exclude for t in keywords))
+# Whether a part is "alone" follows what the person declared (topics, keywords, categories,
+# authors, an "about me", listed papers), never what feedback added: a learned model must not
+# demote the categories or the "about me" that were all the person asked for (a math.CO reader
+# who marks two papers "more like this" still gets math.CO).
 
 
-def about_alone(topics, keywords, categories, authors, learned) -> bool:
+def categories_alone(topics, keywords, about) -> bool:
+    """Categories (with authors, liked papers) are all the subscriber declared: a category
+    match is a full match; liked papers only put their neighbours first."""
+    return not (topics or about or any(not t.exclude for t in keywords))
+
+
+def about_alone(topics, keywords, categories, authors) -> bool:
     """The "about me" text, with liked papers or not, is all the subscriber gave: its clear
     matches clear the floor on their own."""
-    return not (topics or learned or categories or authors or any(not t.exclude for t in keywords))
+    return not (topics or categories or authors or any(not t.exclude for t in keywords))
 
 
-def liked_alone(topics, keywords, categories, authors, about, learned) -> bool:
+def liked_alone(topics, keywords, categories, authors, about) -> bool:
     """Liked papers are all the subscriber gave: their close neighbours clear the floor."""
-    return not (topics or about or learned or categories or authors or any(not t.exclude for t in keywords))
+    return not (topics or about or categories or authors or any(not t.exclude for t in keywords))
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,13 +186,13 @@ class Interests:
         adds += [component_id(("term", t.alternatives)) for t in keywords if not t.exclude]
         # Categories alone are the whole request (send me math.CO); next to anything else
         # they support the other evidence.
-        alone = categories_alone(topics, keywords, about, liked, learned)
+        alone = categories_alone(topics, keywords, about)
         adds += [component_id(("category", c, alone)) for c in categories]
         adds += [component_id(("author", a)) for a in authors]
-        like_alone = liked_alone(topics, keywords, categories, authors, about, learned)
+        like_alone = liked_alone(topics, keywords, categories, authors, about)
         adds += [component_id(("like", p, like_alone)) for p in liked]
         if about:
-            adds.append(component_id(("about", about, about_alone(topics, keywords, categories, authors, learned))))
+            adds.append(component_id(("about", about, about_alone(topics, keywords, categories, authors))))
         if learned is not None:
             adds.append(component_id(("learned", learned)))
         blocks += [component_id(("dislike", p)) for p in disliked]
@@ -203,15 +215,15 @@ class Interests:
 
     @property
     def categories_alone(self) -> bool:
-        return categories_alone(self.topics, self.keywords, self.about, self.liked, self.learned)
+        return categories_alone(self.topics, self.keywords, self.about)
 
     @property
     def about_alone(self) -> bool:
-        return about_alone(self.topics, self.keywords, self.categories, self.authors, self.learned)
+        return about_alone(self.topics, self.keywords, self.categories, self.authors)
 
     @property
     def liked_alone(self) -> bool:
-        return liked_alone(self.topics, self.keywords, self.categories, self.authors, self.about, self.learned)
+        return liked_alone(self.topics, self.keywords, self.categories, self.authors, self.about)
 
     @property
     def is_empty(self) -> bool:

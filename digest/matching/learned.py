@@ -18,8 +18,9 @@ keep a model trained on likes alone from liking everything. A model with fewer t
 MIN_LABELS labels, or fewer than MIN_POSITIVES positives, is not usable: Interests.build
 then ignores it and the explicit interests alone decide.
 
-What the model adds to a paper's relevance: Weights.learned x max(0, 2p - 1), where p is the
-model's probability that the paper is wanted; `top_terms()` says what it learned, for the
+What the model adds to a paper's relevance: Weights.learned x ramp(z, LEARNED_LOW, LEARNED_HIGH),
+z the standard score of the model's margin over the edition's papers (closeness.learned_values:
+the probability itself is under 0.5 for nearly every new paper); `top_terms()` says what it learned, for the
 preference centre."""
 
 from __future__ import annotations
@@ -98,10 +99,6 @@ class LearnedModel:
         for c, w in cols:
             weights[c] = w
         return np.asarray(features @ weights).ravel() + self.bias
-
-    def values(self, features, vocab: dict[str, int], weight: float) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-self.margins(features, vocab)))
-        return weight * np.clip(2.0 * p - 1.0, 0.0, 1.0)
 
 
 def train(examples: Iterable[tuple[object, float]], stats, background: Sequence = (), top_terms: int = TOP_TERMS,
