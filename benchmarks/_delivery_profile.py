@@ -3,10 +3,11 @@ in this one process (tasks in-process, a real SMTP connection to peer-bench's si
 cProfile on CPU time (waiting for the sink's replies is not counted), and prints the share
 of each stage. cProfile slows everything down, so only the shares mean something.
 
-What a worker does once, not per digest, is done before profiling and reported apart: the
-ranking's corpus statistics (fitted here on a fresh database, loaded by a real worker) and
-the imports they pull in (scikit-learn, SciPy), about 6 s that would otherwise be a fifth
-of a 1,000-digest profile."""
+Only the sending is profiled (the chunks, as a worker runs them), not the building of the
+edition's rows (send_digest's work, in another process). What a worker does once, not per
+digest, is done before profiling and reported apart: the ranking's corpus statistics (fitted
+here on a fresh database, loaded by a real worker) and the imports they pull in (scikit-learn,
+SciPy), about 6 s that would otherwise be a fifth of a 1,000-digest profile."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def run(n: int, papers: int, abstract_chars: int, peer: Path, setup_code: str) -
 
     from digest.corpus import current_stats
     from digest.models import Batch
+    from subscribers import sending
     from subscribers.delivery import build_edition
 
     call_command("ingest", str(ROOT / "samples" / "daily-papers-page.txt"), verbosity=0)
@@ -67,9 +69,20 @@ def run(n: int, papers: int, abstract_chars: int, peer: Path, setup_code: str) -
     warm_up = time.process_time() - warm_started
     profile = cProfile.Profile(time.process_time)
     started = time.perf_counter()
-    profile.enable()
-    build_edition(batch)  # in-process: every chunk is sent here
-    profile.disable()
+    real_send_chunk = sending.send_chunk
+
+    def profiled(*args, **kwargs):
+        profile.enable()
+        try:
+            return real_send_chunk(*args, **kwargs)
+        finally:
+            profile.disable()
+
+    sending.send_chunk = profiled  # subscribers.tasks calls it through the module
+    try:
+        build_edition(batch)  # in-process: every chunk is sent here
+    finally:
+        sending.send_chunk = real_send_chunk
     wall = time.perf_counter() - started
     sink.send_signal(signal.SIGTERM)
     sink.wait(30)

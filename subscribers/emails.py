@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from email.utils import parseaddr
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.template.loader import get_template
@@ -31,14 +31,14 @@ from django.urls import get_script_prefix, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from digest.matching import Match
+from digest.matching import Match, Reason
 from digest.models import Paper
 from digest.selection import topic_tags
 from digest.text import shorten
 from paperpost.mail import FastEmail
 
 from . import why
-from .frames import fill, fill_safe
+from .frames import bound, fill, fill_safe
 from .models import Feedback, Frequency
 from .tokens import click_tokens, make_delivery_token, make_token
 
@@ -167,8 +167,10 @@ def paper_targets(paper: Paper) -> tuple[str, ...]:
     return (paper_url(paper), *(url for _, url in paper_links(paper)))
 
 
-# The paper's links are rendered as these markers, filled per subscriber (PaperView.filled).
+# The paper's links are rendered as these markers, which become the fields link0..link3 of
+# the paper's pick (PaperView.picks), filled per subscriber.
 LINK_SLOTS = tuple(f"\x00link{n}\x00" for n in range(4))
+LINK_FIELDS = tuple(f"link{n}" for n in range(4))
 
 
 @dataclass
@@ -215,17 +217,21 @@ class PaperView:
                    labels=labels, targets=paper_targets(paper), head=mark_safe(head), tail=mark_safe(tail),
                    text_head=text_head, text_tail=text_tail, shown=view["abstract"].casefold())
 
-    def filled(self, html_links: list[str], text_links: list[str]) -> tuple[str, str, str, str]:
-        """(head, tail, text head, text tail) with the links put in: plain URLs (escaped for
-        the HTML) or click links."""
-        head, tail, text_head, text_tail = self.head, self.tail, self.text_head, self.text_tail
-        for slot, in_html, in_text in zip(LINK_SLOTS, html_links, text_links):
-            head, tail = head.replace(slot, in_html), tail.replace(slot, in_html)
-            text_head, text_tail = text_head.replace(slot, in_text), text_tail.replace(slot, in_text)
-        return head, tail, text_head, text_tail
+    @cached_property
+    def picks(self) -> tuple[str, str]:
+        """_pick.html and _pick.txt with this paper's block put in, once per paper and
+        process: %-formats (frames.bound) whose fields are what each subscriber's pick adds
+        (its links, rank, why and feedback links), so that a pick is one format, not a
+        replace per link slot and a fill per partial."""
+        slots = dict(zip(LINK_SLOTS, LINK_FIELDS))
+        return (bound("_pick.html", {"head": self.head, "tail": self.tail}, slots),
+                bound("_pick.txt", {"head": self.text_head, "tail": self.text_tail}, slots))
 
-    def plain(self) -> tuple[str, str, str, str]:
-        return self.filled([escape(url) for url in self.targets], list(self.targets))
+    @cached_property
+    def plain_links(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The link fields of the picks for subscribers with plain links (the same for all):
+        the URLs, escaped for the HTML."""
+        return dict(zip(LINK_FIELDS, map(escape, self.targets))), dict(zip(LINK_FIELDS, self.targets))
 
 
 class PaperViews:
@@ -262,10 +268,16 @@ class Digest:
 # --- The digest -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4)
+def _domain(from_email: str) -> str:
+    # Parsed once: parseaddr() was a twentieth of a digest's rendering, twice per digest.
+    return parseaddr(from_email)[1].rpartition("@")[2] or "localhost"
+
+
 def message_id_for(edition_id: int, delivery_id: int) -> str:
     """The same Message-ID every time a delivery is (re)tried, so that a resend after an
     unknown outcome is recognised by the receiving side as the same message."""
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    domain = _domain(settings.DEFAULT_FROM_EMAIL)
     tag = hmac.new(settings.SECRET_KEY.encode(), f"{edition_id}.{delivery_id}".encode(), hashlib.sha256)
     return f"<digest.{edition_id}.{delivery_id}.{tag.hexdigest()[:12]}@{domain}>"
 
@@ -300,45 +312,55 @@ def click_url_base() -> str:
     return link("click", "")[: -len("/")]
 
 
+@lru_cache(maxsize=10_000)
+def _why_lines(reasons: tuple[Reason, ...], shown: str) -> tuple[str, str]:
+    """A pick's Why line (subscribers/why.py in the _why_line partials), HTML and text, made
+    once per process for each distinct pair of reasons and paper: the reasons are shared by
+    every subscriber with the same topic or keyword (digest.matching.explain), so most
+    picks find their line here. Keyed on the abstract as shown, as the snippet depends on it."""
+    return (fill_safe("_why_line.html", {"why": why.why_html(reasons, shown)}),
+            fill_safe("_why_line.txt", {"why": why.why_text(reasons, shown)}))
+
+
 def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, str]:
     """The papers' part of the HTML and of the text: each paper's block with the
     subscriber's rank, why, and feedback links around it."""
     topic_ids = dict(digest.recipient.topics)
     more, fewer, not_interested, mute = Feedback.MORE.value, Feedback.FEWER.value, Feedback.NOT.value, Feedback.MUTE.value
+    mutes: dict[str, str] = {}  # a topic's mute link, the same for each of this email's papers
     html_parts: list[str] = []
     text_parts: list[str] = []
     click_base = None if digest.recipient.plain_links else click_url_base()
     for rank, (view, m) in enumerate(digest.papers, start=1):
+        html_format, text_format = view.picks
         if click_base is None:
-            head, tail, text_head, text_tail = view.plain()
+            html_links, text_links = view.plain_links
         else:
-            clicks = [click_base + token + "/" for token in
-                      click_tokens("e", digest.delivery_id, view.id, len(view.targets))]
-            head, tail, text_head, text_tail = view.filled(clicks, clicks)
-        # The URLs hold only our host, a signed token ([A-Za-z0-9_:.-]) and digits: nothing to escape.
-        upvote_url = SafeString(f"{upvote_base}{view.id}/")
-        more_url = SafeString(f"{feedback_base}{more}/{view.id}/")
-        fewer_url = SafeString(f"{feedback_base}{fewer}/{view.id}/")
-        not_url = SafeString(f"{feedback_base}{not_interested}/{view.id}/")
-        mutes = [(reason.label, SafeString(f"{feedback_base}{mute}/{topic_ids[reason.label]}/"))
-                 for reason in m.reasons if reason.kind == "topic" and reason.label in topic_ids]
-        html_mutes = "".join(fill_safe("_mute.html", {"topic": _escaped(label), "url": url}) for label, url in mutes)
+            html_links = text_links = {field: click_base + token + "/" for field, token in zip(
+                LINK_FIELDS, click_tokens("e", digest.delivery_id, view.id, len(view.targets)))}
+        for reason in m.reasons:
+            if reason.kind == "topic" and reason.label in topic_ids and reason.label not in mutes:
+                url = SafeString(f"{feedback_base}{mute}/{topic_ids[reason.label]}/")
+                mutes[reason.label] = fill_safe("_mute.html", {"topic": _escaped(reason.label), "url": url})
         # A top paper's counts are its reason (in the paper's block); other picks say why
         # (subscribers/why.py: the word as written, where, a snippet when it is not shown).
         community = all(r.kind == "community" for r in m.reasons)
-        html_parts.append(fill_safe("_pick.html", {
-            "head": head,
-            "why": "" if community else fill_safe("_why_line.html", {"why": why.why_html(m.reasons, view.shown)}),
-            "upvote_url": upvote_url, "more_url": more_url, "fewer_url": fewer_url, "not_url": not_url,
-            "mutes": html_mutes, "tail": tail,
-        }))
+        why_html, why_text = ("", "") if community else _why_lines(m.reasons, view.shown)
+        # The URLs hold only our host, a signed token ([A-Za-z0-9_:.-]) and digits: nothing to
+        # escape, like every value of these formats (escaped, or safe, before they go in).
+        upvote_url = f"{upvote_base}{view.id}/"
+        html_parts.append(html_format % {
+            **html_links, "why": why_html, "upvote_url": upvote_url,
+            "more_url": f"{feedback_base}{more}/{view.id}/", "fewer_url": f"{feedback_base}{fewer}/{view.id}/",
+            "not_url": f"{feedback_base}{not_interested}/{view.id}/",
+            "mutes": "".join(mutes[r.label] for r in m.reasons if r.kind == "topic" and r.label in topic_ids),
+        })
         # The text part carries one link per paper to a page with every choice (more, fewer,
         # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
-        text_parts.append(fill_safe("_pick.txt", {
-            "rank": rank, "head": text_head,
-            "why": "" if community else fill_safe("_why_line.txt", {"why": why.why_text(m.reasons, view.shown)}),
-            "upvote_url": upvote_url, "choices_url": f"{feedback_base}{view.id}/", "tail": text_tail,
-        }))
+        text_parts.append(text_format % {
+            **text_links, "rank": rank, "why": why_text, "upvote_url": upvote_url,
+            "choices_url": f"{feedback_base}{view.id}/",
+        })
     return "".join(html_parts), "".join(text_parts)
 
 
@@ -379,7 +401,7 @@ def digest_message(digest: Digest) -> FastEmail:
     more = {}
     if digest.more:
         more = {"count": digest.more, "plural": "s" if digest.more != 1 else "",
-                "url": absolute(reverse("edition_matches", args=[manage_token, edition.id]))}
+                "url": link("edition_matches", manage_token, edition.id)}
     line = recipient.interests_line()
     context = {
         "heading": heading,

@@ -84,6 +84,30 @@ def fill(filename: str, context: dict) -> str:
     return fmt % tuple(context.get(name, "") for name in names)
 
 
+def bound(filename: str, fixed: dict, fields: dict[str, str] | None = None) -> str:
+    """The frame with some variables filled once (`fixed`, escaped as fill() does) and the
+    others left as %(name)s fields, so that a piece filled for many recipients with the same
+    large part (the digest's pick: a paper's block, then each subscriber's links and why) costs
+    one %-format with a dict of safe values. `fields` maps markers inside fixed values (the
+    paper's link slots) to further field names."""
+    statics, names = frame(filename)
+    escaping = not filename.endswith(".txt")
+    out = [statics[0].replace("%", "%%")]
+    for name, static in zip(names, statics[1:]):
+        if name in fixed:
+            value = fixed[name]
+            if escaping and not isinstance(value, SafeString):
+                value = html.escape(str(value))
+            value = str(value).replace("%", "%%")
+            for marker, field in (fields or {}).items():
+                value = value.replace(marker, f"%({field})s")
+            out.append(value)
+        else:
+            out.append(f"%({name})s")
+        out.append(static.replace("%", "%%"))
+    return "".join(out)
+
+
 def fill_safe(filename: str, context: dict) -> str:
     """fill() for a context whose every value is already safe for the frame (SafeStrings
     in HTML): no check per value. A digest fills four such partials per paper."""

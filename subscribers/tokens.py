@@ -90,15 +90,18 @@ def _base36(number: int) -> str:
 
 
 @lru_cache(maxsize=4)
-def _click_key(secret: str) -> bytes:
-    return hashlib.sha256(b"paperpost.click key\x00" + secret.encode()).digest()
+def _click_mac(secret: str):
+    # Keyed BLAKE2b is a MAC in its own right (no HMAC construction needed), with the purpose
+    # in its personalisation: a third of HMAC-SHA256's cost, and every email has 20 of these.
+    # Keyed once per process: each signature copies this state (the key's block already
+    # compressed) instead of keying a new hash, the same bytes for a third less.
+    key = hashlib.sha256(b"paperpost.click key\x00" + secret.encode()).digest()
+    return hashlib.blake2b(key=key, digest_size=9, person=b"pp.click")
 
 
 def click_signature(kind: str, owner_id: int, paper_id: int) -> str:
-    # Keyed BLAKE2b is a MAC in its own right (no HMAC construction needed), with the purpose
-    # in its personalisation: a third of HMAC-SHA256's cost, and every email has 20 of these.
-    mac = hashlib.blake2b(f"{kind}{owner_id}.{paper_id}".encode(), key=_click_key(settings.SECRET_KEY),
-                          digest_size=9, person=b"pp.click")
+    mac = _click_mac(settings.SECRET_KEY).copy()
+    mac.update(f"{kind}{owner_id}.{paper_id}".encode())
     return base64.urlsafe_b64encode(mac.digest()).decode()
 
 

@@ -7,8 +7,6 @@ HTML one too, through {% why %}); each distinct line is rendered once per proces
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
@@ -44,10 +42,25 @@ def needs_snippet(reasons: tuple[Reason, ...], shown: str) -> bool:
     return not shown or reasons[0].word.casefold() not in shown
 
 
-@lru_cache(maxsize=50_000)
+# Rendered lines, by what they show: the two strongest reasons' kind, label, word, field and
+# strength, and the snippet if it is shown. Not the matched terms, nor the weaker reasons,
+# nor the paper: "LLM: “large language models” in abstract (core)" is one line for every
+# paper and subscriber it fits. Bounded, so that a worker's memory stays flat.
+LINES_KEPT = 50_000
+_lines: dict[tuple, str] = {}
+
+
 def _render(reasons: tuple[Reason, ...], snippet: bool, kind: str) -> str:
-    rendered = get_template(f"emails/_why.{kind}").render(context(reasons, snippet))
-    return " ".join(rendered.split())
+    shown = reasons[:SHOWN_REASONS]
+    key = (kind, shown[0].snippet if snippet and shown else "",
+           *((r.kind, r.label, r.word, r.field, r.strength) for r in shown))
+    found = _lines.get(key)
+    if found is None:
+        rendered = get_template(f"emails/_why.{kind}").render(context(shown, snippet))
+        if len(_lines) >= LINES_KEPT:
+            _lines.clear()
+        found = _lines[key] = " ".join(rendered.split())
+    return found
 
 
 def why_html(reasons: tuple[Reason, ...], shown: str = "") -> SafeString:

@@ -7,6 +7,7 @@ paper's Why line says which word, where, and how strongly, in the HTML and the t
 
 import datetime as dt
 import re
+from dataclasses import replace
 
 import pytest
 from django.core import mail
@@ -16,6 +17,7 @@ from digest.matching import Reason
 from digest.models import Batch
 from subscribers import why
 from subscribers.delivery import build_edition
+from subscribers.emails import _why_lines
 from subscribers.models import Delivery, Subscriber
 from subscribers.tokens import make_token
 from tests.conftest import PAGE_DATE
@@ -132,6 +134,33 @@ def test_a_snippet_only_when_the_word_is_outside_the_abstract_shown():
                                                 "“Diffusion Autoencoders for Few-shot Image Generation in Hyperbolic Space”"
     assert str(why.why_html((Reason("keyword", "<b>", word="<script>", field="title", strength="core"),))) == (
         "“<b>&lt;script&gt;</b>” (&lt;b&gt;) in title (core)")
+
+
+def test_remembered_why_lines_change_with_anything_they_show():
+    # Lines are remembered per process by what they show (subscribers.why, and per pair of
+    # reasons and abstract in subscribers.emails): a difference in a shown part is a new line,
+    # one in what is not shown (the matched terms, a third reason) is the same line.
+    core = Reason("topic", "Graphs", terms=("graph",), word="graphs", field="title", strength="core")
+    assert why.why_text((core,)) == "Graphs: “graphs” in title (core)"
+    assert why.why_text((replace(core, strength="passing"),)) == "Graphs: “graphs” in title (passing mention)"
+    assert why.why_text((replace(core, field="abstract"),)) == "Graphs: “graphs” in abstract (core)"
+    assert why.why_text((replace(core, word="GNNs"),)) == "Graphs: “GNNs” in title (core)"
+    assert why.why_text((replace(core, label="Networks"),)) == "Networks: “graphs” in title (core)"
+    assert why.why_text((replace(core, kind="keyword", label="graph"),)) == "“graphs” (graph) in title (core)"
+    assert why.why_text((replace(core, terms=("graph", "gnn")),)) == why.why_text((core,))
+    third = Reason("author", "Ada Lovelace")
+    assert why.why_html((core, Reason("category", "cs.LG"), third)) == why.why_html((core, Reason("category", "cs.LG")))
+    assert why.why_html((core, third)) == "Graphs: “<b>graphs</b>” in title (core) &middot; by Ada Lovelace"
+    # The same reason in two papers: the snippet only where the word is beyond what is shown.
+    far = replace(core, field="abstract", snippet="…on graphs we…")
+    assert why.why_text((far,), shown="a short abstract") == "Graphs: “graphs” in abstract (core): “…on graphs we…”"
+    assert why.why_text((far,), shown="results on graphs") == "Graphs: “graphs” in abstract (core)"
+    assert why.why_text((replace(far, snippet="…other words…"),), shown="x") == (
+        "Graphs: “graphs” in abstract (core): “…other words…”")
+    html, text = _why_lines((far,), "a short abstract")
+    assert "<i>“…on graphs we…”</i>" in html and text == "   Why: Graphs: “graphs” in abstract (core): “…on graphs we…”\n"
+    html, text = _why_lines((far,), "results on graphs")
+    assert "…on graphs we…" not in html and text == "   Why: Graphs: “graphs” in abstract (core)\n"
 
 
 def test_the_subscribe_form_takes_an_optional_about_me(batch):
