@@ -40,6 +40,7 @@ MAX_LINE = 998  # RFC 5322, bytes per line
 _PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
 _NEEDS_ENCODING = re.compile(r"[^\x20-\x7e]")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")
+_LINE_DOT = re.compile(rb"\n\.")
 ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 UTF8 = ("utf-8", "utf8")
 
@@ -74,15 +75,15 @@ def fast_address(address: str, encoding: str) -> str:
 def encode_words(value: str, linesep: str = "\n") -> str:
     """RFC 2047 "B" encoded-words, folded, each under 76 characters and never splitting a
     UTF-8 sequence (email.header does the same, a hundred times slower)."""
-    words, chunk = [], b""
-    for char in value:
-        encoded = char.encode("utf-8")
-        if len(chunk) + len(encoded) > 45:  # 45 bytes -> 60 base64 characters
-            words.append(chunk)
-            chunk = b""
-        chunk += encoded
-    if chunk:
-        words.append(chunk)
+    data, words, start = value.encode("utf-8"), [], 0
+    while start < len(data):
+        # At most 45 bytes (60 base64 characters), cut before a continuation byte
+        # (0b10xxxxxx) so that a character stays whole.
+        end = min(start + 45, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:
+            end -= 1
+        words.append(data[start:end])
+        start = end
     return (linesep + " ").join(f"=?utf-8?b?{base64.b64encode(w).decode()}?=" for w in words)
 
 
@@ -94,13 +95,18 @@ def _header(name: str, value: str, linesep: str) -> str:
     return f"{name}: {encode_words(value, linesep)}"
 
 
-def _fits(text: str) -> bool:
-    """Can the text go out as 8bit: no NUL or bare CR, no line over 998 bytes?"""
-    if "\x00" in text or ("\r" in text and "\r" in text.replace("\r\n", "")):
-        return False
-    # Measured in bytes, all in C: encoding a 70 KB digest and splitting it costs less than
-    # looking at its lines one by one in Python.
-    return max(map(len, text.encode().split(b"\n")), default=0) <= MAX_LINE
+def _fitting(text: str) -> bytes | None:
+    """The text in UTF-8 if it can go out as 8bit (no NUL or bare CR, no line over 998
+    bytes), else None. The bytes are what goes out (AlternativeMessage.as_bytes): the text
+    is encoded once."""
+    data = text.encode()
+    # Looked for in the bytes: in the text, a search for NUL visits every ASCII character of
+    # a string that holds a curly quote (each is stored in two bytes, one of them zero).
+    if b"\x00" in data or (b"\r" in data and b"\r" in data.replace(b"\r\n", b"")):
+        return None
+    # Measured in bytes, all in C: splitting a 70 KB digest costs less than looking at its
+    # lines one by one in Python.
+    return data if max(map(len, data.split(b"\n")), default=0) <= MAX_LINE else None
 
 
 def _plain_header(name: str, value: str) -> bool:
@@ -115,10 +121,15 @@ def _plain_header(name: str, value: str) -> bool:
 class AlternativeMessage:
     """The serialised form; only as_bytes()/as_string() and header look-ups are offered."""
 
-    def __init__(self, headers: list[tuple[str, str]], text: str, html: str):
+    def __init__(self, headers: list[tuple[str, str]], text: str, html: str,
+                 encoded: tuple[bytes, bytes] | None = None):
         self.headers = headers
-        self.text = text.replace("\r\n", "\n")
-        self.html = html.replace("\r\n", "\n")
+        # Looked for first: a search for "\r\n" in a string that holds a curly quote costs
+        # as much as encoding it, and digests have no CR.
+        self.text = text.replace("\r\n", "\n") if "\r" in text else text
+        self.html = html.replace("\r\n", "\n") if "\r" in html else html
+        # The parts in UTF-8 as FastEmail checked them: as_bytes() uses them as they are.
+        self.encoded = encoded
         self.boundary = "==pp-" + uuid.uuid4().hex
 
     def __getitem__(self, name: str) -> str | None:
@@ -127,11 +138,12 @@ class AlternativeMessage:
                 return value
         return None
 
-    def as_string(self, unixfrom: bool = False, linesep: str = "\n") -> str:
+    def _around(self) -> tuple[str, str, str]:
+        """What comes before the text part, between the parts and after the HTML part,
+        with "\n" line breaks."""
         b = self.boundary
-        # Built with "\n" throughout, converted to `linesep` once at the end.
-        lines = [_header(name, value, "\n") for name, value in self.headers]
-        lines += [
+        head = [_header(name, value, "\n") for name, value in self.headers]
+        head += [
             f'Content-Type: multipart/alternative; boundary="{b}"',
             "MIME-Version: 1.0",
             "",
@@ -140,43 +152,62 @@ class AlternativeMessage:
             "MIME-Version: 1.0",
             "Content-Transfer-Encoding: 8bit",
             "",
-            self.text,
+            "",
+        ]
+        middle = [
+            "",
             f"--{b}",
             'Content-Type: text/html; charset="utf-8"',
             "MIME-Version: 1.0",
             "Content-Transfer-Encoding: 8bit",
             "",
-            self.html,
-            f"--{b}--",
             "",
         ]
-        out = "\n".join(lines)
+        return "\n".join(head), "\n".join(middle), f"\n--{b}--\n"
+
+    def as_string(self, unixfrom: bool = False, linesep: str = "\n") -> str:
+        head, middle, end = self._around()
+        out = head + self.text + middle + self.html + end
         return out.replace("\n", linesep) if linesep != "\n" else out
 
     def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
-        return self.as_string(linesep=linesep).encode("utf-8")
+        if self.encoded is None:
+            return self.as_string(linesep=linesep).encode("utf-8")
+        # The same bytes as as_string().encode(), from the parts encoded once: UTF-8 never
+        # puts a CR or LF byte inside a character, so line breaks are changed in the bytes.
+        text, html = (part.replace(b"\r\n", b"\n") if b"\r" in part else part for part in self.encoded)
+        head, middle, end = self._around()
+        out = b"".join((head.encode(), text, middle.encode(), html, end.encode()))
+        return out.replace(b"\n", linesep.encode()) if linesep != "\n" else out
 
 
 class FastEmail(EmailMultiAlternatives):
     """EmailMultiAlternatives whose message() is the fast writer when the message fits it."""
 
     def fits_fast_writer(self) -> bool:
+        return self._fast_parts() is not None
+
+    def _fast_parts(self) -> tuple[bytes, bytes] | None:
+        """The two parts in UTF-8 when the message fits the fast writer, else None."""
         if self.attachments or len(self.alternatives) != 1 or self.alternatives[0][1] != "text/html":
-            return False
+            return None
         if (self.encoding or settings.DEFAULT_CHARSET).lower() not in UTF8 or not self.to or not self.body:
-            return False  # (Django leaves an empty text part out)
+            return None  # (Django leaves an empty text part out)
         if self.content_subtype != "plain" or self.mixed_subtype != "mixed" or self.alternative_subtype != "alternative":
-            return False
+            return None
         names = {name.lower() for name in self.extra_headers}
         if names & {"to", "cc", "reply-to", "content-type", "mime-version", "content-transfer-encoding"}:
-            return False  # Django gives these a meaning of their own
+            return None  # Django gives these a meaning of their own
         headers = [("Subject", self.subject)] + [(k, v) for k, v in self.extra_headers.items() if k.lower() != "from"]
         if not all(isinstance(v, str) and _plain_header(k, v) for k, v in headers):
-            return False
-        return _fits(self.body) and _fits(self.alternatives[0][0])
+            return None
+        text = _fitting(self.body)
+        html = _fitting(self.alternatives[0][0]) if text is not None else None
+        return None if html is None else (text, html)
 
     def message(self, *args, **kwargs):
-        if args or kwargs or not self.fits_fast_writer():
+        encoded = None if args or kwargs else self._fast_parts()
+        if encoded is None:
             return self._django_message(*args, **kwargs)
         encoding = self.encoding or settings.DEFAULT_CHARSET
         headers = [
@@ -197,7 +228,7 @@ class FastEmail(EmailMultiAlternatives):
         headers += [(k, v) for k, v in self.extra_headers.items() if k.lower() not in ADDRESS_HEADERS]
         if any(len(name) + 2 + len(value) > MAX_LINE for name, value in headers if not _NEEDS_ENCODING.search(value)):
             return self._django_message()  # a header line that would need folding
-        return AlternativeMessage(headers, self.body, self.alternatives[0][0])
+        return AlternativeMessage(headers, self.body, self.alternatives[0][0], encoded)
 
     def _django_message(self, *args, **kwargs):
         """Django's writer, with our Date (+0000 rather than its -0000) unless one was given."""
@@ -233,13 +264,15 @@ class TrackingSMTP(smtplib.SMTP):
 
     def data(self, msg):
         # smtplib.SMTP.data, with the dot-stuffing (RFC 5321 4.5.2: a line starting with "."
-        # gets one more) as two bytes operations instead of its regex over the whole message:
-        # the compiled HTML's style block has such lines in every digest.
+        # gets one more) as a search for a literal instead of its line-anchored regex over the
+        # whole message: the compiled HTML's style block has such lines in every digest. (The
+        # regex engine finds the two bytes in half the time bytes.replace() does: "\n" is
+        # common, and "." after it rare.)
         if isinstance(msg, str):
             return super().data(msg)
         if msg.startswith(b"."):
             msg = b"." + msg
-        msg = msg.replace(b"\n.", b"\n..")
+        msg = _LINE_DOT.sub(b"\n..", msg)
         self.putcmd("data")
         code, repl = self.getreply()
         if code != 354:

@@ -38,7 +38,7 @@ from digest.text import shorten
 from paperpost.mail import FastEmail
 
 from . import why
-from .frames import bound, fill, fill_safe
+from .frames import bound, fill, fill_bound, fill_safe
 from .models import Feedback, Frequency
 from .tokens import click_tokens, make_delivery_token, make_token
 
@@ -171,6 +171,8 @@ def paper_targets(paper: Paper) -> tuple[str, ...]:
 # the paper's pick (PaperView.picks), filled per subscriber.
 LINK_SLOTS = tuple(f"\x00link{n}\x00" for n in range(4))
 LINK_FIELDS = tuple(f"link{n}" for n in range(4))
+# And the bases of the feedback links (digest_message), the fields feedback and upvote.
+FEEDBACK_SLOT, UPVOTE_SLOT = "\x00feedback\x00", "\x00upvote\x00"
 
 
 @dataclass
@@ -218,14 +220,25 @@ class PaperView:
                    text_head=text_head, text_tail=text_tail, shown=view["abstract"].casefold())
 
     @cached_property
-    def picks(self) -> tuple[str, str]:
+    def picks(self) -> tuple:
         """_pick.html and _pick.txt with this paper's block put in, once per paper and
-        process: %-formats (frames.bound) whose fields are what each subscriber's pick adds
-        (its links, rank, why and feedback links), so that a pick is one format, not a
-        replace per link slot and a fill per partial."""
-        slots = dict(zip(LINK_SLOTS, LINK_FIELDS))
-        return (bound("_pick.html", {"head": self.head, "tail": self.tail}, slots),
-                bound("_pick.txt", {"head": self.text_head, "tail": self.text_tail}, slots))
+        process (frames.bound), with fields for what each subscriber's pick adds (its links,
+        rank, why and mutes, and the bases of its feedback links): a pick is then one join,
+        not a replace per link slot and a fill per partial."""
+        slots = {**dict(zip(LINK_SLOTS, LINK_FIELDS)), FEEDBACK_SLOT: "feedback", UPVOTE_SLOT: "upvote"}
+        # A feedback link is the subscriber's base (a signed token) and this paper's part.
+        # Those hold only our host, the token ([A-Za-z0-9_:.-]) and digits: nothing to escape.
+        upvote_url = mark_safe(f"{UPVOTE_SLOT}{self.id}/")
+        return (
+            bound("_pick.html", {
+                "head": self.head, "tail": self.tail, "upvote_url": upvote_url,
+                "more_url": mark_safe(f"{FEEDBACK_SLOT}{Feedback.MORE.value}/{self.id}/"),
+                "fewer_url": mark_safe(f"{FEEDBACK_SLOT}{Feedback.FEWER.value}/{self.id}/"),
+                "not_url": mark_safe(f"{FEEDBACK_SLOT}{Feedback.NOT.value}/{self.id}/"),
+            }, slots),
+            bound("_pick.txt", {"head": self.text_head, "tail": self.text_tail, "upvote_url": upvote_url,
+                                "choices_url": f"{FEEDBACK_SLOT}{self.id}/"}, slots),
+        )
 
     @cached_property
     def plain_links(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -326,13 +339,14 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
     """The papers' part of the HTML and of the text: each paper's block with the
     subscriber's rank, why, and feedback links around it."""
     topic_ids = dict(digest.recipient.topics)
-    more, fewer, not_interested, mute = Feedback.MORE.value, Feedback.FEWER.value, Feedback.NOT.value, Feedback.MUTE.value
+    mute = Feedback.MUTE.value
     mutes: dict[str, str] = {}  # a topic's mute link, the same for each of this email's papers
+    bases = {"feedback": feedback_base, "upvote": upvote_base}  # safe: see PaperView.picks
     html_parts: list[str] = []
     text_parts: list[str] = []
     click_base = None if digest.recipient.plain_links else click_url_base()
     for rank, (view, m) in enumerate(digest.papers, start=1):
-        html_format, text_format = view.picks
+        html_piece, text_piece = view.picks
         if click_base is None:
             html_links, text_links = view.plain_links
         else:
@@ -346,21 +360,13 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
         # (subscribers/why.py: the word as written, where, a snippet when it is not shown).
         community = all(r.kind == "community" for r in m.reasons)
         why_html, why_text = ("", "") if community else _why_lines(m.reasons, view.shown)
-        # The URLs hold only our host, a signed token ([A-Za-z0-9_:.-]) and digits: nothing to
-        # escape, like every value of these formats (escaped, or safe, before they go in).
-        upvote_url = f"{upvote_base}{view.id}/"
-        html_parts.append(html_format % {
-            **html_links, "why": why_html, "upvote_url": upvote_url,
-            "more_url": f"{feedback_base}{more}/{view.id}/", "fewer_url": f"{feedback_base}{fewer}/{view.id}/",
-            "not_url": f"{feedback_base}{not_interested}/{view.id}/",
+        html_parts.append(fill_bound(html_piece, {
+            **bases, **html_links, "why": why_html,
             "mutes": "".join(mutes[r.label] for r in m.reasons if r.kind == "topic" and r.label in topic_ids),
-        })
+        }))
         # The text part carries one link per paper to a page with every choice (more, fewer,
         # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
-        text_parts.append(text_format % {
-            **text_links, "rank": rank, "why": why_text, "upvote_url": upvote_url,
-            "choices_url": f"{feedback_base}{view.id}/",
-        })
+        text_parts.append(fill_bound(text_piece, {**bases, **text_links, "rank": str(rank), "why": why_text}))
     return "".join(html_parts), "".join(text_parts)
 
 

@@ -5,7 +5,9 @@ process with a marker in place of every variable and split there, so that fillin
 recipient is one %-format (the speed is in benchmarks/README.md, delivery). <name>.mjml is
 compiled to HTML by mjml-python first; HTML values are escaped unless they are SafeStrings,
 .txt values never. A partial's file (_name) ends with a line break that is not part of it,
-as in Jinja. subscribers.emails builds every message from these."""
+as in Jinja. bound() fills some variables once and leaves the others as fields (a digest's
+pick: the paper's block bound once, each subscriber's links filled in). subscribers.emails
+builds every message from these."""
 
 from __future__ import annotations
 
@@ -84,28 +86,42 @@ def fill(filename: str, context: dict) -> str:
     return fmt % tuple(context.get(name, "") for name in names)
 
 
-def bound(filename: str, fixed: dict, fields: dict[str, str] | None = None) -> str:
+def bound(filename: str, fixed: dict, fields: dict[str, str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The frame with some variables filled once (`fixed`, escaped as fill() does) and the
-    others left as %(name)s fields, so that a piece filled for many recipients with the same
-    large part (the digest's pick: a paper's block, then each subscriber's links and why) costs
-    one %-format with a dict of safe values. `fields` maps markers inside fixed values (the
-    paper's link slots) to further field names."""
+    others left as fields, as (static pieces, field names between them) like frame(): a piece
+    filled for many recipients around the same large part (the digest's pick: a paper's
+    block, then each subscriber's links and why) is then a join (fill_bound()). `fields` maps
+    markers inside fixed values (the paper's link slots) to further field names."""
     statics, names = frame(filename)
     escaping = not filename.endswith(".txt")
-    out = [statics[0].replace("%", "%%")]
+    markers = re.compile("(" + "|".join(map(re.escape, fields)) + ")") if fields else None
+    pieces, between = [statics[0]], []
     for name, static in zip(names, statics[1:]):
         if name in fixed:
             value = fixed[name]
             if escaping and not isinstance(value, SafeString):
                 value = html.escape(str(value))
-            value = str(value).replace("%", "%%")
-            for marker, field in (fields or {}).items():
-                value = value.replace(marker, f"%({field})s")
-            out.append(value)
+            split = markers.split(str(value)) if markers else [str(value)]
+            pieces[-1] += split[0]
+            for marker, text in zip(split[1::2], split[2::2]):
+                between.append(fields[marker])
+                pieces.append(text)
         else:
-            out.append(f"%({name})s")
-        out.append(static.replace("%", "%%"))
-    return "".join(out)
+            between.append(name)
+            pieces.append("")
+        pieces[-1] += static
+    return tuple(pieces), tuple(between)
+
+
+def fill_bound(piece: tuple[tuple[str, ...], tuple[str, ...]], values: dict[str, str]) -> str:
+    """Fill a bound() piece with strings already safe for it (as fill_safe() takes them):
+    a join, where a %-format would read the paper's whole block again for every pick."""
+    statics, names = piece
+    parts = [statics[0]]
+    for name, static in zip(names, statics[1:]):
+        parts.append(values[name])
+        parts.append(static)
+    return "".join(parts)
 
 
 def fill_safe(filename: str, context: dict) -> str:
