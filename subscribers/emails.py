@@ -40,7 +40,7 @@ from paperpost.mail import FastEmail
 from . import why
 from .frames import bound, fill, fill_bound, fill_safe
 from .models import Feedback, Frequency
-from .tokens import click_tokens, make_delivery_token, make_token
+from .tokens import ClickTokens, make_delivery_token, make_token
 
 WHY_SLOT = "\x00why\x00"
 # Digests with more papers than this show half-length abstracts.
@@ -345,13 +345,14 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
     html_parts: list[str] = []
     text_parts: list[str] = []
     click_base = None if digest.recipient.plain_links else click_url_base()
+    clicks = None if click_base is None else ClickTokens("e", digest.delivery_id)
     for rank, (view, m) in enumerate(digest.papers, start=1):
         html_piece, text_piece = view.picks
         if click_base is None:
             html_links, text_links = view.plain_links
         else:
             html_links = text_links = {field: click_base + token + "/" for field, token in zip(
-                LINK_FIELDS, click_tokens("e", digest.delivery_id, view.id, len(view.targets)))}
+                LINK_FIELDS, clicks(view.id, len(view.targets)))}
         for reason in m.reasons:
             if reason.kind == "topic" and reason.label in topic_ids and reason.label not in mutes:
                 url = SafeString(f"{feedback_base}{mute}/{topic_ids[reason.label]}/")
