@@ -259,7 +259,9 @@ def abstract_chars_for(target_bytes: int, papers: int) -> tuple[int, int]:
     stack.manage("ingest", str(ROOT / "samples" / "daily-papers-page.txt"))
     stack.manage("publish")
     stack.manage("shell", "-c", SETUP.format(n=100, papers=papers))
-    caps = list(range(300, 2001, 50))
+    # From 100 characters: at 300, the shortest the probe used to try, Paperpost's 20-paper
+    # digest was 6.7% larger than django-newsletter's email, measured at an unequal size.
+    caps = list(range(100, 2001, 25))
     out = stack.manage("shell", "-c", PROBE.format(caps=caps, papers=papers)).stdout
     sizes = {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
     shutil.rmtree(workdir, ignore_errors=True)
