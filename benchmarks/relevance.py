@@ -242,13 +242,13 @@ def after_feedback(devset: Devset, days: list[str], stats, share: float = 1.0, p
     for day in days:
         sent = product(devset, day, stats=stats, feedback=said)
         seen += devset.period(day)
+        by_id = {d.id: d for d in seen}
         for profile in devset.profiles:
             reader, mine = profile["id"], said[profile["id"]]
             gains = devset.relevant(reader, day)
             for pid in sent[reader][:per_email]:
                 if rng.random() < share:
                     (mine.more if pid in gains else mine.fewer).append(pid)
-            by_id = {d.id: d for d in seen}
             examples = [(by_id[i], 1.0) for i in mine.more] + [(by_id[i], -1.0) for i in mine.fewer]
             # The typed liked papers are labels too (Subscriber.liked_papers).
             examples += [(devset.by_arxiv[a], 1.0) for a in profile["typed"]["liked"] if a in devset.by_arxiv]

@@ -92,14 +92,6 @@ class LearnedModel:
                    int(data.get("positives", 0)), int(data.get("negatives", 0)),
                    tuple(int(i) for i in data.get("positive_ids", ())), str(data.get("trained_at", "")))
 
-    def margins(self, features, vocab: dict[str, int]) -> np.ndarray:
-        """w.x + b for each row of `features` (unit TF-IDF rows over `vocab`)."""
-        cols = [(vocab[t], w) for t, w in self.terms if t in vocab]
-        weights = np.zeros(features.shape[1])
-        for c, w in cols:
-            weights[c] = w
-        return np.asarray(features @ weights).ravel() + self.bias
-
 
 def train(examples: Iterable[tuple[object, float]], stats, background: Sequence = (), top_terms: int = TOP_TERMS,
           c: float = 10.0, seed: int = 0, exclude: Collection[str] = ()) -> LearnedModel | None:
