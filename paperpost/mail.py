@@ -184,9 +184,6 @@ class AlternativeMessage:
 class FastEmail(EmailMultiAlternatives):
     """EmailMultiAlternatives whose message() is the fast writer when the message fits it."""
 
-    def fits_fast_writer(self) -> bool:
-        return self._fast_parts() is not None
-
     def _fast_parts(self) -> tuple[bytes, bytes] | None:
         """The two parts in UTF-8 when the message fits the fast writer, else None."""
         if self.attachments or len(self.alternatives) != 1 or self.alternatives[0][1] != "text/html":
