@@ -5,9 +5,10 @@ fair baselines, in one run.
 - The stored corpus is every paper of the daily-papers page, the Hugging Face JSON files and
   the full 1,504-item arXiv feed; corpus statistics (IDF, acronyms, the semantic layer) are
   fitted on it, as the product fits them on its rolling window of stored papers.
-- Four parts: `tune` and `report` (the first round's halves) and `holdout` (300 papers judged
-  before the matcher was run on them, scored once) are tuning material now; `holdout2` (300
-  more, judged the same way) is the reported part. See benchmarks/devset/README.md.
+- Five parts: `tune` and `report` (the first round's halves), `holdout` and `holdout2` (300
+  papers each, judged before the matcher was run on them, each scored once and then tuned on)
+  are tuning material now; `holdout3` (288 more, judged the same way) is the reported part.
+  See benchmarks/devset/README.md.
 - Each part's papers are one period to rank for each of the 17 profiles; the product sends
   what clears the subscriber's floor (strictness "balanced", the default).
 - Baseline (a), substring: the typed keywords and the chosen topics' query terms as
@@ -24,7 +25,7 @@ Metrics: micro and macro precision/recall/F1 over (profile, paper) pairs (a prof
 nothing counts precision 0), precision@5 (precision of the first <=5 papers each subscriber
 gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains 2/1).
 Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
-part printed (holdout2, unless --split names another).
+part printed (holdout3, unless --split names another).
 
     .venv/bin/python benchmarks/relevance.py --split tune
 """
@@ -47,7 +48,7 @@ from benchmarks._setup import DATA  # noqa: E402
 
 DEVSET = ROOT / "benchmarks" / "devset"
 # The devset's parts in the order they were made (and, for the feedback runs, the days).
-PARTS = ("tune", "report", "holdout", "holdout2")
+PARTS = ("tune", "report", "holdout", "holdout2", "holdout3")
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -367,7 +368,8 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
           f"({sum(1 for s in devset.split_of.values() if s == 'tune')} tune / "
           f"{sum(1 for s in devset.split_of.values() if s == 'report')} report / "
           f"{sum(1 for s in devset.split_of.values() if s == 'holdout')} holdout / "
-          f"{sum(1 for s in devset.split_of.values() if s == 'holdout2')} holdout2), {len(devset.profiles)} profiles; "
+          f"{sum(1 for s in devset.split_of.values() if s == 'holdout2')} holdout2 / "
+          f"{sum(1 for s in devset.split_of.values() if s == 'holdout3')} holdout3), {len(devset.profiles)} profiles; "
           f"strictness {strictness}; TF-IDF threshold {threshold:.2f} (chosen on tune)")
     result = {}
     for split in splits:
@@ -405,8 +407,8 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=[*PARTS, "all"], default="all",
-                        help="which part to score: tune, report and holdout are tuning material; holdout2 "
-                             "is the reported part (benchmarks/devset/README.md)")
+                        help="which part to score: tune, report, holdout and holdout2 are tuning material; "
+                             "holdout3 is the reported part (benchmarks/devset/README.md)")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
     splits = list(PARTS) if args.split == "all" else [args.split]

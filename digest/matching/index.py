@@ -190,16 +190,18 @@ class PaperIndex(Closeness):
             out.append((count, at))
         return out[0], out[1]
 
-    def value_in(self, i: int, term: Term) -> float:
-        """The term's score in paper i (0 if absent): the best of its alternatives."""
+    def value_in(self, i: int, term: Term, backed: bool = False) -> float:
+        """The term's score in paper i (0 if absent): the best of its alternatives. `backed`:
+        a keyword of a subscriber with an about-me, whose title weighs TITLE_BACKED."""
         w = self.weights
+        title = w.title_weight(backed)
         best = 0.0
         for alt in term.alternatives:
             (t_count, _), (a_count, _) = self.field_counts(i, alt, where=False)
-            tf = w.title * t_count + w.abstract * a_count
+            tf = title * t_count + w.abstract * a_count
             if tf > 0:
                 # In units of one mention in the title: that is a core match of the term.
-                once_in_title = w.title / (w.k1 + w.title)
+                once_in_title = title / (w.k1 + title)
                 saturation = tf / (w.k1 + tf) / once_in_title
                 best = max(best, round(self.specificity(alt) * saturation, SCORE_DECIMALS))
         return best
@@ -218,14 +220,14 @@ class PaperIndex(Closeness):
                 return set()
         return found or set()
 
-    def term_values(self, term: Term) -> dict[int, float]:
+    def term_values(self, term: Term, backed: bool = False) -> dict[int, float]:
         """Paper position -> the term's score there; memoised by the term's stems."""
-        key = term.alternatives
+        key = (term.alternatives, backed)
         hits = self._term_values.get(key)
         if hits is None:
             hits = {}
             for i in sorted(set().union(*(self.candidates(alt) for alt in term.alternatives))):
-                value = self.value_in(i, term)
+                value = self.value_in(i, term, backed)
                 if value > 0:
                     hits[i] = value
             self._term_values[key] = hits
@@ -290,7 +292,8 @@ class PaperIndex(Closeness):
         w = self.weights
         kind = key[0]
         if kind == "term":
-            return {i: w.keyword * v for i, v in self.term_values(Term("", key[1])).items()}
+            weight = w.keyword_weight(backed=key[2])
+            return {i: weight * v for i, v in self.term_values(Term("", key[1]), backed=key[2]).items()}
         if kind == "not":
             return dict.fromkeys(self.term_values(Term("", key[1])), 1.0)
         if kind == "topic":

@@ -38,6 +38,13 @@ class Weights:
     idf_full: float = 5.0
     idf_min_share: float = 0.25
     keyword: float = 1.0
+    # A keyword of a subscriber who also gave an "about me": the about-me backs its abstract
+    # mentions (they pass the floor when it agrees), so the keyword alone asks more: the title
+    # weighs TITLE_BACKED and the whole term KEYWORD_BACKED. Refitted on the devset's tuned
+    # parts, where every keyword profile has an about-me (docs/ranking.md); keywords with
+    # nothing to back them, and topics, keep the numbers above.
+    title_backed: float = 6.0
+    keyword_backed: float = 0.7
     topic: float = 1.0
     category: float = 0.3  # a category next to other interests: supporting evidence
     category_alone: float = 1.0  # categories (and authors) are all the subscriber typed
@@ -77,6 +84,12 @@ class Weights:
 
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in getattr(settings, "MATCH_WEIGHTS", {}).items() if k in known})
+
+    def keyword_weight(self, backed: bool) -> float:
+        return self.keyword_backed if backed else self.keyword
+
+    def title_weight(self, backed: bool) -> float:
+        return self.title_backed if backed else self.title
 
     def floor(self, strictness: str) -> float:
         return {"strict": self.floor_strict, "broad": self.floor_broad}.get(strictness, self.floor_balanced)
@@ -183,7 +196,8 @@ class Interests:
         # An exclusion is its own component ("not"), distinct from the same term wanted, so
         # that one subscriber's "-benchmark" never blocks another's "benchmark".
         blocks = [component_id(("not", t.alternatives)) for t in keywords if t.exclude]
-        adds += [component_id(("term", t.alternatives)) for t in keywords if not t.exclude]
+        # A keyword is "backed" when the subscriber gave an about-me (Weights.keyword_backed).
+        adds += [component_id(("term", t.alternatives, bool(about))) for t in keywords if not t.exclude]
         # Categories alone are the whole request (send me math.CO); next to anything else
         # they support the other evidence.
         alone = categories_alone(topics, keywords, about)

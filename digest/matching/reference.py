@@ -42,7 +42,9 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
                         missing *= 1.0 - min(1.0, round(value * scale, 6))
             if missing < 1.0:
                 relevance += units(w.topic * round(1.0 - missing, 6))
-        relevance += sum(units(w.keyword * index.value_in(i, t)) for t in interests.keywords if not t.exclude)
+        backed = bool(interests.about)
+        keyword = w.keyword_weight(backed)
+        relevance += sum(units(keyword * index.value_in(i, t, backed)) for t in interests.keywords if not t.exclude)
         for pattern in interests.categories:
             if any(category_matches(pattern, c) for c in paper.categories):
                 relevance += units(w.category_alone if alone else w.category)
