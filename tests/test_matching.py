@@ -44,6 +44,22 @@ def test_phrases_match_in_order_best_and_within_a_window_in_any_order():
     assert found[0].score > found[1].score
 
 
+def test_an_about_me_backs_abstract_mentions_instead_of_the_word_alone():
+    idx = index_of(("Pruning everything", "We prune networks."),
+                   ("Sparse networks", "Pruning helps. We study pruning at scale."),
+                   ("Filler one", "Unrelated text about galaxies."), ("Filler two", "Unrelated text about stars."))
+    # Typed alone, the keyword is all the evidence: two abstract mentions clear the floor, as before.
+    alone = match(Interests.build(keywords="pruning"), idx)
+    assert [m.paper_id for m in alone] == [0, 1]
+    # Next to an about-me, a keyword weighs the title more and itself less (Weights.title_backed,
+    # keyword_backed): the title paper still passes, an abstract-only one needs the about-me
+    # to agree, and this about-me is about something else.
+    backed = match(Interests.build(keywords="pruning", about="Chemistry of interstellar dust grains"), idx)
+    assert [m.paper_id for m in backed] == [0]
+    assert backed[0].score == pytest.approx(0.7 * (7 / 9) / (6 / 8), abs=1e-3)
+    assert backed[0].reasons[0].strength == "core"
+
+
 def test_acronyms_meet_their_expansions_both_ways():
     idx = index_of(("Scaling graph neural networks", ""), ("GNNs at scale", ""), ("Mixture of experts routing", ""),
                    ("Agents", "Large language models deployed as agents in the wild."))
