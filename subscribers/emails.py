@@ -341,7 +341,11 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
     topic_ids = dict(digest.recipient.topics)
     mute = Feedback.MUTE.value
     mutes: dict[str, str] = {}  # a topic's mute link, the same for each of this email's papers
-    bases = {"feedback": feedback_base, "upvote": upvote_base}  # safe: see PaperView.picks
+    # The fields of every pick, set again for each (safe: see PaperView.picks). A pick's
+    # piece has a link field per link of its paper, and each paper's links are all set, so
+    # a link left over from a paper with more links is never read.
+    html_values = {"feedback": feedback_base, "upvote": upvote_base}
+    text_values = dict(html_values)
     html_parts: list[str] = []
     text_parts: list[str] = []
     click_base = None if digest.recipient.plain_links else click_url_base()
@@ -353,21 +357,27 @@ def _picks(digest: Digest, feedback_base: str, upvote_base: str) -> tuple[str, s
         else:
             html_links = text_links = {field: click_base + token + "/" for field, token in zip(
                 LINK_FIELDS, clicks(view.id, len(view.targets)))}
+        shown_mutes = []
         for reason in m.reasons:
-            if reason.kind == "topic" and reason.label in topic_ids and reason.label not in mutes:
-                url = SafeString(f"{feedback_base}{mute}/{topic_ids[reason.label]}/")
-                mutes[reason.label] = fill_safe("_mute.html", {"topic": _escaped(reason.label), "url": url})
+            if reason.kind == "topic" and reason.label in topic_ids:
+                if reason.label not in mutes:
+                    url = SafeString(f"{feedback_base}{mute}/{topic_ids[reason.label]}/")
+                    mutes[reason.label] = fill_safe("_mute.html", {"topic": _escaped(reason.label), "url": url})
+                shown_mutes.append(mutes[reason.label])
         # A top paper's counts are its reason (in the paper's block); other picks say why
         # (subscribers/why.py: the word as written, where, a snippet when it is not shown).
         community = all(r.kind == "community" for r in m.reasons)
         why_html, why_text = ("", "") if community else _why_lines(m.reasons, view.shown)
-        html_parts.append(fill_bound(html_piece, {
-            **bases, **html_links, "why": why_html,
-            "mutes": "".join(mutes[r.label] for r in m.reasons if r.kind == "topic" and r.label in topic_ids),
-        }))
+        html_values.update(html_links)
+        html_values["why"] = why_html
+        html_values["mutes"] = "".join(shown_mutes)
+        html_parts.append(fill_bound(html_piece, html_values))
         # The text part carries one link per paper to a page with every choice (more, fewer,
         # not interested, mute a topic): a line of URLs per choice made plain-text digests unreadable.
-        text_parts.append(fill_bound(text_piece, {**bases, **text_links, "rank": str(rank), "why": why_text}))
+        text_values.update(text_links)
+        text_values["rank"] = str(rank)
+        text_values["why"] = why_text
+        text_parts.append(fill_bound(text_piece, text_values))
     return "".join(html_parts), "".join(text_parts)
 
 

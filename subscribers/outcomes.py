@@ -1,12 +1,15 @@
 """Recording what happened to claimed rows. Every write is conditional on the claim still
 holding the row (finish()), so a row the sweep took back is never written by its old owner.
 The two statements every message costs (its current status, and "sent") are plain SQL:
-through the ORM, building the query cost more than running it (benchmarks/README.md)."""
+through the ORM, building the query cost more than running it (benchmarks/README.md).
+What an email held (Delivery.papers) is recorded() with each paper's score and reasons."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +19,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+
+from digest.matching import Match, Reason
 
 from .lifecycle import suppress
 from .models import Delivery, Edition, Subscriber, Suppression
@@ -156,21 +161,75 @@ def current_status(delivery_id: int) -> tuple:
     return row or ("deleted", None, Edition.Status.SENDING)
 
 
-def mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, papers: list, esp_message_id: str = "",
+def mark_sent(delivery_id: int, claim: uuid.UUID, message_id: str, matches: list[Match], esp_message_id: str = "",
               quiet: str = "") -> bool:
-    """The row is sent (a quiet-day note records why it held no papers in skip_reason)."""
-    now = timezone.now()
+    """The row is sent, with the papers it held (a quiet-day note records why it held none
+    in skip_reason)."""
     fields = Delivery._meta
 
     def prep(name, value):
         return fields.get_field(name).get_db_prep_save(value, connection)
 
+    now = prep("sent_at", timezone.now())
+    # The JSON text is made here (recorded_json), and handed to the database's own JSON
+    # adapter as it is: the same value the field would write for recorded(matches).
+    papers = connection.ops.adapt_json_value(recorded_json(matches), _Encoded)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {fields.db_table} SET status = %s, sent_at = %s, finished_at = %s, message_id = %s, "
             f"esp_message_id = %s, papers = %s, skip_reason = %s, last_error = '' "
             f"WHERE id = %s AND claim = %s AND status = %s",
-            [Delivery.Status.SENT, prep("sent_at", now), prep("finished_at", now), message_id, esp_message_id,
-             prep("papers", papers), quiet, delivery_id, prep("claim", claim), Delivery.Status.SENDING],
+            [Delivery.Status.SENT, now, now, message_id, esp_message_id,
+             papers, quiet, delivery_id, prep("claim", claim), Delivery.Status.SENDING],
         )
         return cursor.rowcount == 1
+
+
+# --- What an email held -------------------------------------------------------------------------
+
+
+def recorded(matches: list[Match]) -> list[dict]:
+    """Delivery.papers of an email that held `matches`: each paper, its score and its reasons."""
+    return [{"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]} for m in matches]
+
+
+# Each reason's JSON text, made once per process: reasons are shared by every subscriber with
+# the same topic or keyword in the same paper (digest.matching.explain remembers them), and
+# json.dumps() of an email's whole list was a third of recording it as sent. Bounded, so that
+# a worker's memory stays flat.
+REASONS_KEPT = 50_000
+_reasons: dict[Reason, str] = {}
+
+
+def _reason_json(reason: Reason) -> str:
+    found = _reasons.get(reason)
+    if found is None:
+        if len(_reasons) >= REASONS_KEPT:
+            _reasons.clear()
+        found = _reasons[reason] = json.dumps(reason.as_dict())
+    return found
+
+
+def _number(value) -> str:
+    """json.dumps(value) for a score or an id, without the call for the usual int and float."""
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return json.dumps(value)
+
+
+def recorded_json(matches: list[Match]) -> str:
+    """json.dumps(recorded(matches)), the same text, from each reason's text made once."""
+    return "[" + ", ".join([
+        '{"paper": %s, "score": %s, "reasons": [%s]}'
+        % (_number(m.paper_id), _number(m.score), ", ".join([_reason_json(r) for r in m.reasons]))
+        for m in matches
+    ]) + "]"
+
+
+class _Encoded(json.JSONEncoder):
+    """The encoder for JSON text made already (recorded_json): hands it over as it is."""
+
+    def encode(self, o):
+        return o

@@ -35,6 +35,7 @@ from .outcomes import (
     finish,
     give_back,
     mark_sent,
+    recorded,
     release,
 )
 from .transport import FAILED, REFUSED, Mailer, Verdict, accepted, describe, send_rate_limiter, verdict
@@ -190,7 +191,7 @@ class _Chunk:
     def __init__(self, claim, edition: EditionInfo, found: EditionContent, mailer: Mailer, bucket, result):
         self.claim, self.edition, self.found, self.mailer, self.bucket = claim, edition, found, mailer, bucket
         self.result = result
-        self.batch: list[tuple] = []  # (row, message, matches, papers, quiet) built, not sent yet
+        self.batch: list[tuple] = []  # (row, message, matches, quiet) built, not sent yet
         self.sent_papers: list[tuple[int, int, int]] = []  # (subscriber, paper, delivery), flushed in batches
         self.stopped: Verdict | None = None  # a rate limit: the rest of the chunk must wait
         # Rows whose message was handed to the transport and whose outcome is not written yet:
@@ -228,14 +229,14 @@ class _Chunk:
             if len(self.batch) >= self._batch_size:
                 self.flush()
             return None
-        message, matches, papers, quiet = built
+        message, matches, quiet = built
         self.in_flight = {row.pk}
         try:
             self.mailer.send(message)
             refused = None
         except Exception as exc:
             refused = exc
-        self._record(row, message, matches, papers, quiet, refused)
+        self._record(row, message, matches, quiet, refused)
         return None
 
     def flush(self) -> None:
@@ -249,29 +250,29 @@ class _Chunk:
         except Exception as exc:
             # The request as a whole: no answer, a rate limit, the ESP down. One verdict for all.
             answers = [exc] * len(batch)
-        for (row, message, matches, papers, quiet), answer in zip(batch, answers):
-            self._record(row, message, matches, papers, quiet, answer)
+        for (row, message, matches, quiet), answer in zip(batch, answers):
+            self._record(row, message, matches, quiet, answer)
 
     def _batching(self) -> bool:
         if self._batch_size is None:
             self._batch_size = self.mailer.batch_size
         return self._batch_size > 1
 
-    def _record(self, row, message, matches, papers, quiet: str, exc: Exception | None) -> None:
+    def _record(self, row, message, matches, quiet: str, exc: Exception | None) -> None:
         if exc is None:
             status, esp_id = accepted(message)
             if status in REFUSED:
                 found = Verdict(FAILED, f"the ESP answered {status!r} for {row.subscriber.email}",
                                 suppress=status == "rejected")
-                self._count(failed_attempt(row, self.claim, papers, found), row.last_error)
+                self._count(failed_attempt(row, self.claim, recorded(matches), found), row.last_error)
             else:
-                if mark_sent(row.pk, self.claim, message_id_for(self.edition.id, row.pk), papers, esp_id, quiet):
+                if mark_sent(row.pk, self.claim, message_id_for(self.edition.id, row.pk), matches, esp_id, quiet):
                     self.sent_papers.extend((row.subscriber_id, m.paper_id, row.pk) for m in matches)
                 self._count(Outcome.SENT)
         else:
             found = verdict(exc, self.mailer.payload_sent)
             self.mailer.reset()  # the connection may be unusable after an error
-            self._count(failed_attempt(row, self.claim, papers, found), row.last_error)
+            self._count(failed_attempt(row, self.claim, recorded(matches), found), row.last_error)
             if found.whole_chunk:
                 self.stopped = found
         self.in_flight.discard(row.pk)
@@ -284,8 +285,8 @@ class _Chunk:
 
 def _build(row: Delivery, edition: EditionInfo, found: EditionContent, interests: Interests | None,
            already: set[int]):
-    """(message, matches, papers as recorded, quiet-day reason) for one row, or the reason it
-    is skipped (nothing went to this subscriber)."""
+    """(message, matches, quiet-day reason) for one row, or the reason it is skipped (nothing
+    went to this subscriber)."""
     subscriber = row.subscriber
     if interests is None:
         interests = subscriber.interests()  # raises again, with the reason
@@ -296,7 +297,7 @@ def _build(row: Delivery, edition: EditionInfo, found: EditionContent, interests
         if quiet == Delivery.NOTHING_ANNOUNCED or not subscriber.quiet_day_note:
             return quiet
         # They asked for a line on quiet days: "nothing strong today".
-        return quiet_message(Recipient.of(subscriber), edition, row.pk, subscriber.strictness), [], [], quiet
+        return quiet_message(Recipient.of(subscriber), edition, row.pk, subscriber.strictness), [], quiet
     short = len(matches) > SHORT_ABSTRACTS_AFTER
     chosen = [(found.views.view(m.paper_id, short), m) for m in matches]
     message = digest_message(Digest(Recipient.of(subscriber), edition, row.pk, chosen, more))
@@ -307,11 +308,7 @@ def _build(row: Delivery, edition: EditionInfo, found: EditionContent, interests
     message.tags = ["digest"]
     message.track_opens = False
     message.track_clicks = False
-    papers = [
-        {"paper": m.paper_id, "score": m.score, "reasons": [r.as_dict() for r in m.reasons]}
-        for _, m in chosen
-    ]
-    return message, matches, papers, ""
+    return message, matches, ""
 
 
 def quiet_reason(content, interests: Interests, already: set[int]) -> str:

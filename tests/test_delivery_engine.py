@@ -190,3 +190,39 @@ def test_the_sweep_does_not_queue_rows_again_while_their_tasks_wait_in_the_broke
         assert sweep()["queued_editions"] == 1 and client.llen("mail") == 1
     finally:
         point_celery_at(None)
+
+
+def test_a_sent_row_records_its_papers_with_their_scores_and_reasons(batch, make_subscriber):
+    from digest.selection import PeriodContent
+    from subscribers.outcomes import recorded
+
+    subscriber = make_subscriber("a@example.org", topics=["lora-peft"], keywords="benchmark, distillation",
+                                 categories="cs.CL", max_papers=20)
+    make_subscriber("top@example.org", max_papers=5)  # no interest: the community's top papers
+    edition, _ = build_edition(batch)
+    content = PeriodContent(edition.start_date, edition.end_date)
+    matches = content.select(subscriber.interests(), 20)[0]
+    row = Delivery.objects.get(subscriber=subscriber)
+    assert row.status == "sent" and row.papers == recorded(matches)
+    assert {r["kind"] for p in row.papers for r in p["reasons"]} >= {"topic", "keyword"}
+    top = Delivery.objects.get(subscriber__email="top@example.org")
+    assert top.status == "sent" and [r["kind"] for p in top.papers for r in p["reasons"]] == ["community"] * 5
+
+
+def test_the_recorded_papers_text_is_what_json_makes_of_them():
+    import json
+    import math
+
+    import numpy as np
+
+    from digest.matching import Match, Reason
+    from subscribers.outcomes import recorded, recorded_json
+
+    reasons = (Reason("topic", "LoRA & PEFT", ("lora",), "LoRA", "title", "core"),
+               Reason("keyword", "naïve \"quoted\" \\ word", (), "Naïve", "abstract", "passing", "…a snippet…"),
+               Reason("like", "A liked title"))
+    matches = [Match(1, 0.8125, 1, reasons), Match(2, 3, 2, reasons[1:]), Match(3, np.float64(0.1), 3, ()),
+               Match(4, math.nan, 4, reasons[:1]), Match(5, 1e-7, 5, (reasons[2], reasons[0]))]
+    assert recorded_json(matches) == json.dumps(recorded(matches))
+    assert recorded_json(matches) == recorded_json(matches)  # with the reasons' text remembered
+    assert recorded_json([]) == "[]"
