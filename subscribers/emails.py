@@ -120,7 +120,7 @@ class Recipient:
         return cls(
             email=subscriber.email,
             uid=subscriber.uid,
-            topics=tuple((t.name, t.pk) for t in subscriber.topics.all()),
+            topics=tuple((t.name, t.pk) for t in subscriber.related("topics")),
             keywords=subscriber.keywords,
             categories=subscriber.categories,
             plain_links=subscriber.plain_links,

@@ -137,16 +137,22 @@ class Subscriber(models.Model):
         self.email = normalize_email(self.email)
         super().save(*args, **kwargs)
 
+    def related(self, name: str) -> list:
+        """A many-to-many field's objects: as a chunk being sent loaded them into a list
+        (subscribers.sending.related_lists()), else queried."""
+        listed = self.__dict__.get(f"{name}_listed")
+        return list(getattr(self, name).all()) if listed is None else listed
+
     def interests(self) -> Interests:
         """The plain-data view of this subscriber's interests that matching works on, with
         the model learned from their feedback (the engine ignores it below a few labels)."""
         return Interests.build(
-            topics=[(t.name, t.query) for t in self.topics.all() if t.active],
+            topics=[(t.name, t.query) for t in self.related("topics") if t.active],
             keywords=self.keywords,
             categories=self.categories,
             authors=self.authors,
-            liked=[p.pk for p in self.liked_papers.all()],
-            disliked=[p.pk for p in self.disliked_papers.all()],
+            liked=[p.pk for p in self.related("liked_papers")],
+            disliked=[p.pk for p in self.related("disliked_papers")],
             about=self.about,
             strictness=self.strictness or Strictness.BALANCED,
             learned=self.learned_model(),

@@ -226,3 +226,27 @@ def test_the_recorded_papers_text_is_what_json_makes_of_them():
     assert recorded_json(matches) == json.dumps(recorded(matches))
     assert recorded_json(matches) == recorded_json(matches)  # with the reasons' text remembered
     assert recorded_json([]) == "[]"
+
+
+def test_a_chunk_loads_the_same_interests_and_recipient_as_the_subscriber_has(batch, make_subscriber):
+    from digest.models import Paper
+    from subscribers.emails import Recipient
+    from subscribers.models import Subscriber
+    from subscribers.sending import related_lists
+
+    papers = list(Paper.objects.order_by("pk")[:5])
+    subscriber = make_subscriber("a@example.org", topics=["lora-peft", "llm", "unlearning"],
+                                 keywords="benchmark")
+    subscriber.liked_papers.set(papers[:2])
+    subscriber.disliked_papers.set(papers[3:])
+    make_subscriber("b@example.org")
+    edition, _ = build_edition(batch)
+    rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber")
+                .prefetch_related(*related_lists()).order_by("subscriber__email"))
+    fresh = Subscriber.objects.get(pk=subscriber.pk)
+    loaded = rows[0].subscriber
+    assert loaded.related("liked_papers") == papers[:2] and loaded.related("disliked_papers") == papers[3:]
+    assert loaded.interests() == fresh.interests() and Recipient.of(loaded) == Recipient.of(fresh)
+    assert len(Recipient.of(loaded).topics) == 3
+    assert rows[1].subscriber.related("topics") == [] and rows[1].subscriber.interests() == Subscriber.objects.get(
+        email="b@example.org").interests()
