@@ -104,9 +104,25 @@ def _fitting(text: str) -> bytes | None:
     # a string that holds a curly quote (each is stored in two bytes, one of them zero).
     if b"\x00" in data or (b"\r" in data and b"\r" in data.replace(b"\r\n", b"")):
         return None
-    # Measured in bytes, all in C: splitting a 70 KB digest costs less than looking at its
-    # lines one by one in Python.
-    return data if max(map(len, data.split(b"\n")), default=0) <= MAX_LINE else None
+    return data if lines_fit(data) else None
+
+
+def lines_fit(data: bytes) -> bool:
+    """No line of `data` (split at LF) is over MAX_LINE bytes. A longer line spans MAX_LINE + 1
+    positions, so it holds one of every (MAX_LINE + 1)th byte: only the lines through those
+    are measured, by a search for LF each way (C's memchr), about 90 for a 90 KB digest.
+    Splitting the data into its lines (and so copying them) cost twice as much."""
+    step = MAX_LINE + 1
+    at, size = MAX_LINE, len(data)
+    find, rfind = data.find, data.rfind
+    while at < size:
+        end = find(b"\n", at)
+        if end < 0:
+            end = size
+        if end - rfind(b"\n", 0, at) - 1 > MAX_LINE:
+            return False
+        at += step * ((end - at) // step + 1)  # the next such byte after this line
+    return True
 
 
 def _plain_header(name: str, value: str) -> bool:

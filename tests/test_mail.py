@@ -150,3 +150,17 @@ def test_lines_starting_with_a_dot_arrive_as_they_were_written(smtp_server):
     assert received.raw.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
     assert received.message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
     assert ".mj-column" in received.message.get_body(("html",)).get_content()
+
+
+def test_a_line_is_too_long_from_999_bytes_wherever_it_stands():
+    from paperpost.mail import MAX_LINE, lines_fit
+
+    def longest(data: bytes) -> int:
+        return max(map(len, data.split(b"\n")))
+
+    around = [b"", b"\n", b"short\n", b"x" * 997 + b"\n", (b"line\r\n" * 300), b"\n" * 1500]
+    for length in (0, 1, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1, MAX_LINE + 2, 2 * MAX_LINE + 1, 5000):
+        for before, after in itertools.product(around, around):
+            for line in (b"a" * length, b"a" * (length - 1) + b"\r" if length else b""):
+                data = before + line + after
+                assert lines_fit(data) == (longest(data) <= MAX_LINE), (len(before), length, len(after))
