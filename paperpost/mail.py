@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from email.utils import format_datetime, formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -254,6 +255,12 @@ class FastEmail(EmailMultiAlternatives):
 # --- 2. SMTP ----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _angle_address(address: str) -> str:
+    """smtplib.quoteaddr(address), remembered: a sender writes the same one every time."""
+    return f"<{address}>" if _PLAIN_ADDRESS.match(address) else smtplib.quoteaddr(address)
+
+
 class TrackingSMTP(smtplib.SMTP):
     """smtplib.SMTP that remembers whether the message data of the current transaction
     went out. If the connection then drops before the server's reply, the message may or
@@ -263,10 +270,13 @@ class TrackingSMTP(smtplib.SMTP):
 
     def mail(self, sender, options=()):
         self.payload_sent = False  # a new transaction starts
-        if options or not _PLAIN_ADDRESS.match(sender):
-            return super().mail(sender, options)
-        # smtplib parses every address again with the email package; ours are sanitised.
-        self.putcmd("mail", f"FROM:<{sender}>")
+        if any(option.lower() == "smtputf8" for option in options):
+            return super().mail(sender, options)  # it changes the command encoding too
+        # smtplib.SMTP.mail, the same command, with the sender's address parsed once per
+        # process: smtplib parses it with the email package for every message (sendmail()
+        # adds a SIZE option whenever the server offers it, so that was every digest).
+        optionlist = " " + " ".join(options) if options and self.does_esmtp else ""
+        self.putcmd("mail", f"FROM:{_angle_address(sender)}{optionlist}")
         return self.getreply()
 
     def rcpt(self, recip, options=()):

@@ -164,3 +164,31 @@ def test_a_line_is_too_long_from_999_bytes_wherever_it_stands():
             for line in (b"a" * length, b"a" * (length - 1) + b"\r" if length else b""):
                 data = before + line + after
                 assert lines_fit(data) == (longest(data) <= MAX_LINE), (len(before), length, len(after))
+
+
+def test_the_envelope_commands_are_smtplibs_own(smtp_server):
+    """TrackingSMTP writes MAIL and RCPT itself (the sender parsed once): the same commands
+    as smtplib, with the options sendmail() adds (SIZE) and those given."""
+    import smtplib
+
+    from paperpost.mail import TrackingSMTP
+
+    message = FastEmail("Envelope", "text\n", "digest@example.org", ["reader@example.org"])
+    message.attach_alternative("<p>x</p>", "text/html")
+    raw = message.message().as_bytes(linesep="\r\n")
+    commands = {}
+    for client_class in (smtplib.SMTP, TrackingSMTP):
+        sent = commands[client_class] = []
+
+        class Recording(client_class):
+            def putcmd(self, cmd, args=""):
+                sent.append((cmd, args))
+                super().putcmd(cmd, args)
+
+        with Recording("127.0.0.1", smtp_server.port, timeout=10) as client:
+            for sender in ("digest@example.org", "Paperpost <digest@example.org>", '"Doe, J." <j@example.org>'):
+                client.sendmail(sender, ["reader@example.org", "Zoë <z@example.org>"], raw)
+                client.sendmail(sender, ["reader@example.org"], raw, mail_options=["BODY=8BITMIME"])
+    assert commands[TrackingSMTP] == commands[smtplib.SMTP]
+    assert ("mail", f"FROM:<j@example.org> size={len(raw)} BODY=8BITMIME") in commands[TrackingSMTP]
+    assert len(smtp_server.handler.messages) == 12
