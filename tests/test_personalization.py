@@ -46,6 +46,9 @@ def random_interests(rng: random.Random, ids: list[int]) -> Interests:
         keywords=", ".join(rng.sample(keywords, rng.randint(0, 4))),
         liked=rng.sample(ids, rng.choice([0, 0, 0, 1, 2])),
         disliked=rng.sample(ids, rng.choice([0, 0, 0, 0, 1])),
+        # An about-me changes how keywords score (Weights.keyword_backed): some have one.
+        about=rng.choice(["", "", "", "Efficient fine-tuning of large language models.",
+                          "Diffusion models for image generation and editing."]),
     )
 
 
