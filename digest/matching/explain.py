@@ -122,8 +122,8 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
             reason = _remembered(index, (component, position), lambda: _topic_reason(index, topic, position))
             scored.append((value, len(scored), reason))
     wanted = [term for term in interests.keywords if not term.exclude]
+    backed = bool(interests.about)  # keywords next to an about-me score as Weights.keyword_backed
     for term, component in zip(wanted, interests.adds[len(interests.topics):]):
-        backed = bool(interests.about)
         value = index.term_values(term, backed).get(position, 0.0)
         if value > 0:
             # The component stands for the term's stems; its text (the label) is keyed too.
