@@ -5,12 +5,14 @@ fair baselines, in one run.
 - The stored corpus is every paper of the daily-papers page, the Hugging Face JSON files and
   the full 1,504-item arXiv feed; corpus statistics (IDF, acronyms, the semantic layer) are
   fitted on it, as the product fits them on its rolling window of stored papers.
-- Five parts: `tune` and `report` (the first round's halves), `holdout` and `holdout2` (300
-  papers each, judged before the matcher was run on them, each scored once and then tuned on)
-  are tuning material now; `holdout3` (288 more, judged the same way) is the reported part.
-  See benchmarks/devset/README.md.
-- Each part's papers are one period to rank for each of the 17 profiles; the product sends
-  what clears the subscriber's floor (strictness "balanced", the default).
+- Five parts of papers: `tune` and `report` (the first round's halves), `holdout`, `holdout2`
+  and `holdout3` (300, 300 and 288 papers, each judged before the matcher was run on it).
+- Three sets of readers (--readers): the original 17 (all five parts) and ten new readers
+  (the three holdouts), both tuned on; twelve more (all five parts), made and judged before
+  the last change to the engine and never tuned on: the reported figures. See
+  benchmarks/devset/README.md.
+- Each part's papers are one period (a day) to rank for each profile; the product sends what
+  clears the subscriber's floor (strictness "balanced", the default).
 - Baseline (a), substring: the typed keywords and the chosen topics' query terms as
   case-insensitive substrings of title + abstract, exclusions drop, categories and authors
   match exactly; ordered by the number of distinct terms hit, then page order.
@@ -25,8 +27,9 @@ Metrics: micro and macro precision/recall/F1 over (profile, paper) pairs (a prof
 nothing counts precision 0), precision@5 (precision of the first <=5 papers each subscriber
 gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains 2/1).
 Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
-part printed (holdout3, unless --split names another).
+part printed (holdout3, unless --split names another) and, over several parts, their mean.
 
+    .venv/bin/python benchmarks/relevance.py --readers third
     .venv/bin/python benchmarks/relevance.py --split tune
 """
 
@@ -49,6 +52,12 @@ from benchmarks._setup import DATA  # noqa: E402
 DEVSET = ROOT / "benchmarks" / "devset"
 # The devset's parts in the order they were made (and, for the feedback runs, the days).
 PARTS = ("tune", "report", "holdout", "holdout2", "holdout3")
+# The second set of readers (profiles-new.json): ten readers made after the engine was tuned,
+# judged on the three holdouts' papers only (benchmarks/devset/README.md, fifth round); the
+# third (profiles-third.json): twelve more, judged on every part (sixth round).
+NEW_PARTS = ("holdout", "holdout2", "holdout3")
+READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
+           "third": ("profiles-third.json", "labels-third.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -72,8 +81,12 @@ class Devset:
         return {self.by_key[k].id: g for (r, k), g in self.grades.items() if r == reader and self.split_of[k] == split}
 
 
-def load_devset() -> Devset:
-    """The devset's papers read from the shared data by the project's own parsers."""
+def load_devset(readers: str = "original") -> Devset:
+    """The devset's papers read from the shared data by the project's own parsers, with the
+    profiles and labels of `readers` ("original": the 17 readers of profiles.json, all five
+    parts; "new": the 10 readers of profiles-new.json, the three holdouts; "third": the 12
+    readers of profiles-third.json, all five parts)."""
+    profiles_file, labels_file, parts = READERS[readers]
     from digest.ingest.formats import parse
     from digest.matching import PaperDoc
 
@@ -102,17 +115,18 @@ def load_devset() -> Devset:
     for i, record in enumerate(parse(FEED.read_bytes()).records):
         add(record, 10_000 + i, None)
     rows = [json.loads(line) for line in (DEVSET / "papers.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r["split"] in parts]
     keys = [r["key"] for r in rows]
     missing = [k for k in keys if k not in by_key]
     if missing:
         sys.exit(f"devset papers not found in the shared data: {missing[:5]}")
     grades = {}
-    for line in (DEVSET / "labels.jsonl").read_text().splitlines():
+    for line in (DEVSET / labels_file).read_text().splitlines():
         if line.strip():
             row = json.loads(line)
             for reader, grade in row["grades"].items():
                 grades[(reader, row["key"])] = int(grade)
-    profiles = json.loads((DEVSET / "profiles.json").read_text())
+    profiles = json.loads((DEVSET / profiles_file).read_text())
     return Devset(corpus, by_key, by_arxiv, {r["key"]: r["split"] for r in rows}, keys, profiles, grades,
                   {d.id: f"{d.title}\n{d.abstract}" for d in corpus})
 
@@ -355,22 +369,23 @@ def table(split: str, systems: dict[str, Scores], out: Callable[[str], None] = p
         out(f"{reader:20s} {first.per_profile[reader][4]:4d} | " + " | ".join(f"{c:>26s}" for c in cells))
 
 
-def run(splits: list[str], strictness: str = "balanced") -> dict:
-    devset = load_devset()
+def run(splits: list[str], strictness: str = "balanced", readers: str = "original") -> dict:
+    devset = load_devset(readers)
+    parts = READERS[readers][2]
     tfidf = TfidfBaseline(devset)
-    threshold = tfidf.choose_threshold()
+    # The threshold is chosen on the original readers' tune half (the new readers have no
+    # labels there) and kept for any reader set.
+    tfidf.threshold = threshold = (tfidf if readers == "original" else TfidfBaseline(load_devset())).choose_threshold()
     stats = None
     from digest import matching
 
     if hasattr(matching, "CorpusStats"):
         stats = matching.CorpusStats.fit(devset.corpus)
-    print(f"relevance benchmark: {len(devset.corpus):,} stored papers, {len(devset.keys)} labelled "
-          f"({sum(1 for s in devset.split_of.values() if s == 'tune')} tune / "
-          f"{sum(1 for s in devset.split_of.values() if s == 'report')} report / "
-          f"{sum(1 for s in devset.split_of.values() if s == 'holdout')} holdout / "
-          f"{sum(1 for s in devset.split_of.values() if s == 'holdout2')} holdout2 / "
-          f"{sum(1 for s in devset.split_of.values() if s == 'holdout3')} holdout3), {len(devset.profiles)} profiles; "
-          f"strictness {strictness}; TF-IDF threshold {threshold:.2f} (chosen on tune)")
+    sizes = " / ".join(f"{sum(1 for s in devset.split_of.values() if s == part)} {part}" for part in parts)
+    print(f"relevance benchmark: {len(devset.corpus):,} stored papers, {len(devset.keys)} labelled ({sizes}), "
+          f"{len(devset.profiles)} {readers} profiles; strictness {strictness}; "
+          f"TF-IDF threshold {threshold:.2f} (chosen on tune)")
+    means: dict[str, list[float]] = {}
     result = {}
     for split in splits:
         systems = {
@@ -380,7 +395,7 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
         }
         # The same readers after reacting in the emails of the parts before this one (a day
         # each): to every paper of each email, or to a random half of them.
-        days = PARTS[:PARTS.index(split)]
+        days = parts[:parts.index(split)]
         if days and stats is not None:
             for name, share in (("after feedback, all", 1.0), ("after feedback, half", 0.5)):
                 said = after_feedback(devset, days, stats, share=share)
@@ -401,18 +416,32 @@ def run(splits: list[str], strictness: str = "balanced") -> dict:
                 s = systems[name]
                 result |= {f"f1_{key}": round(s.micro[2], 3), f"p_at_5_{key}": round(s.p_at_5, 3),
                            f"ndcg_at_10_{key}": round(s.ndcg_at_10, 3)}
+        for key in ("f1", "p_at_5", "ndcg_at_10", "f1_substring", "p_at_5_substring", "f1_tfidf", "p_at_5_tfidf"):
+            means.setdefault(key, []).append(result[key])
+    if len(splits) > 1:
+        # Each part is one day's edition; the mean over the days printed.
+        result["mean_over_parts"] = {k: round(sum(v) / len(v), 3) for k, v in means.items()}
+        print(f"\nmean over {', '.join(splits)}: " + ", ".join(f"{k} {v}" for k, v in result["mean_over_parts"].items()))
+    result["readers"] = readers
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=[*PARTS, "all"], default="all",
-                        help="which part to score: tune, report, holdout and holdout2 are tuning material; "
-                             "holdout3 is the reported part (benchmarks/devset/README.md)")
+                        help="which part to score (default: every part of the reader set); the original "
+                             "readers' first four parts are tuning material (benchmarks/devset/README.md)")
+    parser.add_argument("--readers", choices=list(READERS), default="original",
+                        help="original: the 17 readers the engine was tuned on (five parts); new: ten readers "
+                             "judged on the three holdouts (tuned on since); third: twelve readers made and "
+                             "judged after the last tuning, on all five parts")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
-    splits = list(PARTS) if args.split == "all" else [args.split]
-    print(json.dumps(run(splits, args.strictness)))
+    parts = READERS[args.readers][2]
+    if args.split != "all" and args.split not in parts:
+        parser.error(f"the {args.readers} readers are judged on {', '.join(parts)} only")
+    splits = list(parts) if args.split == "all" else [args.split]
+    print(json.dumps(run(splits, args.strictness, args.readers)))
 
 
 if __name__ == "__main__":

@@ -209,3 +209,53 @@ def test_starter_topics_on_the_real_page():
     assert {"To prune, or not to prune", "Sparse Model Soups", "Compact Language Models via Pruning and Knowledge Distillation"} <= titles("pruning-compression")
     assert {"Label-Agnostic Forgetting", "Model Sparsity Can Simplify Machine Unlearning", "Intrinsic Evaluation of Unlearning Using Parametric Knowledge Traces"} <= titles("unlearning")
     assert "DreamSync" not in titles("unlearning")
+
+
+def test_a_category_next_to_other_interests_weighs_more_the_narrower_it_is():
+    from digest.matching import Weights
+
+    w = Weights()
+    assert w.category_weight(0.5) == w.category_weight(0.15) == w.category == 0.3
+    assert w.category_weight(0.03) == w.category_weight(0.001) == w.category_narrow == 0.7
+    shares = [0.14, 0.1, 0.06, 0.04]
+    assert [w.category_weight(s) for s in shares] == sorted(w.category_weight(s) for s in shares)
+
+
+@pytest.fixture(scope="module")
+def feed_index():
+    from digest.ingest.formats import parse
+    from tests.conftest import data_file
+
+    records = parse(data_file("arxiv_rss_new/aioarxiv_rss_20archives_2024-11-28_full1504items.xml").read_bytes()).records
+    return PaperIndex([PaperDoc(id=i, title=r.title, abstract=r.abstract, authors=tuple(r.authors),
+                                categories=tuple(r.categories), order=i) for i, r in enumerate(records)])
+
+
+def test_category_shares_come_from_the_stored_papers(feed_index):
+    # hep-ph holds 4.6% of the feed, cs.LG 14.5%, math.CO 2.8%; "cs.*" most of it.
+    assert feed_index.category_value("cs.LG", alone=False) == pytest.approx(0.31, abs=0.01)
+    assert 0.55 < feed_index.category_value("hep-ph", alone=False) < 0.65
+    assert feed_index.category_value("math.CO", alone=False) == 0.7
+    assert feed_index.category_value("cs.*", alone=False) == 0.3
+    assert feed_index.category_value("cs.LG", alone=True) == feed_index.category_value("hep-ph", alone=True) == 1.0
+
+
+def test_an_about_me_keeps_a_topic_to_its_own_sense(feed_index):
+    from digest.starter_topics import STARTER_TOPICS
+
+    topic = next((name, query) for name, slug, query in STARTER_TOPICS if slug == "optimizers")
+    about = ("Optimization for machine learning: convergence of stochastic gradient methods, nonconvex and "
+             "distributed optimization, learning-rate schedules and training dynamics.")
+    titles = {d.id: d.title for d in feed_index.papers}
+
+    def selected(**typed):
+        return {titles[m.paper_id] for m in match(Interests.build(topics=[topic], **typed), feed_index)}
+
+    physics = {"Topological Momentum Skyrmions in Mie Scattering Fields",
+               "Nonlinear bound states with prescribed angular momentum"}
+    optimizer = "Distributed Sign Momentum with Local Steps for Training Transformers"
+    # The topic alone cannot tell momentum in optimisers from momentum in physics.
+    assert physics | {optimizer} <= selected()
+    # Next to an about-me, the topic counts as far as the paper is close to it.
+    gated = selected(about=about)
+    assert optimizer in gated and not physics & gated

@@ -207,6 +207,20 @@ class Closeness:
         doc = self._external.get(paper_id)
         return doc.title if doc else f"paper {paper_id}"
 
+    ABOUT_CACHE = 64
+
+    def about_closeness(self, text: str) -> np.ndarray:
+        """One about-me text's closeness to each paper, kept for the last few texts: a
+        subscriber's topics are gated by the same figures (their components come one after
+        another), and keeping every text would hold a row per subscriber."""
+        found = self._about_closeness.get(text)
+        if found is None:
+            found = self.closeness_of([tuple(analyse(text)[0])])[:, 0]
+            if len(self._about_closeness) >= self.ABOUT_CACHE:
+                self._about_closeness.pop(next(iter(self._about_closeness)))
+            self._about_closeness[text] = found
+        return found
+
     def about_values(self, texts: Sequence[tuple[str, bool]]) -> np.ndarray:
         """papers x texts: each "about me" text's closeness to each paper, ramped and
         weighted (ABOUT_ALONE when the text is all its subscriber gave). `texts` holds
@@ -269,6 +283,16 @@ class Closeness:
                 values = compute([COMPONENTS[c][1:] if kind == "about" else COMPONENTS[c][1] for c in chunk])
                 for k, c in enumerate(chunk):
                     self._vectors[c] = self._sparse(values[:, k])
+        # Topics gated by an about-me: the texts' closeness a chunk at a time, as above.
+        gated = [c for c in todo if COMPONENTS[c][0] == "topic" and COMPONENTS[c][2]]
+        for start in range(0, len(gated), self.DENSE_CHUNK):
+            chunk = gated[start:start + self.DENSE_CHUNK]
+            texts = list(dict.fromkeys(COMPONENTS[c][2] for c in chunk))
+            closeness = self.closeness_of([tuple(analyse(t)[0]) for t in texts])
+            column = {t: k for k, t in enumerate(texts)}
+            for c in chunk:
+                _, topic, about = COMPONENTS[c]
+                self._vectors[c] = self._sparse(self.gated_topic(self.topic_values(topic), closeness[:, column[about]]))
 
 
 def ramp(cosines: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -103,6 +103,7 @@ class PaperIndex(Closeness):
         self.has_signal = bool(self.bonus.any())
         self._vectors: dict[int, _VEC] = {}
         self._members: dict[int, frozenset[int]] = {}
+        self._category_shares: dict[str, float] = {}
         self._term_values: dict[tuple, dict[int, float]] = {}
         self._slots: dict[tuple, tuple] = {}
         self._specificity: dict[tuple, float] = {}
@@ -112,6 +113,7 @@ class PaperIndex(Closeness):
         self._pairs = None
         self._features = None
         self._embeddings = None
+        self._about_closeness: dict[str, np.ndarray] = {}
         self._external: dict[int, PaperDoc] = {}
         self.add_external(external)
 
@@ -261,8 +263,7 @@ class PaperIndex(Closeness):
             key = COMPONENTS[component]
             if key[0] in ("author", "category"):  # one value for every paper it holds
                 hits = self.author_hits(key[1]) if key[0] == "author" else self.category_hits(key[1])
-                w = self.weights
-                value = w.author if key[0] == "author" else (w.category_alone if key[2] else w.category)
+                value = self.weights.author if key[0] == "author" else self.category_value(key[1], key[2])
                 positions = np.array(hits, dtype=np.int32)
                 found = (positions, np.full(len(positions), units(value), dtype=np.int64))
             else:
@@ -297,10 +298,14 @@ class PaperIndex(Closeness):
         if kind == "not":
             return dict.fromkeys(self.term_values(Term("", key[1])), 1.0)
         if kind == "topic":
-            return {i: w.topic * v for i, v in self.topic_values(key[1]).items()}
+            _, topic, about = key
+            values = self.topic_values(topic)
+            if not about:
+                return {i: w.topic * v for i, v in values.items()}
+            return self.gated_topic(values, self.about_closeness(about))
         if kind == "category":
             _, pattern, alone = key
-            return dict.fromkeys(self.category_hits(pattern), w.category_alone if alone else w.category)
+            return dict.fromkeys(self.category_hits(pattern), self.category_value(pattern, alone))
         if kind == "author":
             return dict.fromkeys(self.author_hits(key[1]), w.author)
         if kind == "like":
@@ -332,6 +337,27 @@ class PaperIndex(Closeness):
                 for i in self.term_values(term):
                     missing.pop(i, None)
         return {i: round(1.0 - m, SCORE_DECIMALS) for i, m in missing.items()}
+
+    def gated_topic(self, values: dict[int, float], closeness: np.ndarray) -> dict[int, float]:
+        """A topic's values for a subscriber with an about-me: each scaled by the text's
+        closeness to the paper, ramped from TOPIC_GATE_LOW to TOPIC_GATE_HIGH (0 to 1)."""
+        w = self.weights
+        gate = ramp(closeness, w.topic_gate_low, w.topic_gate_high)
+        return {i: w.topic * v * float(gate[i]) for i, v in values.items()}
+
+    def category_value(self, pattern: str, alone: bool) -> float:
+        if alone:
+            return self.weights.category_alone
+        return self.weights.category_weight(self.category_share(pattern))
+
+    def category_share(self, pattern: str) -> float:
+        """The share of the stored papers (the corpus window) that hold a category matching
+        `pattern`; a pattern spanning several categories counts each (at most 1)."""
+        found = self._category_shares.get(pattern)
+        if found is None:
+            held = sum(n for cat, n in self.stats.category_df.items() if category_matches(pattern, cat))
+            found = self._category_shares[pattern] = min(1.0, held / self.stats.n_docs)
+        return found
 
     def topic_scale(self, topic) -> float:
         """A topic is a curated set of synonyms: IDF weighs its terms against each other,

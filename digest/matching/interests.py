@@ -10,6 +10,7 @@ subscriber who has that part (see ranking.py)."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -46,7 +47,21 @@ class Weights:
     title_backed: float = 6.0
     keyword_backed: float = 0.7
     topic: float = 1.0
-    category: float = 0.3  # a category next to other interests: supporting evidence
+    # A topic of a subscriber who also gave an about-me counts in proportion to how close the
+    # paper is to that text (ramped from TOPIC_GATE_LOW to TOPIC_GATE_HIGH, standard scores):
+    # the optimisers topic's "momentum" in a photonics paper, or the RL topic in a drone
+    # paper for a reader whose about-me says "for language models", is the other sense.
+    topic_gate_low: float = -0.5
+    topic_gate_high: float = 1.0
+    # A category next to other interests is supporting evidence, more of it the narrower the
+    # category: CATEGORY for one holding CATEGORY_BROAD_SHARE of the stored papers or more
+    # (cs.LG next to keywords is a filter, not a wish), rising (log-linearly) to
+    # CATEGORY_NARROW for one holding CATEGORY_NARROW_SHARE or less (hep-ph next to an
+    # about-me: the reader wants most of that listing).
+    category: float = 0.3
+    category_narrow: float = 0.7
+    category_broad_share: float = 0.15
+    category_narrow_share: float = 0.03
     category_alone: float = 1.0  # categories (and authors) are all the subscriber typed
     author: float = 1.5
     # "About me" and liked papers: closeness in the semantic layer (standard scores of the
@@ -87,6 +102,14 @@ class Weights:
 
     def keyword_weight(self, backed: bool) -> float:
         return self.keyword_backed if backed else self.keyword
+
+    def category_weight(self, share: float) -> float:
+        """A category's value next to other interests, from its share of the stored papers."""
+        broad, narrow = self.category_broad_share, self.category_narrow_share
+        if share >= broad or broad <= narrow:
+            return self.category
+        t = min(1.0, (math.log(broad) - math.log(max(share, 1e-9))) / (math.log(broad) - math.log(narrow)))
+        return round(self.category + (self.category_narrow - self.category) * t, 4)
 
     def title_weight(self, backed: bool) -> float:
         return self.title_backed if backed else self.title
@@ -192,7 +215,8 @@ class Interests:
     @classmethod
     def _from_parts(cls, topics, keywords, categories, authors, liked, disliked, about="", strictness="balanced",
                     learned=None, popularity=1.0) -> Interests:
-        adds = [component_id(("topic", t)) for t in topics]
+        # A topic is gated by the about-me when there is one (Weights.topic_gate_low).
+        adds = [component_id(("topic", t, about)) for t in topics]
         # An exclusion is its own component ("not"), distinct from the same term wanted, so
         # that one subscriber's "-benchmark" never blocks another's "benchmark".
         blocks = [component_id(("not", t.alternatives)) for t in keywords if t.exclude]

@@ -156,12 +156,12 @@ SEMANTIC = frozenset(("like", "dislike", "about", "learned"))
 
 
 def prepare(components: Iterable[int], index: PaperIndex) -> None:
-    """Compute the expensive component vectors (liked papers, about texts, learned models)
-    of many interest sets in a few products."""
+    """Compute the expensive component vectors (liked papers, about texts, topics gated by
+    them, learned models) of many interest sets in a few products."""
     keys = [(c, COMPONENTS[c]) for c in components]
     index.prepare_similar(k[1] for _, k in keys if k[0] in ("like", "dislike"))
     index.prepare_likes([c for c, k in keys if k[0] == "like"])
-    index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned")])
+    index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned") or (k[0] == "topic" and k[2])])
 
 
 def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: int | None = None,

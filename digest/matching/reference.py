@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .closeness import ramp
 from .index import UNIT, PaperIndex, to_units, units
 from .interests import Interests
 from .ranking import floor_units
@@ -22,6 +23,8 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
     if interests.learned is not None:
         dense.append(index.component_values(("learned", interests.learned)))
     disliked = [index.component_values(("dislike", p)) for p in interests.disliked]
+    # A topic next to an about-me counts as far as the text is close to the paper.
+    gate = ramp(index.about_closeness(interests.about), w.topic_gate_low, w.topic_gate_high) if interests.about else None
     floor = floor_units(interests, index)
     popularity = round(interests.popularity * 100)
     results = []
@@ -41,13 +44,14 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
                     if value > 0:
                         missing *= 1.0 - min(1.0, round(value * scale, 6))
             if missing < 1.0:
-                relevance += units(w.topic * round(1.0 - missing, 6))
+                value = w.topic * round(1.0 - missing, 6)
+                relevance += units(value if gate is None else value * float(gate[i]))
         backed = bool(interests.about)
         keyword = w.keyword_weight(backed)
         relevance += sum(units(keyword * index.value_in(i, t, backed)) for t in interests.keywords if not t.exclude)
         for pattern in interests.categories:
             if any(category_matches(pattern, c) for c in paper.categories):
-                relevance += units(w.category_alone if alone else w.category)
+                relevance += units(index.category_value(pattern, alone))
         names = {normalize_name(a) for a in paper.authors}
         relevance += units(w.author) * sum(1 for a in interests.authors if a in names)
         relevance += sum(int(to_units(np.array([values[i]]))[0]) for values in dense)
