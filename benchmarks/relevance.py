@@ -7,10 +7,10 @@ fair baselines, in one run.
   fitted on it, as the product fits them on its rolling window of stored papers.
 - Five parts of papers: `tune` and `report` (the first round's halves), `holdout`, `holdout2`
   and `holdout3` (300, 300 and 288 papers, each judged before the matcher was run on it).
-- Three sets of readers (--readers): the original 17 (all five parts) and ten new readers
-  (the three holdouts), both tuned on; twelve more (all five parts), made and judged before
-  the last change to the engine and never tuned on: the reported figures. See
-  benchmarks/devset/README.md.
+- Four sets of readers (--readers): the original 17 (all five parts), ten new readers (the
+  three holdouts) and twelve more (all five parts), all tuned on; a fourth set of twelve (all
+  five parts), made and judged before the last change to the engine and never tuned on: the
+  reported figures. See benchmarks/devset/README.md.
 - Each part's papers are one period (a day) to rank for each profile; the product sends what
   clears the subscriber's floor (strictness "balanced", the default).
 - Baseline (a), substring: the typed keywords and the chosen topics' query terms as
@@ -29,7 +29,7 @@ gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains
 Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
 part printed (holdout3, unless --split names another) and, over several parts, their mean.
 
-    .venv/bin/python benchmarks/relevance.py --readers third
+    .venv/bin/python benchmarks/relevance.py --readers fourth
     .venv/bin/python benchmarks/relevance.py --split tune
 """
 
@@ -54,10 +54,12 @@ DEVSET = ROOT / "benchmarks" / "devset"
 PARTS = ("tune", "report", "holdout", "holdout2", "holdout3")
 # The second set of readers (profiles-new.json): ten readers made after the engine was tuned,
 # judged on the three holdouts' papers only (benchmarks/devset/README.md, fifth round); the
-# third (profiles-third.json): twelve more, judged on every part (sixth round).
+# third and fourth (profiles-third.json, profiles-fourth.json): twelve more each, judged on
+# every part (sixth and seventh rounds).
 NEW_PARTS = ("holdout", "holdout2", "holdout3")
 READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
-           "third": ("profiles-third.json", "labels-third.jsonl", PARTS)}
+           "third": ("profiles-third.json", "labels-third.jsonl", PARTS),
+           "fourth": ("profiles-fourth.json", "labels-fourth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -85,7 +87,8 @@ def load_devset(readers: str = "original") -> Devset:
     """The devset's papers read from the shared data by the project's own parsers, with the
     profiles and labels of `readers` ("original": the 17 readers of profiles.json, all five
     parts; "new": the 10 readers of profiles-new.json, the three holdouts; "third": the 12
-    readers of profiles-third.json, all five parts)."""
+    readers of profiles-third.json, and "fourth", the 12 of profiles-fourth.json: all five
+    parts)."""
     profiles_file, labels_file, parts = READERS[readers]
     from digest.ingest.formats import parse
     from digest.matching import PaperDoc
@@ -433,8 +436,9 @@ def main() -> None:
                              "readers' first four parts are tuning material (benchmarks/devset/README.md)")
     parser.add_argument("--readers", choices=list(READERS), default="original",
                         help="original: the 17 readers the engine was tuned on (five parts); new: ten readers "
-                             "judged on the three holdouts (tuned on since); third: twelve readers made and "
-                             "judged after the last tuning, on all five parts")
+                             "judged on the three holdouts; third: twelve readers on all five parts (both "
+                             "tuned on since); fourth: twelve readers made and judged before the last tuning, "
+                             "on all five parts, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
     parts = READERS[args.readers][2]

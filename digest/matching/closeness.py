@@ -291,8 +291,10 @@ class Closeness:
             closeness = self.closeness_of([tuple(analyse(t)[0]) for t in texts])
             column = {t: k for k, t in enumerate(texts)}
             for c in chunk:
-                _, topic, about = COMPONENTS[c]
-                self._vectors[c] = self._sparse(self.gated_topic(self.topic_values(topic), closeness[:, column[about]]))
+                _, topic, about, supported = COMPONENTS[c]
+                factor = self.topic_factor(topic) if supported else 1.0
+                values = self.gated_topic(self.topic_values(topic), factor, closeness[:, column[about]])
+                self._vectors[c] = self._sparse(values)
 
 
 def ramp(cosines: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -130,7 +130,7 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
             reason = _remembered(index, (component, position, term.text),
                                  lambda: _term_reason("keyword", term.text, index, position, term))
             if reason:
-                scored.append((value * index.weights.keyword_weight(backed), len(scored), reason))
+                scored.append((_value(index, component, position), len(scored), reason))
     for pattern in interests.categories:
         value = _value(index, component_id(("category", pattern, interests.categories_alone)), position)
         if value > 0:

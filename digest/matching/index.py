@@ -293,16 +293,20 @@ class PaperIndex(Closeness):
         w = self.weights
         kind = key[0]
         if kind == "term":
-            weight = w.keyword_weight(backed=key[2])
-            return {i: weight * v for i, v in self.term_values(Term("", key[1]), backed=key[2]).items()}
+            _, alternatives, backed, supported = key
+            weight = w.keyword_weight(backed=backed)
+            values = self.term_values(Term("", alternatives), backed=backed)
+            factor = self.breadth_factor(len(values)) if supported else 1.0
+            return {i: weight * v * factor for i, v in values.items()}
         if kind == "not":
             return dict.fromkeys(self.term_values(Term("", key[1])), 1.0)
         if kind == "topic":
-            _, topic, about = key
+            _, topic, about, supported = key
             values = self.topic_values(topic)
+            factor = self.topic_factor(topic) if supported else 1.0
             if not about:
-                return {i: w.topic * v for i, v in values.items()}
-            return self.gated_topic(values, self.about_closeness(about))
+                return {i: w.topic * v * factor for i, v in values.items()}
+            return self.gated_topic(values, factor, self.about_closeness(about))
         if kind == "category":
             _, pattern, alone = key
             return dict.fromkeys(self.category_hits(pattern), self.category_value(pattern, alone))
@@ -338,12 +342,27 @@ class PaperIndex(Closeness):
                     missing.pop(i, None)
         return {i: round(1.0 - m, SCORE_DECIMALS) for i, m in missing.items()}
 
-    def gated_topic(self, values: dict[int, float], closeness: np.ndarray) -> dict[int, float]:
+    def gated_topic(self, values: dict[int, float], factor: float, closeness: np.ndarray) -> dict[int, float]:
         """A topic's values for a subscriber with an about-me: each scaled by the text's
         closeness to the paper, ramped from TOPIC_GATE_LOW to TOPIC_GATE_HIGH (0 to 1)."""
         w = self.weights
         gate = ramp(closeness, w.topic_gate_low, w.topic_gate_high)
-        return {i: w.topic * v * float(gate[i]) for i, v in values.items()}
+        return {i: w.topic * v * factor * float(gate[i]) for i, v in values.items()}
+
+    def topic_factor(self, topic) -> float:
+        """A topic's weight next to keywords or an about-me: less the more of the edition's
+        papers it meets (Weights.topic_weight)."""
+        return self.breadth_factor(len(self.topic_values(topic)))
+
+    def keyword_factor(self, term: Term) -> float:
+        """A keyword's weight next to other declared interests (Weights.topic_weight)."""
+        return self.breadth_factor(len(self.term_values(term)))
+
+    def breadth_factor(self, hits: int) -> float:
+        # An edition of a few papers says nothing about how broad a term is.
+        if self.size < MIN_DOCS:
+            return 1.0
+        return self.weights.topic_weight(hits / self.size)
 
     def category_value(self, pattern: str, alone: bool) -> float:
         if alone:

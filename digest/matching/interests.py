@@ -53,6 +53,15 @@ class Weights:
     # paper for a reader whose about-me says "for language models", is the other sense.
     topic_gate_low: float = -0.5
     topic_gate_high: float = 1.0
+    # A topic next to keywords or an about-me, and a keyword next to other keywords or an
+    # about-me, weighs less the more of the day's papers it meets: 1 up to
+    # TOPIC_NARROW_SHARE of the edition, down (log-linearly) to TOPIC_BROAD at
+    # TOPIC_BROAD_SHARE or more. "Large language models" (or the keyword "LLM") next to
+    # "chain-of-thought" is the field the narrower words sit in, not a wish for every LLM
+    # paper; typed alone, a topic or a keyword keeps its full weight.
+    topic_broad: float = 0.6
+    topic_narrow_share: float = 0.03
+    topic_broad_share: float = 0.15
     # A category next to other interests is supporting evidence, more of it the narrower the
     # category: CATEGORY for one holding CATEGORY_BROAD_SHARE of the stored papers or more
     # (cs.LG next to keywords is a filter, not a wish), rising (log-linearly) to
@@ -111,6 +120,14 @@ class Weights:
         t = min(1.0, (math.log(broad) - math.log(max(share, 1e-9))) / (math.log(broad) - math.log(narrow)))
         return round(self.category + (self.category_narrow - self.category) * t, 4)
 
+    def topic_weight(self, share: float) -> float:
+        """The factor of a topic next to keywords or an about-me, from its share of the edition."""
+        broad, narrow = self.topic_broad_share, self.topic_narrow_share
+        if share <= narrow or broad <= narrow:
+            return 1.0
+        t = min(1.0, (math.log(share) - math.log(narrow)) / (math.log(broad) - math.log(narrow)))
+        return round(1.0 - (1.0 - self.topic_broad) * t, 4)
+
     def title_weight(self, backed: bool) -> float:
         return self.title_backed if backed else self.title
 
@@ -148,6 +165,19 @@ def categories_alone(topics, keywords, about) -> bool:
     """Categories (with authors, liked papers) are all the subscriber declared: a category
     match is a full match; liked papers only put their neighbours first."""
     return not (topics or about or any(not t.exclude for t in keywords))
+
+
+def topic_supported(keywords, about) -> bool:
+    """Keywords or an about-me say more than the subscriber's topics: a broad topic is then
+    the field around them (Weights.topic_weight)."""
+    return bool(about) or any(not t.exclude for t in keywords)
+
+
+def keyword_supported(keywords, about) -> bool:
+    """Other keywords or an about-me say more than one keyword: a broad one is then the field
+    around the rest (Weights.topic_weight). Topics and categories do not count: next to
+    "cs.*" the keyword "diffusion" is still the whole wish."""
+    return bool(about) or sum(1 for t in keywords if not t.exclude) > 1
 
 
 def about_alone(topics, keywords, categories, authors) -> bool:
@@ -215,13 +245,17 @@ class Interests:
     @classmethod
     def _from_parts(cls, topics, keywords, categories, authors, liked, disliked, about="", strictness="balanced",
                     learned=None, popularity=1.0) -> Interests:
-        # A topic is gated by the about-me when there is one (Weights.topic_gate_low).
-        adds = [component_id(("topic", t, about)) for t in topics]
+        # A topic is gated by the about-me when there is one (Weights.topic_gate_low), and
+        # weighs by its breadth when keywords or an about-me say more (Weights.topic_broad).
+        supported = topic_supported(keywords, about)
+        adds = [component_id(("topic", t, about, supported)) for t in topics]
         # An exclusion is its own component ("not"), distinct from the same term wanted, so
         # that one subscriber's "-benchmark" never blocks another's "benchmark".
         blocks = [component_id(("not", t.alternatives)) for t in keywords if t.exclude]
-        # A keyword is "backed" when the subscriber gave an about-me (Weights.keyword_backed).
-        adds += [component_id(("term", t.alternatives, bool(about))) for t in keywords if not t.exclude]
+        # A keyword is "backed" when the subscriber gave an about-me (Weights.keyword_backed),
+        # and weighs by its breadth when the subscriber declared more than it (topic_weight).
+        others = keyword_supported(keywords, about)
+        adds += [component_id(("term", t.alternatives, bool(about), others)) for t in keywords if not t.exclude]
         # Categories alone are the whole request (send me math.CO); next to anything else
         # they support the other evidence.
         alone = categories_alone(topics, keywords, about)

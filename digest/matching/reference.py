@@ -8,7 +8,7 @@ import numpy as np
 
 from .closeness import ramp
 from .index import UNIT, PaperIndex, to_units, units
-from .interests import Interests
+from .interests import Interests, keyword_supported, topic_supported
 from .ranking import floor_units
 from .terms import category_matches, normalize_name
 
@@ -25,6 +25,9 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
     disliked = [index.component_values(("dislike", p)) for p in interests.disliked]
     # A topic next to an about-me counts as far as the text is close to the paper.
     gate = ramp(index.about_closeness(interests.about), w.topic_gate_low, w.topic_gate_high) if interests.about else None
+    supported = topic_supported(interests.keywords, interests.about)
+    others = keyword_supported(interests.keywords, interests.about)
+    factors = {t: index.keyword_factor(t) if others else 1.0 for t in interests.keywords if not t.exclude}
     floor = floor_units(interests, index)
     popularity = round(interests.popularity * 100)
     results = []
@@ -35,6 +38,7 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
             continue
         relevance = 0
         for topic in interests.topics:
+            factor = index.topic_factor(topic) if supported else 1.0
             if any(index.value_in(i, t) > 0 for t in topic.terms if t.exclude):
                 continue
             missing, scale = 1.0, index.topic_scale(topic)
@@ -44,11 +48,12 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
                     if value > 0:
                         missing *= 1.0 - min(1.0, round(value * scale, 6))
             if missing < 1.0:
-                value = w.topic * round(1.0 - missing, 6)
+                value = w.topic * round(1.0 - missing, 6) * factor
                 relevance += units(value if gate is None else value * float(gate[i]))
         backed = bool(interests.about)
         keyword = w.keyword_weight(backed)
-        relevance += sum(units(keyword * index.value_in(i, t, backed)) for t in interests.keywords if not t.exclude)
+        relevance += sum(units(keyword * index.value_in(i, t, backed) * factors[t]) for t in interests.keywords
+                         if not t.exclude)
         for pattern in interests.categories:
             if any(category_matches(pattern, c) for c in paper.categories):
                 relevance += units(index.category_value(pattern, alone))
