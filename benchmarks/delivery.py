@@ -7,7 +7,8 @@
    44 KB messages).
 2. The sink's ceiling at django-newsletter's own size: the same two raw senders of pre-built
    bytes (peer-bench's sender.py), with the article count whose message is nearest
-   django-newsletter's bytes per message as measured in step 1.
+   django-newsletter's bytes per message as measured in step 1; measured right before and
+   right after 3b, and their mean taken.
 3. Paperpost: 10,000 subscribers with varied interests get personalised digests of the
    daily-papers page, through a real Redis and real Celery worker processes, into the same
    sink (../shared/peer-bench/sink.py). Timed: `manage.py send_digest --wait`, start to exit.
@@ -61,34 +62,41 @@ def run_peer(out: Path) -> dict:
     return {"dn10k": rows["dn10k"], "ceiling": rows["raw2-prebuilt"]}
 
 
-def ceiling_at(target_bytes: int, workdir: Path) -> dict:
-    """The sink's ceiling for messages of about `target_bytes`: two raw senders of pre-built
-    bytes (peer-bench's sender.py), with the article count nearest the target."""
-    def sink(tag: str):
-        port, stats = free_port(), workdir / f"sink-{tag}.json"
-        process = subprocess.Popen([PY, str(PEER / "sink.py"), str(port), "--stats-file", str(stats),
-                                    "--interval", "1"], stdout=subprocess.DEVNULL)
-        wait_for(stats.exists, 10, "the sink")
-        return process, port, stats
+def _sink(workdir: Path, tag: str) -> tuple[subprocess.Popen, int, Path]:
+    port, stats = free_port(), workdir / f"sink-{tag}.json"
+    stats.unlink(missing_ok=True)  # a stale file would pass for the new sink being up
+    process = subprocess.Popen([PY, str(PEER / "sink.py"), str(port), "--stats-file", str(stats),
+                                "--interval", "1"], stdout=subprocess.DEVNULL)
+    wait_for(stats.exists, 10, "the sink")
+    return process, port, stats
 
-    def send(port: int, articles: int, count: int, procs: int) -> float:
-        started = time.perf_counter()
-        subprocess.run([PY, str(PEER / "sender.py"), str(port), "--count", str(count), "--procs", str(procs),
-                        "--prebuild", "--articles", str(articles)], check=True, capture_output=True)
-        return time.perf_counter() - started
 
-    process, port, stats = sink("probe")
+def _send(port: int, articles: int, count: int, procs: int) -> float:
+    started = time.perf_counter()
+    subprocess.run([PY, str(PEER / "sender.py"), str(port), "--count", str(count), "--procs", str(procs),
+                    "--prebuild", "--articles", str(articles)], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def articles_for(target_bytes: int, workdir: Path) -> int:
+    """The article count of peer-bench's sender.py whose message is nearest `target_bytes`."""
+    process, port, stats = _sink(workdir, "probe")
     sizes = {}
     for articles in range(16, 27):
         before = json.loads(stats.read_text())["bytes"] if stats.exists() else 0
-        send(port, articles, 1, 1)
+        _send(port, articles, 1, 1)
         time.sleep(1.2)
         sizes[articles] = json.loads(stats.read_text())["bytes"] - before
     process.send_signal(signal.SIGTERM)
     process.wait(30)
-    articles = min(sizes, key=lambda k: abs(sizes[k] - target_bytes))
-    process, port, stats = sink("ceiling")
-    wall = send(port, articles, 10_000, 2)
+    return min(sizes, key=lambda k: abs(sizes[k] - target_bytes))
+
+
+def ceiling_at(articles: int, workdir: Path, tag: str) -> dict:
+    """The sink's ceiling for messages of `articles` articles: two raw senders of pre-built
+    bytes (peer-bench's sender.py), 10,000 messages."""
+    process, port, stats = _sink(workdir, f"ceiling-{tag}")
+    wall = _send(port, articles, 10_000, 2)
     process.send_signal(signal.SIGTERM)
     process.wait(30)
     counted = json.loads(stats.read_text())
@@ -280,9 +288,9 @@ def paperpost_run(n: int, papers: int, abstract_chars: int = 0, processes: int =
     stack.manage("shell", "-c", SETUP.format(n=n, papers=papers))
     try:
         stack.start()
-        start = time.perf_counter()
+        start, start_epoch = time.perf_counter(), time.time()
         done = stack.manage("send_digest", "--wait", "--timeout", "3000", timed=True)
-        wall = time.perf_counter() - start
+        wall, end_epoch = time.perf_counter() - start, time.time()
         time.sleep(1.5)  # the sink writes its stats every second
         stats = stack.sink_stats()
         worker_mb = stack.worker_peak_mb()
@@ -304,6 +312,10 @@ def paperpost_run(n: int, papers: int, abstract_chars: int = 0, processes: int =
         "steady_msgs_per_s": round((stats["messages"] - 1) / max(1e-9, stats["last_msg_ts"] - stats["first_msg_ts"]), 1),
         "bytes_per_msg": round(stats["bytes"] / max(1, stats["messages"])),
         "connections": stats["connections"],
+        # Before the first message reached the sink (start-up, the edition's rows, the first
+        # chunk's loading), and after the last one (the last chunks' bookkeeping, --wait).
+        "head_s": round(stats["first_msg_ts"] - start_epoch, 2),
+        "tail_s": round(end_epoch - stats["last_msg_ts"], 2),
         "worker_peak_mb": round(worker_mb, 1),
         "send_digest_peak_mb": round(send_mb, 1),
         "sink_cpu_s": round(stats["cpu_user_s"] + stats["cpu_sys_s"], 1),
@@ -355,14 +367,20 @@ def main() -> None:
     peer_bytes = peer["dn10k"]["bytes_per_msg"]
     equal = equal_ceiling = None
     if not args.no_equal_size:
-        equal_ceiling = ceiling_at(peer_bytes, out)
+        articles = articles_for(peer_bytes, out)
         chars, probed = abstract_chars_for(peer_bytes, 20)
-        print(f"equal size: django-newsletter sends {peer_bytes:,} bytes; the raw senders' {equal_ceiling['articles']} "
-              f"articles make {equal_ceiling['bytes_per_msg']:,}; Paperpost's 20 papers with DIGEST_ABSTRACT_CHARS={chars} "
-              f"make {probed:,} (probed)", flush=True)
+        print(f"equal size: django-newsletter sends {peer_bytes:,} bytes; the raw senders use {articles} articles; "
+              f"Paperpost's 20 papers with DIGEST_ABSTRACT_CHARS={chars} make {probed:,} (probed)", flush=True)
     small = paperpost_run(args.n, args.papers)
     if not args.no_equal_size:
+        # The ceiling at equal size right before and right after Paperpost's equal-size run, and
+        # their mean: the share of the ceiling then compares adjacent minutes. Measured minutes
+        # apart, the machine's drift moved it both ways (benchmarks/README.md, runs G and H).
+        before = ceiling_at(articles, out, "before")
         equal = paperpost_run(args.n, 20, chars)
+        after = ceiling_at(articles, out, "after")
+        equal_ceiling = {**before, "msgs_per_s": round((before["msgs_per_s"] + after["msgs_per_s"]) / 2, 1),
+                         "before": before["msgs_per_s"], "after": after["msgs_per_s"]}
     extra = paperpost_run(args.n, args.also_papers) if args.also_papers else None
     large = paperpost_run(args.n_large, args.papers) if args.n_large else None
     ratio = small["msgs_per_s"] / peer["dn10k"]["msgs_per_s"]
@@ -375,15 +393,18 @@ def main() -> None:
     print(f"{'sink ceiling: 2 raw senders, pre-built bytes':60s} {10000:7,d} {peer['ceiling']['msgs_per_s']:7.0f} "
           f"{peer['ceiling']['bytes_per_msg']:9,d} {'-':>8s}")
     if equal_ceiling:
-        label = f"sink ceiling at equal size ({equal_ceiling['articles']} articles)"
+        label = f"sink ceiling at equal size ({equal_ceiling['articles']} articles), mean"
         print(f"{label:60s} {10000:7,d} {equal_ceiling['msgs_per_s']:7.0f} {equal_ceiling['bytes_per_msg']:9,d} {'-':>8s}")
+        print(f"    right before Paperpost's equal-size run {equal_ceiling['before']:.0f} msgs/s, "
+              f"right after it {equal_ceiling['after']:.0f}")
     for run in filter(None, [small, equal, extra, large]):
         label = f"Paperpost, {run['papers']} papers" + (
             f", abstracts {run['abstract_chars']} chars (equal size)" if run["abstract_chars"] else "")
         print(f"{label:60s} {run['n']:7,d} {run['msgs_per_s']:7.0f} "
               f"{run['bytes_per_msg']:9,d} {run['worker_peak_mb']:4.0f}/{run['send_digest_peak_mb']:.0f}")
         print(f"    CPU per message: workers {run['worker_cpu_ms_per_msg']} ms, sink {run['sink_cpu_ms_per_msg']} ms; "
-              f"steady rate at the sink {run['steady_msgs_per_s']}/s; {run['result']}")
+              f"steady rate at the sink {run['steady_msgs_per_s']}/s ({run['head_s']} s to the first message, "
+              f"{run['tail_s']} s after the last); {run['result']}")
     print("(peak MB: the worker's largest process / send_digest)")
     print(f"at 44 KB: ratio to django-newsletter {ratio:.2f}x; share of the sink ceiling {share:.0%}")
     result = {
@@ -415,6 +436,8 @@ def main() -> None:
             "bytes_per_msg_equal_size": equal["bytes_per_msg"],
             "abstract_chars_equal_size": equal["abstract_chars"],
             "ceiling_msgs_per_s_equal_size": equal_ceiling["msgs_per_s"],
+            "ceiling_msgs_per_s_equal_size_before": equal_ceiling["before"],
+            "ceiling_msgs_per_s_equal_size_after": equal_ceiling["after"],
             "ceiling_bytes_per_msg_equal_size": equal_ceiling["bytes_per_msg"],
             "ratio_to_peer_equal_size": round(ratio_eq, 2),
             "share_of_ceiling_equal_size": round(share_eq, 3),
