@@ -225,11 +225,12 @@ class Closeness:
         """papers x texts: each "about me" text's closeness to each paper, ramped and
         weighted (ABOUT_ALONE when the text is all its subscriber gave). `texts` holds
         (text, alone) pairs."""
+        closeness = self.closeness_of([tuple(analyse(t)[0]) for t, _ in texts])
+        return np.column_stack([self.about_column(closeness[:, k], alone) for k, (_, alone) in enumerate(texts)])
+
+    def about_column(self, closeness: np.ndarray, alone: bool) -> np.ndarray:
         w = self.weights
-        seqs = [tuple(analyse(t)[0]) for t, _ in texts]
-        closeness = self.closeness_of(seqs)
-        weights = np.array([w.about_alone if alone else w.about for _, alone in texts])
-        return np.round(weights[None, :] * ramp(closeness, w.about_low, w.about_high), 4)
+        return np.round((w.about_alone if alone else w.about) * ramp(closeness, w.about_low, w.about_high), 4)
 
     def learned_values(self, models: Sequence) -> np.ndarray:
         """papers x models: LEARNED x ramp(z, LEARNED_LOW, LEARNED_HIGH), z the standard score
@@ -274,27 +275,35 @@ class Closeness:
                 self._vectors[c] = (positions[bounds[k]:bounds[k + 1]], kept[bounds[k]:bounds[k + 1]])
 
     def prepare_dense(self, components: Iterable[int]) -> None:
-        """Compute many "about me" and learned-model vectors with a few matrix products."""
+        """Compute many "about me", gated-topic and learned-model vectors with a few matrix
+        products: the closeness of each chunk of about-me texts once, for the about-me
+        components and for the topics gated by the same texts."""
         todo = [c for c in dict.fromkeys(components) if c not in self._vectors]
-        for kind, compute in (("about", self.about_values), ("learned", self.learned_values)):
-            mine = [c for c in todo if COMPONENTS[c][0] == kind]
-            for start in range(0, len(mine), self.DENSE_CHUNK):
-                chunk = mine[start:start + self.DENSE_CHUNK]
-                values = compute([COMPONENTS[c][1:] if kind == "about" else COMPONENTS[c][1] for c in chunk])
-                for k, c in enumerate(chunk):
-                    self._vectors[c] = self._sparse(values[:, k])
-        # Topics gated by an about-me: the texts' closeness a chunk at a time, as above.
-        gated = [c for c in todo if COMPONENTS[c][0] == "topic" and COMPONENTS[c][2]]
-        for start in range(0, len(gated), self.DENSE_CHUNK):
-            chunk = gated[start:start + self.DENSE_CHUNK]
-            texts = list(dict.fromkeys(COMPONENTS[c][2] for c in chunk))
-            closeness = self.closeness_of([tuple(analyse(t)[0]) for t in texts])
-            column = {t: k for k, t in enumerate(texts)}
-            for c in chunk:
-                _, topic, about, supported = COMPONENTS[c]
-                factor = self.topic_factor(topic) if supported else 1.0
-                values = self.gated_topic(self.topic_values(topic), factor, closeness[:, column[about]])
-                self._vectors[c] = self._sparse(values)
+        abouts: dict[str, list[int]] = {}
+        gated: dict[str, list[int]] = {}
+        for c in todo:
+            key = COMPONENTS[c]
+            if key[0] == "about":
+                abouts.setdefault(key[1], []).append(c)
+            elif key[0] == "topic" and key[2]:
+                gated.setdefault(key[2], []).append(c)
+        texts = list(dict.fromkeys([*abouts, *gated]))
+        for start in range(0, len(texts), self.DENSE_CHUNK):
+            chunk = texts[start:start + self.DENSE_CHUNK]
+            closeness = self.closeness_of([tuple(analyse(t)[0]) for t in chunk])
+            for k, text in enumerate(chunk):
+                for c in abouts.get(text, ()):
+                    self._vectors[c] = self._sparse(self.about_column(closeness[:, k], COMPONENTS[c][2]))
+                for c in gated.get(text, ()):
+                    _, topic, _, supported = COMPONENTS[c]
+                    factor = self.topic_factor(topic) if supported else 1.0
+                    self._vectors[c] = self._sparse(self.gated_topic(topic, factor, closeness[:, k]))
+        learned = [c for c in todo if COMPONENTS[c][0] == "learned"]
+        for start in range(0, len(learned), self.DENSE_CHUNK):
+            chunk = learned[start:start + self.DENSE_CHUNK]
+            values = self.learned_values([COMPONENTS[c][1] for c in chunk])
+            for k, c in enumerate(chunk):
+                self._vectors[c] = self._sparse(values[:, k])
 
 
 def ramp(cosines: np.ndarray, low: float, high: float) -> np.ndarray:

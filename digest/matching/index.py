@@ -104,6 +104,8 @@ class PaperIndex(Closeness):
         self._vectors: dict[int, _VEC] = {}
         self._members: dict[int, frozenset[int]] = {}
         self._category_shares: dict[str, float] = {}
+        self._topic_values: dict = {}
+        self._topic_arrays: dict = {}
         self._term_values: dict[tuple, dict[int, float]] = {}
         self._slots: dict[tuple, tuple] = {}
         self._specificity: dict[tuple, float] = {}
@@ -306,7 +308,7 @@ class PaperIndex(Closeness):
             factor = self.topic_factor(topic) if supported else 1.0
             if not about:
                 return {i: w.topic * v * factor for i, v in values.items()}
-            return self.gated_topic(values, factor, self.about_closeness(about))
+            return self.gated_topic(topic, factor, self.about_closeness(about))
         if kind == "category":
             _, pattern, alone = key
             return dict.fromkeys(self.category_hits(pattern), self.category_value(pattern, alone))
@@ -329,7 +331,13 @@ class PaperIndex(Closeness):
     def topic_values(self, topic) -> dict[int, float]:
         """A topic's score: its terms combined as a soft OR, 1 - prod(1 - value), so a
         paper that meets three of a topic's synonyms scores more than one meeting one, but
-        never more than 1."""
+        never more than 1. Memoised per topic (read it, never change it)."""
+        found = self._topic_values.get(topic)
+        if found is None:
+            found = self._topic_values[topic] = self._topic_values_of(topic)
+        return found
+
+    def _topic_values_of(self, topic) -> dict[int, float]:
         missing: dict[int, float] = defaultdict(lambda: 1.0)
         scale = self.topic_scale(topic)
         for term in topic.terms:
@@ -342,12 +350,23 @@ class PaperIndex(Closeness):
                     missing.pop(i, None)
         return {i: round(1.0 - m, SCORE_DECIMALS) for i, m in missing.items()}
 
-    def gated_topic(self, values: dict[int, float], factor: float, closeness: np.ndarray) -> dict[int, float]:
-        """A topic's values for a subscriber with an about-me: each scaled by the text's
-        closeness to the paper, ramped from TOPIC_GATE_LOW to TOPIC_GATE_HIGH (0 to 1)."""
+    def gated_topic(self, topic, factor: float, closeness: np.ndarray) -> np.ndarray:
+        """A topic's values (over all papers) for a subscriber with an about-me: each scaled
+        by the text's closeness to the paper, ramped from TOPIC_GATE_LOW to TOPIC_GATE_HIGH
+        (0 to 1). The same products, in the same order, as reference_match."""
         w = self.weights
-        gate = ramp(closeness, w.topic_gate_low, w.topic_gate_high)
-        return {i: w.topic * v * factor * float(gate[i]) for i, v in values.items()}
+        positions, values = self.topic_arrays(topic)
+        out = np.zeros(self.size)
+        out[positions] = w.topic * values * factor * ramp(closeness[positions], w.topic_gate_low, w.topic_gate_high)
+        return out
+
+    def topic_arrays(self, topic) -> tuple[np.ndarray, np.ndarray]:
+        found = self._topic_arrays.get(topic)
+        if found is None:
+            values = self.topic_values(topic)
+            positions = np.fromiter(sorted(values), dtype=np.int64, count=len(values))
+            found = self._topic_arrays[topic] = (positions, np.array([values[i] for i in positions.tolist()]))
+        return found
 
     def topic_factor(self, topic) -> float:
         """A topic's weight next to keywords or an about-me: less the more of the edition's

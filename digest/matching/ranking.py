@@ -155,6 +155,12 @@ def layout(size: int) -> tuple[int, int]:
 SEMANTIC = frozenset(("like", "dislike", "about", "learned"))
 
 
+def is_semantic(key: tuple) -> bool:
+    """Computed from the semantic layer: liked papers, about texts, learned models, and the
+    topics an about-me gates (each needs its text's closeness)."""
+    return key[0] in SEMANTIC or (key[0] == "topic" and bool(key[2]))
+
+
 def prepare(components: Iterable[int], index: PaperIndex) -> None:
     """Compute the expensive component vectors (liked papers, about texts, topics gated by
     them, learned models) of many interest sets in a few products."""
@@ -220,15 +226,16 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
     lookup[used] = np.arange(len(used))
     local = lookup[flat]
     used_ids = used.tolist()
-    # The semantic components (liked papers, about texts, learned models) are a few large
-    # matrix products, mostly in C with the GIL released: they run on a second thread while
-    # this one computes the term, topic, author and category vectors, mostly in Python.
+    # The semantic components (liked papers, about texts and the topics they gate, learned
+    # models) are a few large matrix products, mostly in C with the GIL released: they run
+    # on a second thread while this one computes the term, topic, author and category
+    # vectors, mostly in Python.
     # Each writes its own entries of the index's memos.
     if workers > 1:
         with ThreadPoolExecutor(max_workers=1) as pool:
             semantic = pool.submit(prepare, used_ids, index)
             for c in used_ids:
-                if COMPONENTS[c][0] not in SEMANTIC:
+                if not is_semantic(COMPONENTS[c]):
                     index.vector(c)
             semantic.result()
     else:
