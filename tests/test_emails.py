@@ -114,7 +114,10 @@ def test_authors_show_when_known(batch, make_subscriber):
 
 @pytest.mark.django_db
 def test_html_stays_under_gmail_clipping_for_50_papers(batch, make_subscriber):
-    subscriber = make_subscriber(keywords="model, learning, training, data, language", max_papers=50)
+    # Common words and a broad floor, for a long email (next to each other, broad keywords
+    # weigh less: Weights.topic_broad).
+    subscriber = make_subscriber(keywords="model, learning, training, data, language", strictness="broad",
+                                 max_papers=50)
     _, matches, message = build(subscriber, batch, cap=50)
     assert len(matches) >= 50
     html = parse(message).get_body(("html",)).get_content()
