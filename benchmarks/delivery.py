@@ -242,35 +242,58 @@ from subscribers.emails import Digest, EditionInfo, PaperViews, Recipient, diges
 from subscribers.models import Subscriber
 batch = Batch.objects.published().order_by("-date").first()
 content = PeriodContent(batch.date, batch.date)
-people = list(Subscriber.objects.order_by("pk")[:40])
+# Every {step}th subscriber of the run's own population: how many papers clear a reader's
+# floor varies from reader to reader, and the first few are not a fair sample of them all.
+people = list(Subscriber.objects.order_by("pk")[::{step}])
+# What each gets does not depend on the abstracts' length: selected once.
+picks = [(person, *content.select(person.interests(), {papers})) for person in people]
 sizes = {{}}
-for cap in {caps}:
-    settings.DIGEST_ABSTRACT_CHARS = cap
-    views = PaperViews(content.papers)
-    total = 0
-    for person in people:
-        matches, more = content.select(person.interests(), {papers})
-        chosen = [(views.view(m.paper_id), m) for m in matches]
-        message = digest_message(Digest(Recipient.of(person), EditionInfo(1, "daily", batch.date), 123456, chosen, more))
-        total += len(message.message().as_bytes(linesep="\\r\\n"))
-    sizes[cap] = total // len(people)
+
+
+def size(cap):
+    if cap not in sizes:
+        settings.DIGEST_ABSTRACT_CHARS = cap
+        views = PaperViews(content.papers)
+        total = count = 0
+        for person, matches, more in picks:
+            if not matches:
+                continue  # skipped: no email
+            chosen = [(views.view(m.paper_id), m) for m in matches]
+            message = digest_message(Digest(Recipient.of(person), EditionInfo(1, "daily", batch.date), 123456, chosen, more))
+            total += len(message.message().as_bytes(linesep="\\r\\n"))
+            count += 1
+        sizes[cap] = total // count
+    return sizes[cap]
+
+
+# The size grows with the abstracts' length: a bisection for the first cap at or over the
+# target, and the one before it.
+caps, low, high = {caps}, 0, len({caps}) - 1
+while low < high:
+    middle = (low + high) // 2
+    if size(caps[middle]) < {target}:
+        low = middle + 1
+    else:
+        high = middle
+size(caps[low]), size(caps[max(0, low - 1)])
 print(json.dumps(sizes))
 """
 
 
-def abstract_chars_for(target_bytes: int, papers: int) -> tuple[int, int]:
-    """The DIGEST_ABSTRACT_CHARS whose digests of `papers` papers are nearest `target_bytes`,
-    and their mean size (measured in a throwaway database of 100 subscribers)."""
+def abstract_chars_for(target_bytes: int, papers: int, n: int) -> tuple[int, int]:
+    """The DIGEST_ABSTRACT_CHARS whose digests of at most `papers` papers are nearest
+    `target_bytes` on average, and that mean size, measured on 200 of the same `n`
+    subscribers the run sends to (in a throwaway database)."""
     workdir = Path(tempfile.mkdtemp(prefix="pp-probe-"))
-    stack = Stack(workdir, 100)
+    stack = Stack(workdir, n)
     stack.manage("migrate", "--noinput")
     stack.manage("ingest", str(ROOT / "samples" / "daily-papers-page.txt"))
     stack.manage("publish")
-    stack.manage("shell", "-c", SETUP.format(n=100, papers=papers))
+    stack.manage("shell", "-c", SETUP.format(n=n, papers=papers))
     # From 100 characters: at 300, the shortest the probe used to try, Paperpost's 20-paper
     # digest was 6.7% larger than django-newsletter's email, measured at an unequal size.
     caps = list(range(100, 2001, 25))
-    out = stack.manage("shell", "-c", PROBE.format(caps=caps, papers=papers)).stdout
+    out = stack.manage("shell", "-c", PROBE.format(caps=caps, papers=papers, step=max(1, n // 200), target=target_bytes)).stdout
     sizes = {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
     shutil.rmtree(workdir, ignore_errors=True)
     cap = min(sizes, key=lambda c: abs(sizes[c] - target_bytes))
@@ -371,7 +394,7 @@ def main() -> None:
     equal = equal_ceiling = None
     if not args.no_equal_size:
         articles = articles_for(peer_bytes, out)
-        chars, probed = abstract_chars_for(peer_bytes, 20)
+        chars, probed = abstract_chars_for(peer_bytes, 20, args.n)
         print(f"equal size: django-newsletter sends {peer_bytes:,} bytes; the raw senders use {articles} articles; "
               f"Paperpost's 20 papers with DIGEST_ABSTRACT_CHARS={chars} make {probed:,} (probed)", flush=True)
     small = paperpost_run(args.n, args.papers)
