@@ -175,6 +175,32 @@ LINK_FIELDS = tuple(f"link{n}" for n in range(4))
 FEEDBACK_SLOT, UPVOTE_SLOT = "\x00feedback\x00", "\x00upvote\x00"
 
 
+# A line over 998 bytes sends the whole part through quoted-printable (RFC 5322's limit;
+# paperpost.mail), several times the CPU of 8bit: an abstract longer than about 900
+# characters (DIGEST_ABSTRACT_CHARS raised) made such a line. Folding at a space is invisible
+# in HTML, where a line break is a space, and is the usual wrap in the text part.
+FOLD_AT = 900
+
+
+def fold_long_lines(text: str, limit: int = FOLD_AT) -> str:
+    """`text` with every line longer than `limit` bytes (UTF-8) broken at spaces (a line with
+    no space early enough is left as it is)."""
+    lines = text.split("\n")
+    if all(len(line) <= limit // 4 or len(line.encode()) <= limit for line in lines):
+        return text
+    out = []
+    for line in lines:
+        while len(line.encode()) > limit:
+            # Characters up to `limit` are at most `limit` bytes when ASCII; else a third.
+            cut = line.rfind(" ", 0, limit if line.isascii() else limit // 3)
+            if cut <= 0:
+                break
+            out.append(line[:cut])
+            line = line[cut + 1:]
+        out.append(line)
+    return "\n".join(out)
+
+
 @dataclass
 class PaperView:
     """What an email shows of one paper; the same for every subscriber but for its links."""
@@ -211,9 +237,9 @@ class PaperView:
         }
         # Rendered once per paper; the subscriber's "why" and feedback links go in the slot,
         # the paper's links in the link slots.
-        block = get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT})
+        block = fold_long_lines(get_template("emails/_paper.html").render({"p": view, "why_slot": WHY_SLOT}))
         head, _, tail = block.partition(WHY_SLOT)
-        text = get_template("emails/_paper.txt").render({"p": view, "why_slot": WHY_SLOT})
+        text = fold_long_lines(get_template("emails/_paper.txt").render({"p": view, "why_slot": WHY_SLOT}))
         text_head, _, text_tail = text.partition(WHY_SLOT)
         return cls(id=paper.pk, title=view["title"], authors=view["authors"], abstract=view["abstract"],
                    labels=labels, targets=paper_targets(paper), head=mark_safe(head), tail=mark_safe(tail),

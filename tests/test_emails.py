@@ -230,3 +230,36 @@ def test_a_frame_holds_plain_variables_only(tmp_path, monkeypatch):
         with pytest.raises(ValueError, match="variables only|plain variables"):
             frames.frame(name)
     assert frames.fill("_fine.html", {"x": "<i>"}) == "<b>&lt;i&gt;</b>"  # escaped, no final line break
+
+
+@pytest.mark.django_db
+def test_long_abstracts_are_folded_so_the_parts_stay_8bit(batch, make_subscriber, settings):
+    # An operator who shows whole abstracts (DIGEST_ABSTRACT_CHARS raised) must not push the
+    # parts into quoted-printable: a line over 998 bytes did, at several times the CPU.
+    settings.DIGEST_ABSTRACT_CHARS = 3000
+    _, matches, message = build(make_subscriber(topics=["lora-peft"]), batch)
+    raw = message.message().as_bytes()
+    assert b"quoted-printable" not in raw
+    assert max(len(line) for line in raw.split(b"\n")) <= 998
+    parsed = parse(message)
+    html = " ".join(parsed.get_body(("html",)).get_content().split())
+    text = " ".join(parsed.get_body(("plain",)).get_content().split())
+    from digest.models import Paper
+
+    longest = max((Paper.objects.get(pk=m.paper_id) for m in matches[:10]), key=lambda p: len(p.abstract))
+    assert len(longest.abstract) > 1000
+    words = " ".join(longest.abstract.split())
+    assert words in text and words[:300] in html  # the HTML escapes quotes and ampersands
+
+
+def test_folding_breaks_only_long_lines_at_spaces():
+    from subscribers.emails import fold_long_lines
+
+    short = "a short line\nand another"
+    assert fold_long_lines(short) is short
+    long = " ".join(["word"] * 400)  # 1,999 characters
+    folded = fold_long_lines(long)
+    assert folded.replace("\n", " ") == long and max(map(len, folded.split("\n"))) <= 900
+    assert fold_long_lines("x" * 2000) == "x" * 2000  # no space to break at
+    accented = " ".join(["déjà"] * 400)
+    assert all(len(line.encode()) <= 900 for line in fold_long_lines(accented).split("\n"))
