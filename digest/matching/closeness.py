@@ -295,9 +295,7 @@ class Closeness:
                 for c in abouts.get(text, ()):
                     self._vectors[c] = self._sparse(self.about_column(closeness[:, k], COMPONENTS[c][2]))
                 for c in gated.get(text, ()):
-                    _, topic, _, supported = COMPONENTS[c]
-                    factor = self.topic_factor(topic) if supported else 1.0
-                    self._vectors[c] = self._sparse(self.gated_topic(topic, factor, closeness[:, k]))
+                    self._vectors[c] = self._sparse(self.gated_topic(COMPONENTS[c], closeness[:, k]))
         learned = [c for c in todo if COMPONENTS[c][0] == "learned"]
         for start in range(0, len(learned), self.DENSE_CHUNK):
             chunk = learned[start:start + self.DENSE_CHUNK]

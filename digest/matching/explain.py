@@ -122,15 +122,14 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
             reason = _remembered(index, (component, position), lambda: _topic_reason(index, topic, position))
             scored.append((value, len(scored), reason))
     wanted = [term for term in interests.keywords if not term.exclude]
-    backed = bool(interests.about)  # keywords next to an about-me score as Weights.keyword_backed
     for term, component in zip(wanted, interests.adds[len(interests.topics):]):
-        value = index.term_values(term, backed).get(position, 0.0)
+        value = _value(index, component, position)
         if value > 0:
             # The component stands for the term's stems; its text (the label) is keyed too.
             reason = _remembered(index, (component, position, term.text),
                                  lambda: _term_reason("keyword", term.text, index, position, term))
             if reason:
-                scored.append((_value(index, component, position), len(scored), reason))
+                scored.append((value, len(scored), reason))
     for pattern in interests.categories:
         value = _value(index, component_id(("category", pattern, interests.categories_alone)), position)
         if value > 0:

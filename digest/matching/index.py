@@ -304,11 +304,10 @@ class PaperIndex(Closeness):
             return dict.fromkeys(self.term_values(Term("", key[1])), 1.0)
         if kind == "topic":
             _, topic, about, supported = key
-            values = self.topic_values(topic)
+            if about:
+                return self.gated_topic(key, self.about_closeness(about))
             factor = self.topic_factor(topic) if supported else 1.0
-            if not about:
-                return {i: w.topic * v * factor for i, v in values.items()}
-            return self.gated_topic(topic, factor, self.about_closeness(about))
+            return {i: w.topic * v * factor for i, v in self.topic_values(topic).items()}
         if kind == "category":
             _, pattern, alone = key
             return dict.fromkeys(self.category_hits(pattern), self.category_value(pattern, alone))
@@ -350,11 +349,14 @@ class PaperIndex(Closeness):
                     missing.pop(i, None)
         return {i: round(1.0 - m, SCORE_DECIMALS) for i, m in missing.items()}
 
-    def gated_topic(self, topic, factor: float, closeness: np.ndarray) -> np.ndarray:
-        """A topic's values (over all papers) for a subscriber with an about-me: each scaled
-        by the text's closeness to the paper, ramped from TOPIC_GATE_LOW to TOPIC_GATE_HIGH
-        (0 to 1). The same products, in the same order, as reference_match."""
+    def gated_topic(self, key: tuple, closeness: np.ndarray) -> np.ndarray:
+        """A topic component's values (over all papers) for a subscriber with an about-me
+        (`closeness`: the text's, per paper): each scaled by that closeness, ramped from
+        TOPIC_GATE_LOW to TOPIC_GATE_HIGH (0 to 1). The same products, in the same order, as
+        reference_match."""
         w = self.weights
+        _, topic, _, supported = key
+        factor = self.topic_factor(topic) if supported else 1.0
         positions, values = self.topic_arrays(topic)
         out = np.zeros(self.size)
         out[positions] = w.topic * values * factor * ramp(closeness[positions], w.topic_gate_low, w.topic_gate_high)

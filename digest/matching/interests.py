@@ -114,18 +114,15 @@ class Weights:
 
     def category_weight(self, share: float) -> float:
         """A category's value next to other interests, from its share of the stored papers."""
-        broad, narrow = self.category_broad_share, self.category_narrow_share
-        if share >= broad or broad <= narrow:
-            return self.category
-        t = min(1.0, (math.log(broad) - math.log(max(share, 1e-9))) / (math.log(broad) - math.log(narrow)))
+        t = 1.0 - log_position(share, self.category_narrow_share, self.category_broad_share)
         return round(self.category + (self.category_narrow - self.category) * t, 4)
 
     def topic_weight(self, share: float) -> float:
-        """The factor of a topic next to keywords or an about-me, from its share of the edition."""
-        broad, narrow = self.topic_broad_share, self.topic_narrow_share
-        if share <= narrow or broad <= narrow:
+        """The factor of a topic next to keywords or an about-me, from its share of the edition
+        (1 when the shares are set the wrong way round)."""
+        if self.topic_broad_share <= self.topic_narrow_share:
             return 1.0
-        t = min(1.0, (math.log(share) - math.log(narrow)) / (math.log(broad) - math.log(narrow)))
+        t = log_position(share, self.topic_narrow_share, self.topic_broad_share)
         return round(1.0 - (1.0 - self.topic_broad) * t, 4)
 
     def title_weight(self, backed: bool) -> float:
@@ -133,6 +130,16 @@ class Weights:
 
     def floor(self, strictness: str) -> float:
         return {"strict": self.floor_strict, "broad": self.floor_broad}.get(strictness, self.floor_balanced)
+
+
+def log_position(share: float, narrow: float, broad: float) -> float:
+    """Where `share` stands between `narrow` (0) and `broad` (1) on a log scale, clipped; a
+    share at or above `broad` is broad (1), as is everything when broad <= narrow."""
+    if share >= broad or broad <= narrow:
+        return 1.0
+    if share <= narrow:
+        return 0.0
+    return (math.log(share) - math.log(narrow)) / (math.log(broad) - math.log(narrow))
 
 
 # Every distinct component (a term, a topic, a category, an author, a liked or disliked
