@@ -54,12 +54,13 @@ DEVSET = ROOT / "benchmarks" / "devset"
 PARTS = ("tune", "report", "holdout", "holdout2", "holdout3")
 # The second set of readers (profiles-new.json): ten readers made after the engine was tuned,
 # judged on the three holdouts' papers only (benchmarks/devset/README.md, fifth round); the
-# third and fourth (profiles-third.json, profiles-fourth.json): twelve more each, judged on
-# every part (sixth and seventh rounds).
+# third, fourth and fifth (profiles-third.json, -fourth, -fifth): twelve more each, judged on
+# every part (sixth, seventh and eighth rounds).
 NEW_PARTS = ("holdout", "holdout2", "holdout3")
 READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
            "third": ("profiles-third.json", "labels-third.jsonl", PARTS),
-           "fourth": ("profiles-fourth.json", "labels-fourth.jsonl", PARTS)}
+           "fourth": ("profiles-fourth.json", "labels-fourth.jsonl", PARTS),
+           "fifth": ("profiles-fifth.json", "labels-fifth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -87,7 +88,7 @@ def load_devset(readers: str = "original") -> Devset:
     """The devset's papers read from the shared data by the project's own parsers, with the
     profiles and labels of `readers` ("original": the 17 readers of profiles.json, all five
     parts; "new": the 10 readers of profiles-new.json, the three holdouts; "third": the 12
-    readers of profiles-third.json, and "fourth", the 12 of profiles-fourth.json: all five
+    readers of profiles-third.json, "fourth" and "fifth", the 12 of profiles-fourth.json and -fifth.json: all five
     parts)."""
     profiles_file, labels_file, parts = READERS[readers]
     from digest.ingest.formats import parse
@@ -438,7 +439,8 @@ def main() -> None:
                         help="original: the 17 readers the engine was tuned on (five parts); new: ten readers "
                              "judged on the three holdouts; third: twelve readers on all five parts (both "
                              "tuned on since); fourth: twelve readers made and judged before the last tuning, "
-                             "on all five parts, never tuned on")
+                             "on all five parts (tuned on since); fifth: twelve more, written by someone "
+                             "who never saw the matcher, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
     parts = READERS[args.readers][2]
