@@ -60,7 +60,8 @@ NEW_PARTS = ("holdout", "holdout2", "holdout3")
 READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
            "third": ("profiles-third.json", "labels-third.jsonl", PARTS),
            "fourth": ("profiles-fourth.json", "labels-fourth.jsonl", PARTS),
-           "fifth": ("profiles-fifth.json", "labels-fifth.jsonl", PARTS)}
+           "fifth": ("profiles-fifth.json", "labels-fifth.jsonl", PARTS),
+           "sixth": ("profiles-sixth.json", "labels-sixth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
