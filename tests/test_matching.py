@@ -254,8 +254,10 @@ def test_an_about_me_keeps_a_topic_to_its_own_sense(feed_index):
     physics = {"Topological Momentum Skyrmions in Mie Scattering Fields",
                "Nonlinear bound states with prescribed angular momentum"}
     optimizer = "Distributed Sign Momentum with Local Steps for Training Transformers"
-    # The topic alone cannot tell momentum in optimisers from momentum in physics.
-    assert physics | {optimizer} <= selected()
+    # The topic alone cannot tell momentum in optimisers from momentum in physics (a title
+    # mention passes its floor).
+    alone = selected()
+    assert optimizer in alone and physics & alone
     # Next to an about-me, the topic counts as far as the paper is close to it.
     gated = selected(about=about)
     assert optimizer in gated and not physics & gated
@@ -266,14 +268,14 @@ def test_a_broad_term_weighs_less_next_to_narrower_interests():
 
     w = Weights()
     assert w.topic_weight(0.01) == w.topic_weight(0.03) == 1.0
-    assert w.topic_weight(0.15) == w.topic_weight(0.5) == w.topic_broad == 0.6
-    assert 0.6 < w.topic_weight(0.08) < 1.0
+    assert w.topic_weight(0.15) == w.topic_weight(0.5) == w.topic_broad == 0.5
+    assert 0.5 < w.topic_weight(0.08) < 0.7  # the LLM topic's share: just under the floor alone
 
 
 def test_a_broad_keyword_is_the_field_around_the_others(feed_index):
     [llm] = parse_terms("LLM")
-    # "LLM" is in 123 of the feed's 1,504 papers (8%): next to other keywords it counts 0.75.
-    assert len(feed_index.term_values(llm)) == 123 and feed_index.keyword_factor(llm) == pytest.approx(0.75, abs=0.01)
+    # "LLM" is in 123 of the feed's 1,504 papers (8%): next to other keywords it counts 0.69.
+    assert len(feed_index.term_values(llm)) == 123 and feed_index.keyword_factor(llm) == pytest.approx(0.69, abs=0.01)
     alone = {m.paper_id for m in match(Interests.build(keywords="LLM"), feed_index)}
     beside = {m.paper_id for m in match(Interests.build(keywords="LLM, code generation"), feed_index)}
     assert len(alone) >= 30  # typed alone, the keyword is the whole wish

@@ -55,7 +55,10 @@ def test_about_me_finds_papers_by_meaning(index):
     found = match(interests, index, limit=10)
     assert len(found) >= 5
     papers = {p.id: p for p in index.papers}
-    assert sum(any(c.startswith("astro-ph") for c in papers[m.paper_id].categories) for m in found) >= 8
+    # 7 of the 10 are astro-ph (8 before the about-me's TF-IDF side was damped, closeness_of:
+    # two dark-energy papers share "universe" and "evolution"; over the devset's 71 readers
+    # the damping raised precision@5 by 0.02).
+    assert sum(any(c.startswith("astro-ph") for c in papers[m.paper_id].categories) for m in found) >= 7
     assert found[0].explain().startswith("close to your “about me”")
 
 

@@ -34,6 +34,14 @@ class Closeness:
             self._features = tfidf_features([t + a for t, _, a, _ in self.fields], self.stats)
         return self._features
 
+    def damped_features(self) -> sparse.csr_matrix:
+        """The papers' TF-IDF rows with each weight's square root (closeness_of, texts)."""
+        if self._damped is None:
+            damped = self.features()[0].copy()
+            damped.data = np.sqrt(damped.data)
+            self._damped = damped
+        return self._damped
+
     def embeddings(self):
         """Unit vectors of the papers in the semantic layer (or their TF-IDF rows when the
         corpus was too small for one)."""
@@ -70,14 +78,18 @@ class Closeness:
         return np.round(rows.astype(np.float64), 4).T
 
     def closeness_of(self, seqs: Sequence[Sequence[str]] | None, latent: np.ndarray | None = None,
-                     lexical_queries=None) -> np.ndarray:
+                     lexical_queries=None, text: bool = False) -> np.ndarray:
         """papers x texts closeness: the mean of the standard scores of the latent cosine
-        (shared meaning) and of the plain TF-IDF cosine (the rare words themselves)."""
+        (shared meaning) and of the plain TF-IDF cosine (the rare words themselves). For a
+        short text (`text`: an about-me), the papers' side of the TF-IDF cosine is damped
+        (square roots of its weights), so that a paper saying one of the text's words many
+        times ("flow" in an optical-flow paper, for "flow matching") is not taken for one
+        saying several of them."""
         if latent is None:
             latent = self.cosines(self.embed(seqs))
         if self.stats.semantic is None:
             return self.standardised(latent)
-        features, _ = self.features()
+        features = self.damped_features() if text else self.features()[0]
         if lexical_queries is None:
             lexical_queries = self.stats.semantic.tfidf(seqs)
         # A sparse product sums each entry in the order of the paper's own terms, whatever
@@ -215,7 +227,7 @@ class Closeness:
         another), and keeping every text would hold a row per subscriber."""
         found = self._about_closeness.get(text)
         if found is None:
-            found = self.closeness_of([tuple(analyse(text)[0])])[:, 0]
+            found = self.closeness_of([tuple(analyse(text)[0])], text=True)[:, 0]
             if len(self._about_closeness) >= self.ABOUT_CACHE:
                 self._about_closeness.pop(next(iter(self._about_closeness)))
             self._about_closeness[text] = found
@@ -225,7 +237,7 @@ class Closeness:
         """papers x texts: each "about me" text's closeness to each paper, ramped and
         weighted (ABOUT_ALONE when the text is all its subscriber gave). `texts` holds
         (text, alone) pairs."""
-        closeness = self.closeness_of([tuple(analyse(t)[0]) for t, _ in texts])
+        closeness = self.closeness_of([tuple(analyse(t)[0]) for t, _ in texts], text=True)
         return np.column_stack([self.about_column(closeness[:, k], alone) for k, (_, alone) in enumerate(texts)])
 
     def about_column(self, closeness: np.ndarray, alone: bool) -> np.ndarray:
@@ -290,7 +302,7 @@ class Closeness:
         texts = list(dict.fromkeys([*abouts, *gated]))
         for start in range(0, len(texts), self.DENSE_CHUNK):
             chunk = texts[start:start + self.DENSE_CHUNK]
-            closeness = self.closeness_of([tuple(analyse(t)[0]) for t in chunk])
+            closeness = self.closeness_of([tuple(analyse(t)[0]) for t in chunk], text=True)
             for k, text in enumerate(chunk):
                 for c in abouts.get(text, ()):
                     self._vectors[c] = self._sparse(self.about_column(closeness[:, k], COMPONENTS[c][2]))

@@ -114,6 +114,7 @@ class PaperIndex(Closeness):
         self._similar_z: dict[int, np.ndarray] = {}
         self._pairs = None
         self._features = None
+        self._damped = None
         self._embeddings = None
         self._about_closeness: dict[str, np.ndarray] = {}
         self._external: dict[int, PaperDoc] = {}
