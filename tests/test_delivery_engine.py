@@ -196,7 +196,7 @@ def test_a_sent_row_records_its_papers_with_their_scores_and_reasons(batch, make
     from digest.selection import PeriodContent
     from subscribers.outcomes import recorded
 
-    subscriber = make_subscriber("a@example.org", topics=["lora-peft"], keywords="benchmark, distillation",
+    subscriber = make_subscriber("a@example.org", topics=["lora-peft"], keywords="distillation",
                                  categories="cs.CL", max_papers=20)
     make_subscriber("top@example.org", max_papers=5)  # no interest: the community's top papers
     edition, _ = build_edition(batch)
