@@ -63,7 +63,7 @@ DAY = "day"
 # The second set of readers (profiles-new.json): ten readers made after the engine was tuned,
 # judged on the three holdouts' papers only (benchmarks/devset/README.md, fifth round); the
 # third to seventh (profiles-third.json .. -seventh): twelve more each, judged on
-# every part (sixth, seventh and eighth rounds).
+# every part (sixth to tenth rounds).
 NEW_PARTS = ("holdout", "holdout2", "holdout3")
 READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
            "third": ("profiles-third.json", "labels-third.jsonl", PARTS),
