@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .matching import CorpusStats, PaperDoc
+from .matching.terms import category_matches
 from .models import Paper, RankingModel
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,18 @@ def current_stats() -> CorpusStats:
             _current["id"] = latest
         _current["checked"] = now
         return _current["stats"]
+
+
+def unseen_categories(patterns, stats: CorpusStats | None = None) -> list[str]:
+    """The category patterns ("cs.CL", "cs.*") that no paper of the window carries: a typo,
+    a category the site's sources do not list, or a quiet one. Empty when the stored papers
+    carry no categories at all (a site fed only by the daily-papers page): then every
+    category is unseen, and naming each would only say that the sources give none."""
+    stats = stats or current_stats()
+    known = [c for c, n in stats.category_df.items() if n]
+    if not known:
+        return []
+    return [p for p in patterns if not any(category_matches(p, c) for c in known)]
 
 
 def forget() -> None:

@@ -16,6 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from digest.corpus import unseen_categories
+from digest.matching.terms import split_list
 from digest.models import Batch, Paper, Topic
 from digest.selection import topic_tags
 
@@ -76,12 +78,23 @@ def manage(request, token: str):
         if form.is_valid():
             form.save()
             messages.success(request, "Your preferences are saved. The preview below uses them.")
+            _warn_unseen_categories(request, subscriber)
             return redirect("manage", token=token)
         status = 400
     else:
         form = PreferencesForm(instance=subscriber)
         status = 200
     return _manage_page(request, subscriber, token, form=form, status=status)
+
+
+def _warn_unseen_categories(request, subscriber) -> None:
+    # Kept as typed (a quiet category is a fair wish), but said: a category that matched
+    # nothing for weeks is most often a typo or one the site's sources do not list.
+    unseen = unseen_categories(split_list(subscriber.categories))
+    if unseen:
+        messages.warning(request, f"No paper of the last {settings.RANKING_WINDOW_DAYS} days carries "
+                                  f"{', '.join(unseen)}: check the spelling, or whether the site's sources list "
+                                  f"{'it' if len(unseen) == 1 else 'them'}. Kept as you typed.")
 
 
 def _manage_page(request, subscriber, token, form=None, likes_form=None, status=200):

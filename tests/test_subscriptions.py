@@ -268,6 +268,31 @@ def test_the_preference_centre_saves_every_field_and_the_preview_follows(batch, 
     assert "3 papers" in page and "more over your limit" in page
 
 
+def test_a_category_no_stored_paper_carries_is_kept_and_pointed_out(batch, make_subscriber):
+    # A plasma physicist types physics.plasm-ph on a site whose sources list cs.LG only: the
+    # category is kept (a quiet one is a fair wish), and the page says it matched nothing.
+    from digest import corpus
+    from digest.ingest.pipeline import ingest_bytes
+    from tests.conftest import data_file
+
+    ingest_bytes(data_file("arxiv_rss_new/distill_rss_cs.LG_2026-04-27_trimmed3items.xml").read_bytes())
+    corpus.fit()
+    corpus.forget()
+    subscriber = make_subscriber(keywords="pruning")
+    url = f"/u/{make_token(subscriber, 'manage')}/"
+    client = Client()
+    response = client.post(url, prefs(keywords="tokamak", categories="cs.LG, physics.plasm-ph, cs.*"))
+    assert response.status_code == 302
+    subscriber.refresh_from_db()
+    assert subscriber.categories == "cs.LG, physics.plasm-ph, cs.*"
+    page = client.get(url).content.decode()
+    assert "No paper of the last 60 days carries physics.plasm-ph: check the spelling" in page
+    assert "carries cs.LG" not in page and "cs.*:" not in page
+    # Once every category typed is seen, nothing is said.
+    client.post(url, prefs(keywords="tokamak", categories="cs.LG"))
+    assert "No paper of the last" not in client.get(url).content.decode()
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("max_papers", "0", "greater than or equal to 1"),
     ("max_papers", "500", "less than or equal to 50"),
