@@ -18,7 +18,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from .matching import CorpusStats, PaperDoc
-from .matching.terms import category_matches
 from .models import Paper, RankingModel
 
 log = logging.getLogger(__name__)
@@ -75,10 +74,9 @@ def unseen_categories(patterns, stats: CorpusStats | None = None) -> list[str]:
     carry no categories at all (a site fed only by the daily-papers page): then every
     category is unseen, and naming each would only say that the sources give none."""
     stats = stats or current_stats()
-    known = [c for c, n in stats.category_df.items() if n]
-    if not known:
+    if not any(stats.category_df.values()):
         return []
-    return [p for p in patterns if not any(category_matches(p, c) for c in known)]
+    return [p for p in patterns if not stats.papers_in(p)]
 
 
 def forget() -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from ..text import analyse
 from .analysis import CURATED_STEMS, Acronyms, learn_acronyms
 from .semantic import DIMENSIONS, SemanticModel
+from .terms import category_matches
 
 
 class CorpusStats:
@@ -62,8 +63,14 @@ class CorpusStats:
     def idf_of_df(self, df: int) -> float:
         return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
 
-    def category_share(self, category: str) -> float:
-        return self.category_df.get(category, 0) / self.n_docs
+    def papers_in(self, pattern: str) -> int:
+        """Stored papers holding a category that `pattern` ("cs.CL", "cs.*") matches; a paper
+        in two matching categories counts twice."""
+        return sum(n for category, n in self.category_df.items() if category_matches(pattern, category))
+
+    def category_share(self, pattern: str) -> float:
+        """papers_in(pattern) as a share of the stored papers (at most 1)."""
+        return min(1.0, self.papers_in(pattern) / self.n_docs)
 
     # -- storage ------------------------------------------------------------------------------
 

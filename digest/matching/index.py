@@ -396,8 +396,7 @@ class PaperIndex(Closeness):
         `pattern`; a pattern spanning several categories counts each (at most 1)."""
         found = self._category_shares.get(pattern)
         if found is None:
-            held = sum(n for cat, n in self.stats.category_df.items() if category_matches(pattern, cat))
-            found = self._category_shares[pattern] = min(1.0, held / self.stats.n_docs)
+            found = self._category_shares[pattern] = self.stats.category_share(pattern)
         return found
 
     def topic_scale(self, topic) -> float:
