@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from ..text import analyse
-from .interests import COMPONENTS, UNIT
+from .interests import COMPONENTS, UNIT, is_gated_topic
 from .semantic import MIN_DOCS, l2_rows, tfidf_features
 
 
@@ -297,7 +297,7 @@ class Closeness:
             key = COMPONENTS[c]
             if key[0] == "about":
                 abouts.setdefault(key[1], []).append(c)
-            elif key[0] == "topic" and key[2]:
+            elif is_gated_topic(key):
                 gated.setdefault(key[2], []).append(c)
         texts = list(dict.fromkeys([*abouts, *gated]))
         for start in range(0, len(texts), self.DENSE_CHUNK):

@@ -162,6 +162,11 @@ def component_id(key: tuple) -> int:
     return found
 
 
+def is_gated_topic(key: tuple) -> bool:
+    """A topic component that its subscriber's about-me gates (its key holds the text)."""
+    return key[0] == "topic" and bool(key[2])
+
+
 def normalize_about(text: str) -> str:
     return re.sub(r"\s+", " ", (text or "").strip())[:ABOUT_MAX_CHARS]
 

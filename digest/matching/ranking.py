@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from .index import UNIT, PaperIndex, to_units
-from .interests import BLOCKING, COMPONENTS, STRICTNESS, Interests
+from .interests import BLOCKING, COMPONENTS, STRICTNESS, Interests, is_gated_topic
 
 _BLOCKED = -(2**27)  # far below any relevance (13,421 units): a blocked paper's sum stays negative
 MAX_BLOCKS_32 = 8  # rows with more blocking components than this are summed in 64 bits
@@ -158,7 +158,7 @@ SEMANTIC = frozenset(("like", "dislike", "about", "learned"))
 def is_semantic(key: tuple) -> bool:
     """Computed from the semantic layer: liked papers, about texts, learned models, and the
     topics an about-me gates (each needs its text's closeness)."""
-    return key[0] in SEMANTIC or (key[0] == "topic" and bool(key[2]))
+    return key[0] in SEMANTIC or is_gated_topic(key)
 
 
 def prepare(components: Iterable[int], index: PaperIndex) -> None:
@@ -167,7 +167,7 @@ def prepare(components: Iterable[int], index: PaperIndex) -> None:
     keys = [(c, COMPONENTS[c]) for c in components]
     index.prepare_similar(k[1] for _, k in keys if k[0] in ("like", "dislike"))
     index.prepare_likes([c for c, k in keys if k[0] == "like"])
-    index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned") or (k[0] == "topic" and k[2])])
+    index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned") or is_gated_topic(k)])
 
 
 def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: int | None = None,
