@@ -197,6 +197,7 @@ MATCH_WEIGHTS = {
     "floor_balanced": envfloat("MATCH_FLOOR_BALANCED", 0.7),
     "floor_broad": envfloat("MATCH_FLOOR_BROAD", 0.35),
     "similarity_min": envfloat("MATCH_SIMILARITY_MIN", 0.15),
+    "order_closeness": envfloat("MATCH_ORDER_CLOSENESS", 0.2),
     "signal": envfloat("MATCH_SIGNAL_WEIGHT", 0.1),
     "upvote_scale": envfloat("MATCH_UPVOTE_SCALE", 100.0),
     "featured": envfloat("MATCH_FEATURED_BONUS", 0.1),

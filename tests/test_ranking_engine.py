@@ -4,6 +4,8 @@ thousands of papers, and the stored fit the product loads."""
 
 import random
 
+import numpy as np
+
 import pytest
 
 from digest.ingest.formats import parse
@@ -19,7 +21,10 @@ from digest.matching import (
     rank,
     reference_match,
     train,
+    Weights,
 )
+from digest.matching.index import UNIT
+from digest.matching.ranking import closeness_order
 from tests.conftest import data_file
 
 
@@ -62,11 +67,39 @@ def test_about_me_finds_papers_by_meaning(index):
     assert found[0].explain().startswith("close to your “about me”")
 
 
+def test_what_was_typed_orders_the_papers_that_cleared_the_floor(index, feed_docs, stats):
+    """Among the papers a subscriber's words select, those closest to everything they typed
+    come first (ORDER_CLOSENESS); which papers clear the floor does not change."""
+    wants = Interests.build(keywords="reinforcement learning, reasoning, language models")
+    unordered = rank(wants, PaperIndex(feed_docs, Weights(order_closeness=0), stats=stats))
+    ordered = rank(wants, index)
+    assert len(ordered.positions) == 53 and set(ordered.positions.tolist()) == set(unordered.positions.tolist())
+
+    def first(ranking, n=6):
+        return [index.papers[p].title for p in ranking.positions[:n].tolist()]
+
+    # Two papers that match "reinforcement learning" and "reasoning" but are about neither
+    # language models nor reasoning with them (a multi-agent housing economy, power-grid
+    # cascading failures) were in the first eight; LLM reasoning papers take their places.
+    strays = ("Trade Houses", "Cascading Failures")
+    assert sum(any(s in t for s in strays) for t in first(unordered, 8)) == 2
+    assert not any(s in t for t in first(ordered, 8) for s in strays)
+    assert sum("Reasoning" in t or "LLM" in t for t in first(ordered, 8)) >= 6
+    # The score is the relevance plus the closeness part, to the unit.
+    relevance = dict(zip(unordered.positions.tolist(), unordered.scores.tolist()))
+    closeness = closeness_order(wants.texts, ordered.positions, index) / UNIT
+    assert np.allclose(ordered.scores, [relevance[p] for p in ordered.positions.tolist()] + closeness, atol=1e-9)
+    assert (closeness != 0).all() and len(wants.texts) == 3
+
+
 def test_an_about_me_that_is_all_the_subscriber_gave_weighs_more(index):
     about = "Observational and simulated galaxy formation and evolution in the early universe."
     alone, beside = Interests.build(about=about), Interests.build(about=about, keywords="redshift")
     assert alone.about_alone and not beside.about_alone
-    assert rank(alone, index).scores[0] == index.weights.about_alone > index.weights.about  # a clear match
+    top = rank(alone, index)
+    # The score is the relevance plus the order's closeness part (ranking.closeness_order).
+    relevance = top.scores[0] - closeness_order(alone.texts, top.positions[:1], index)[0] / UNIT
+    assert relevance == pytest.approx(index.weights.about_alone) and index.weights.about_alone > index.weights.about
     [reason] = [r for r in explain(alone, index, int(rank(alone, index).positions[0])) if r.kind == "about"]
     assert reason.strength == "core"
 

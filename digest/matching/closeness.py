@@ -266,6 +266,31 @@ class Closeness:
 
     DENSE_CHUNK = 1000
 
+    @property
+    def orders_by_closeness(self) -> bool:
+        """Whether typed texts order the selected papers: not with ORDER_CLOSENESS 0, nor in
+        an index too small for standard scores (a handful of papers: fixed-scale scores
+        would outweigh the evidence)."""
+        return bool(self.weights.order_closeness) and self.size >= MIN_DOCS
+
+    def text_values(self, component: int) -> np.ndarray:
+        """A typed text's ("text", ...) values over the papers, in UNITs (dense, int64):
+        ORDER_CLOSENESS x the text's closeness to each paper."""
+        found = self._text_values.get(component)
+        if found is None:
+            self.prepare_texts([component])
+            found = self._text_values[component]
+        return found
+
+    def prepare_texts(self, components: Iterable[int]) -> None:
+        """Compute many typed texts' values with a few matrix products."""
+        todo = [c for c in dict.fromkeys(components) if c not in self._text_values]
+        for start in range(0, len(todo), self.DENSE_CHUNK):
+            chunk = todo[start:start + self.DENSE_CHUNK]
+            closeness = self.closeness_of([tuple(analyse(COMPONENTS[c][1])[0]) for c in chunk], text=True)
+            for k, c in enumerate(chunk):
+                self._text_values[c] = order_units(closeness[:, k], self.weights.order_closeness)
+
     def prepare_likes(self, components: Iterable[int]) -> None:
         """Compute many liked papers' component vectors at once: the same values, paper by
         paper, as component_values(), from one array operation per chunk instead of a few
@@ -314,6 +339,11 @@ class Closeness:
             values = self.learned_values([COMPONENTS[c][1] for c in chunk])
             for k, c in enumerate(chunk):
                 self._vectors[c] = self._sparse(values[:, k])
+
+
+def order_units(closeness: np.ndarray, weight: float) -> np.ndarray:
+    """A typed text's closeness as its share of the order among selected papers, in UNITs."""
+    return np.rint(np.round(weight * np.asarray(closeness, dtype=np.float64), 4) * UNIT).astype(np.int64)
 
 
 def ramp(cosines: np.ndarray, low: float, high: float) -> np.ndarray:

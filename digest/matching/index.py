@@ -117,6 +117,7 @@ class PaperIndex(Closeness):
         self._damped = None
         self._embeddings = None
         self._about_closeness: dict[str, np.ndarray] = {}
+        self._text_values: dict[int, np.ndarray] = {}
         self._external: dict[int, PaperDoc] = {}
         self.add_external(external)
 

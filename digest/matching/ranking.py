@@ -3,9 +3,12 @@
     relevance = sum of the subscriber's component values for the paper (ranking.md)
     a paper is selected when relevance >= the floor of the subscriber's strictness and no
         exclusion or "fewer like this" component holds it
-    score     = relevance + popularity x (SIGNAL x min(1, log(1+upvotes)/log(1+SCALE))
-                                          + FEATURED if a curator featured it)
-Ties keep the page order. Popularity only reorders papers that already cleared the floor.
+    score     = relevance + ORDER_CLOSENESS x mean closeness of the paper to each typed text
+                + popularity x (SIGNAL x min(1, log(1+upvotes)/log(1+SCALE))
+                                + FEATURED if a curator featured it)
+Ties keep the page order. Closeness and popularity only reorder papers that already cleared
+the floor (the mean is an integer division of the texts' values in UNITs: every path floors
+it alike).
 
 Speed: a subscriber is a sum of component vectors, so many subscribers are one sparse
 matrix product (rows: distinct interest sets, columns: components) x (components: papers),
@@ -28,10 +31,13 @@ from .interests import BLOCKING, COMPONENTS, STRICTNESS, Interests, is_gated_top
 
 _BLOCKED = -(2**27)  # far below any relevance (13,421 units): a blocked paper's sum stays negative
 MAX_BLOCKS_32 = 8  # rows with more blocking components than this are summed in 64 bits
-SCORE_BITS = 34  # scores up to 17,179 relevance units
+SCORE_BITS = 34  # packed scores: from -SCORE_OFFSET to TOP_PACKED units
+SCORE_OFFSET = 2**20  # the closeness order may take a score below 0 (104 relevance units down)
+TOP_PACKED = 2**SCORE_BITS - 1 - SCORE_OFFSET  # a score packs as TOP_PACKED - score
 MAX_ROW_BITS = 20
 MIN_ROWS_PER_THREAD = 5_000
 BLOCK_ROWS = 4_096
+CLOSENESS_ROWS = 1_024
 
 
 @dataclass
@@ -57,6 +63,16 @@ def with_signal(relevance: np.ndarray, positions: np.ndarray, popularity_pct, in
     return relevance + (np.asarray(popularity_pct, dtype=np.int64) * index.bonus[positions]) // 100
 
 
+def closeness_order(texts: tuple[int, ...], positions: np.ndarray, index: PaperIndex) -> np.ndarray:
+    """The closeness part of the score of the papers at `positions`, in UNITs: the floor of
+    the mean of the typed texts' values (0 without texts, or when the index does not order
+    by closeness)."""
+    if not texts or not index.orders_by_closeness:
+        return np.zeros(len(positions), dtype=np.int64)
+    total = sum(index.text_values(c)[positions] for c in texts)
+    return total // len(texts)
+
+
 def rank(interests: Interests, index: PaperIndex) -> Ranking:
     """All papers `interests` select, best first."""
     relevance = np.zeros(index.size, dtype=np.int64)
@@ -66,7 +82,8 @@ def rank(interests: Interests, index: PaperIndex) -> Ranking:
     for component in interests.blocks:
         relevance[index.vector(component)[0]] = _BLOCKED
     positions = np.flatnonzero(relevance >= floor_units(interests, index)).astype(np.int32)
-    scores = with_signal(relevance[positions], positions, round(interests.popularity * 100), index)
+    scores = relevance[positions] + closeness_order(interests.texts, positions, index)
+    scores = with_signal(scores, positions, round(interests.popularity * 100), index)
     order = np.lexsort((positions, -scores))
     return Ranking(positions[order], scores[order] / UNIT, len(positions))
 
@@ -98,7 +115,7 @@ class Rankings:
             r = int(self._slots[r])
         packed = self._packed[self._indptr[r]:self._indptr[r + 1]]
         positions = (packed & (2**self._col_bits - 1)).astype(np.int32)
-        scores = ((2**SCORE_BITS - 1) - ((packed >> self._col_bits) & (2**SCORE_BITS - 1))) / UNIT
+        scores = (TOP_PACKED - ((packed >> self._col_bits) & (2**SCORE_BITS - 1))) / UNIT
         return Ranking(positions, scores, int(self._totals[r]))
 
     @property
@@ -168,6 +185,25 @@ def prepare(components: Iterable[int], index: PaperIndex) -> None:
     index.prepare_similar(k[1] for _, k in keys if k[0] in ("like", "dislike"))
     index.prepare_likes([c for c, k in keys if k[0] == "like"])
     index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned") or is_gated_topic(k)])
+
+
+def text_matrix(keys: list[tuple], index: PaperIndex, n_rows: int):
+    """The typed texts of rows (their keys' position 5) as (rows x texts selection, texts x
+    papers values in UNITs, texts per row), or None when no row has any (or the index does
+    not order by closeness)."""
+    texts = list(map(itemgetter(5), keys))
+    n_texts = np.fromiter(map(len, texts), dtype=np.int64, count=n_rows)
+    if not index.orders_by_closeness or not n_texts.any():
+        return None
+    flat = np.fromiter(itertools.chain.from_iterable(texts), dtype=np.int64, count=int(n_texts.sum()))
+    used, local = np.unique(flat, return_inverse=True)
+    index.prepare_texts(used.tolist())
+    values = np.stack([index.text_values(c) for c in used.tolist()])
+    # Sums of integer values are exact in float32 below 2**24 (faster products), else float64.
+    dtype = np.float32 if int(n_texts.max()) * int(np.abs(values).max(initial=0)) < 2**24 else np.float64
+    select = sparse.csr_matrix((np.ones(len(flat), dtype=dtype), local.ravel(),
+                                np.concatenate([[0], np.cumsum(n_texts)])), shape=(n_rows, len(used)))
+    return select, values.astype(dtype), n_texts
 
 
 def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: int | None = None,
@@ -240,6 +276,7 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
             semantic.result()
     else:
         prepare(used_ids, index)
+    texts = text_matrix(keys, index, n_rows)
     vectors = [index.vector(c) for c in used_ids]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
     # stays negative, and it is dropped with everything under the floor.
@@ -271,7 +308,8 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
         jobs.append([(lo, hi, int(floors[lo]), int(popularity[lo])) for lo, hi in zip(cuts, cuts[1:])])
 
     def run(blocks_of_rows):
-        pieces = [_rank_rows(select[lo:hi], lo, component_matrix, index, floor, pop, col_bits)
+        pieces = [_rank_rows(select[lo:hi], lo, component_matrix, index, floor, pop, col_bits,
+                             None if texts is None else (texts[0][lo:hi], texts[1], texts[2][lo:hi]))
                   for lo, hi, floor, pop in blocks_of_rows]
         return [p[0] for p in pieces], [p[1] for p in pieces]
 
@@ -292,7 +330,7 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
 
 
 def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floor: int, popularity: int,
-               col_bits: int) -> tuple[np.ndarray, np.ndarray]:
+               col_bits: int, texts=None) -> tuple[np.ndarray, np.ndarray]:
     """Relevance of some rows of one floor and one popularity, floored, scored, packed as
     (row, best score first, page position) into one integer each and sorted: one sort
     orders every row at once. Returns the keys and the count of papers per row."""
@@ -301,20 +339,45 @@ def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floo
     # kept is sorted, so each row's count is the distance between its bounds in it.
     counts = np.diff(np.searchsorted(kept, relevance.indptr))
     cols = relevance.indices.take(kept)
-    scores = relevance.data.take(kept)
+    scores = relevance.data.take(kept).astype(np.int64)
+    if texts is not None and len(kept):
+        scores += _closeness_at(texts, counts, cols)
     if index.has_signal and popularity:
         bonus = index.bonus if popularity == 100 else (popularity * index.bonus) // 100
         scores = scores + bonus.take(cols)  # 64 bits from here: the bonus vector is int64
-    if len(scores) and int(scores.max()) >= 2**SCORE_BITS:
+    if len(scores) and (int(scores.max()) > TOP_PACKED or int(scores.min()) < -SCORE_OFFSET):
         raise OverflowError("a score too large to rank; lower the weights")
     keys = np.repeat(np.arange(first_row, first_row + select.shape[0], dtype=np.int64), counts)
     keys <<= SCORE_BITS
-    keys += 2**SCORE_BITS - 1
+    keys += TOP_PACKED
     keys -= scores
     keys <<= col_bits
     keys |= cols
     keys.sort()  # keys are distinct (row and position differ), so any sort is stable
     return keys, counts
+
+
+def _closeness_at(texts, counts: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """closeness_order() of each kept entry (rows in order, `counts` entries per row, papers
+    `cols`), as in rank(): the sum of the row's texts' values at the paper, floor-divided by
+    the row's count of texts. A few hundred rows at a time, the sums of every paper come
+    from one sparse-dense product (sequential adds), then each entry takes its own: faster
+    than gathering every (entry, text) pair from scattered memory."""
+    select, values, n_texts = texts
+    n_papers = values.shape[1]
+    out = np.empty(len(cols), dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    for lo in range(0, len(counts), CLOSENESS_ROWS):
+        hi = min(len(counts), lo + CLOSENESS_ROWS)
+        a, b = int(bounds[lo]), int(bounds[hi])
+        sums = (select[lo:hi] @ values).ravel()  # exact: integers well inside the float's mantissa
+        rows = np.repeat(np.arange(hi - lo, dtype=np.int64), counts[lo:hi])
+        out[a:b] = np.rint(sums.take(rows * n_papers + cols[a:b]))
+    per_entry = np.repeat(n_texts, counts)
+    has = per_entry > 0
+    out[has] //= per_entry[has]
+    out[~has] = 0
+    return out
 
 
 __all__ = ["Ranking", "Rankings", "match_many", "rank", "to_units"]

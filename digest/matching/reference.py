@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .closeness import ramp
+from .closeness import order_units, ramp
 from .index import UNIT, PaperIndex, to_units, units
-from .interests import Interests, keyword_supported, topic_supported
+from .interests import COMPONENTS, Interests, keyword_supported, topic_supported
 from .ranking import floor_units
 from .terms import category_matches, normalize_name
 
@@ -28,6 +28,8 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
     supported = topic_supported(interests.keywords, interests.about)
     others = keyword_supported(interests.keywords, interests.about)
     factors = {t: index.keyword_factor(t) if others else 1.0 for t in interests.keywords if not t.exclude}
+    # The order among selected papers: each typed text's closeness on its own.
+    texts = [order_units(index.about_closeness(COMPONENTS[c][1]), w.order_closeness) for c in interests.texts]
     floor = floor_units(interests, index)
     popularity = round(interests.popularity * 100)
     results = []
@@ -61,6 +63,8 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
         relevance += units(w.author) * sum(1 for a in interests.authors if a in names)
         relevance += sum(int(to_units(np.array([values[i]]))[0]) for values in dense)
         if relevance >= floor:
+            if texts and index.orders_by_closeness:
+                relevance += sum(int(values[i]) for values in texts) // len(texts)
             score = relevance + (popularity * int(index.bonus[i])) // 100 if index.has_signal else relevance
             results.append((i, score / UNIT))
     results.sort(key=lambda r: (-r[1], r[0]))
