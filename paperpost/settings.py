@@ -198,6 +198,7 @@ MATCH_WEIGHTS = {
     "floor_broad": envfloat("MATCH_FLOOR_BROAD", 0.35),
     "similarity_min": envfloat("MATCH_SIMILARITY_MIN", 0.15),
     "order_closeness": envfloat("MATCH_ORDER_CLOSENESS", 0.2),
+    "order_category": envfloat("MATCH_ORDER_CATEGORY", 1.0),
     "signal": envfloat("MATCH_SIGNAL_WEIGHT", 0.1),
     "upvote_scale": envfloat("MATCH_UPVOTE_SCALE", 100.0),
     "featured": envfloat("MATCH_FEATURED_BONUS", 0.1),

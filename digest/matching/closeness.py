@@ -273,6 +273,13 @@ class Closeness:
         would outweigh the evidence)."""
         return bool(self.weights.order_closeness) and self.size >= MIN_DOCS
 
+    @property
+    def orders_by_category(self) -> bool:
+        """Whether followed categories order the selected papers (ORDER_CATEGORY; not in an
+        index of a handful of papers either: both parts of the order were fitted on whole
+        editions)."""
+        return bool(self.weights.order_category) and self.size >= MIN_DOCS
+
     def text_values(self, component: int) -> np.ndarray:
         """A typed text's ("text", ...) values over the papers, in UNITs (dense, int64):
         ORDER_CLOSENESS x the text's closeness to each paper."""

@@ -118,6 +118,7 @@ class PaperIndex(Closeness):
         self._embeddings = None
         self._about_closeness: dict[str, np.ndarray] = {}
         self._text_values: dict[int, np.ndarray] = {}
+        self._category_order: dict[int, np.ndarray] = {}
         self._external: dict[int, PaperDoc] = {}
         self.add_external(external)
 
@@ -391,6 +392,21 @@ class PaperIndex(Closeness):
         if alone:
             return self.weights.category_alone
         return self.weights.category_weight(self.category_share(pattern))
+
+    def category_order_units(self, pattern: str, alone: bool) -> int:
+        """What a category the paper is in adds to the order of a selected paper, in UNITs
+        (ORDER_CATEGORY x its value; ranking.order_part)."""
+        return round(self.weights.order_category * units(self.category_value(pattern, alone)))
+
+    def category_order(self, component: int) -> np.ndarray:
+        """category_order_units() over the papers (dense, int64: 0 where the paper is not in it)."""
+        found = self._category_order.get(component)
+        if found is None:
+            _, pattern, alone = COMPONENTS[component]
+            found = np.zeros(self.size, dtype=np.int64)
+            found[self.vector(component)[0]] = self.category_order_units(pattern, alone)
+            self._category_order[component] = found
+        return found
 
     def category_share(self, pattern: str) -> float:
         """The share of the stored papers (the corpus window) that hold a category matching

@@ -104,6 +104,10 @@ class Weights:
     # matching "fusion" equally come in the order of their closeness to "tokamak, magnetic
     # reconnection" too; what clears the floor does not change. 0 turns it off.
     order_closeness: float = 0.2
+    # ... and each of the subscriber's categories that the paper is in adds ORDER_CATEGORY x
+    # the category's value (above) once more: of two papers that cleared the floor on the
+    # same words, the one in the listing the reader follows comes first.
+    order_category: float = 1.0
     # Community signal: added after the floor, at most signal + featured.
     signal: float = 0.1
     upvote_scale: float = 100.0
@@ -241,6 +245,7 @@ class Interests:
     adds: tuple[int, ...] = field(default=(), repr=False)  # component ids summed into relevance
     blocks: tuple[int, ...] = field(default=(), repr=False)  # component ids that drop papers
     texts: tuple[int, ...] = field(default=(), repr=False)  # ("text", ...) ids: the order among selected
+    order_categories: tuple[int, ...] = field(default=(), repr=False)  # category ids (in adds): the order too
     _key: tuple = field(default=(), repr=False)
     _hash: int = field(default=0, repr=False)
 
@@ -292,6 +297,7 @@ class Interests:
         # Categories alone are the whole request (send me math.CO); next to anything else
         # they support the other evidence.
         alone = categories_alone(topics, keywords, about)
+        order_categories = tuple(sorted({component_id(("category", c, alone)) for c in categories}))
         adds += [component_id(("category", c, alone)) for c in categories]
         adds += [component_id(("author", a)) for a in authors]
         like_alone = liked_alone(topics, keywords, categories, authors, about)
@@ -303,11 +309,12 @@ class Interests:
         blocks += [component_id(("dislike", p)) for p in disliked]
         texts = typed_texts(topics, keywords, about)
         # The content key: match_many ranks from it alone (ranking.Distinct: components to add,
-        # to block, strictness, popularity and typed texts at positions 0, 1, 3, 4 and 5).
+        # to block, strictness, popularity, typed texts and categories at positions 0, 1, 3, 4,
+        # 5 and 6).
         key = (tuple(sorted(adds)), tuple(sorted(set(blocks))), tuple(t.name for t in topics), strictness, popularity,
-               texts)
+               texts, order_categories)
         return cls(topics, keywords, categories, authors, liked, disliked, about, strictness, learned, popularity,
-                   tuple(adds), tuple(blocks), texts, key, hash(key))
+                   tuple(adds), tuple(blocks), texts, order_categories, key, hash(key))
 
     def __reduce__(self):
         # Component ids belong to this process: another process rebuilds them from content.

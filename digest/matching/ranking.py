@@ -4,11 +4,12 @@
     a paper is selected when relevance >= the floor of the subscriber's strictness and no
         exclusion or "fewer like this" component holds it
     score     = relevance + ORDER_CLOSENESS x mean closeness of the paper to each typed text
+                + ORDER_CATEGORY x the value of each followed category the paper is in
                 + popularity x (SIGNAL x min(1, log(1+upvotes)/log(1+SCALE))
                                 + FEATURED if a curator featured it)
-Ties keep the page order. Closeness and popularity only reorder papers that already cleared
-the floor (the mean is an integer division of the texts' values in UNITs: every path floors
-it alike).
+Ties keep the page order. The order parts and popularity only reorder papers that already
+cleared the floor (the mean is an integer division of the texts' values in UNITs: every
+path floors it alike).
 
 Speed: a subscriber is a sum of component vectors, so many subscribers are one sparse
 matrix product (rows: distinct interest sets, columns: components) x (components: papers),
@@ -37,7 +38,7 @@ TOP_PACKED = 2**SCORE_BITS - 1 - SCORE_OFFSET  # a score packs as TOP_PACKED - s
 MAX_ROW_BITS = 20
 MIN_ROWS_PER_THREAD = 5_000
 BLOCK_ROWS = 4_096
-CLOSENESS_ROWS = 1_024
+CLOSENESS_ROWS = 1_024  # rows per sparse-dense product of the order parts
 
 
 @dataclass
@@ -73,6 +74,15 @@ def closeness_order(texts: tuple[int, ...], positions: np.ndarray, index: PaperI
     return total // len(texts)
 
 
+def order_part(interests: Interests, positions: np.ndarray, index: PaperIndex) -> np.ndarray:
+    """What the order adds to the papers at `positions`, in UNITs: the typed texts'
+    closeness, and ORDER_CATEGORY for each followed category the paper is in."""
+    part = closeness_order(interests.texts, positions, index)
+    if interests.order_categories and index.orders_by_category:
+        part += sum(index.category_order(c)[positions] for c in interests.order_categories)
+    return part
+
+
 def rank(interests: Interests, index: PaperIndex) -> Ranking:
     """All papers `interests` select, best first."""
     relevance = np.zeros(index.size, dtype=np.int64)
@@ -82,7 +92,7 @@ def rank(interests: Interests, index: PaperIndex) -> Ranking:
     for component in interests.blocks:
         relevance[index.vector(component)[0]] = _BLOCKED
     positions = np.flatnonzero(relevance >= floor_units(interests, index)).astype(np.int32)
-    scores = relevance[positions] + closeness_order(interests.texts, positions, index)
+    scores = relevance[positions] + order_part(interests, positions, index)
     scores = with_signal(scores, positions, round(interests.popularity * 100), index)
     order = np.lexsort((positions, -scores))
     return Ranking(positions[order], scores[order] / UNIT, len(positions))
@@ -187,23 +197,36 @@ def prepare(components: Iterable[int], index: PaperIndex) -> None:
     index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned") or is_gated_topic(k)])
 
 
-def text_matrix(keys: list[tuple], index: PaperIndex, n_rows: int):
-    """The typed texts of rows (their keys' position 5) as (rows x texts selection, texts x
-    papers values in UNITs, texts per row), or None when no row has any (or the index does
-    not order by closeness)."""
-    texts = list(map(itemgetter(5), keys))
+def order_matrix(keys: list[tuple], index: PaperIndex, n_rows: int):
+    """The order parts of rows (their keys' typed texts at position 5, categories at 6) as
+    (rows x parts selection, parts x papers values in UNITs, divisor per row), or None when
+    no row has any (or the index orders by neither). A category's column is weighted by
+    the row's divisor (its count of texts, at least 1), so that one product and one floor
+    division give the texts' floored mean plus the categories' values, as order_part():
+    (a + n*c) // n == a // n + c for integers."""
+    texts = list(map(itemgetter(5), keys)) if index.orders_by_closeness else [()] * n_rows
+    cats = list(map(itemgetter(6), keys)) if index.orders_by_category else [()] * n_rows
     n_texts = np.fromiter(map(len, texts), dtype=np.int64, count=n_rows)
-    if not index.orders_by_closeness or not n_texts.any():
+    n_cats = np.fromiter(map(len, cats), dtype=np.int64, count=n_rows)
+    if not (n_texts.any() or n_cats.any()):
         return None
-    flat = np.fromiter(itertools.chain.from_iterable(texts), dtype=np.int64, count=int(n_texts.sum()))
+    divisor = np.maximum(n_texts, 1)
+    lengths = n_texts + n_cats
+    flat = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(zip(texts, cats))),
+                       dtype=np.int64, count=int(lengths.sum()))
+    is_text = np.repeat(np.tile([True, False], n_rows), np.column_stack([n_texts, n_cats]).ravel())
+    weights = np.where(is_text, 1, np.repeat(divisor, lengths))
     used, local = np.unique(flat, return_inverse=True)
-    index.prepare_texts(used.tolist())
-    values = np.stack([index.text_values(c) for c in used.tolist()])
+    used_ids = used.tolist()
+    index.prepare_texts([c for c in used_ids if COMPONENTS[c][0] == "text"])
+    values = np.stack([index.text_values(c) if COMPONENTS[c][0] == "text" else index.category_order(c)
+                       for c in used_ids])
     # Sums of integer values are exact in float32 below 2**24 (faster products), else float64.
-    dtype = np.float32 if int(n_texts.max()) * int(np.abs(values).max(initial=0)) < 2**24 else np.float64
-    select = sparse.csr_matrix((np.ones(len(flat), dtype=dtype), local.ravel(),
-                                np.concatenate([[0], np.cumsum(n_texts)])), shape=(n_rows, len(used)))
-    return select, values.astype(dtype), n_texts
+    bound = int((weights * np.abs(values).max(axis=1)[local.ravel()]).max(initial=0)) * int(lengths.max())
+    dtype = np.float32 if bound < 2**24 else np.float64
+    select = sparse.csr_matrix((weights.astype(dtype), local.ravel(), np.concatenate([[0], np.cumsum(lengths)])),
+                               shape=(n_rows, len(used)))
+    return select, values.astype(dtype), divisor, lengths > 0
 
 
 def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: int | None = None,
@@ -276,7 +299,7 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
             semantic.result()
     else:
         prepare(used_ids, index)
-    texts = text_matrix(keys, index, n_rows)
+    ordering = order_matrix(keys, index, n_rows)
     vectors = [index.vector(c) for c in used_ids]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
     # stays negative, and it is dropped with everything under the floor.
@@ -309,7 +332,8 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
 
     def run(blocks_of_rows):
         pieces = [_rank_rows(select[lo:hi], lo, component_matrix, index, floor, pop, col_bits,
-                             None if texts is None else (texts[0][lo:hi], texts[1], texts[2][lo:hi]))
+                             None if ordering is None else
+                             (ordering[0][lo:hi], ordering[1], ordering[2][lo:hi], ordering[3][lo:hi]))
                   for lo, hi, floor, pop in blocks_of_rows]
         return [p[0] for p in pieces], [p[1] for p in pieces]
 
@@ -330,7 +354,7 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
 
 
 def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floor: int, popularity: int,
-               col_bits: int, texts=None) -> tuple[np.ndarray, np.ndarray]:
+               col_bits: int, ordering=None) -> tuple[np.ndarray, np.ndarray]:
     """Relevance of some rows of one floor and one popularity, floored, scored, packed as
     (row, best score first, page position) into one integer each and sorted: one sort
     orders every row at once. Returns the keys and the count of papers per row."""
@@ -340,8 +364,8 @@ def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floo
     counts = np.diff(np.searchsorted(kept, relevance.indptr))
     cols = relevance.indices.take(kept)
     scores = relevance.data.take(kept).astype(np.int64)
-    if texts is not None and len(kept):
-        scores += _closeness_at(texts, counts, cols)
+    if ordering is not None and len(kept):
+        scores += _order_at(ordering, counts, cols)
     if index.has_signal and popularity:
         bonus = index.bonus if popularity == 100 else (popularity * index.bonus) // 100
         scores = scores + bonus.take(cols)  # 64 bits from here: the bonus vector is int64
@@ -357,13 +381,13 @@ def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floo
     return keys, counts
 
 
-def _closeness_at(texts, counts: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """closeness_order() of each kept entry (rows in order, `counts` entries per row, papers
-    `cols`), as in rank(): the sum of the row's texts' values at the paper, floor-divided by
-    the row's count of texts. A few hundred rows at a time, the sums of every paper come
-    from one sparse-dense product (sequential adds), then each entry takes its own: faster
-    than gathering every (entry, text) pair from scattered memory."""
-    select, values, n_texts = texts
+def _order_at(ordering, counts: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """order_part() of each kept entry (rows in order, `counts` entries per row, papers
+    `cols`): the row's weighted parts summed at the paper, floor-divided by the row's
+    divisor (order_matrix). A few hundred rows at a time, the sums of every paper come from
+    one sparse-dense product (sequential adds), then each entry takes its own: faster than
+    gathering every (entry, part) pair from scattered memory."""
+    select, values, divisor, has = ordering
     n_papers = values.shape[1]
     out = np.empty(len(cols), dtype=np.int64)
     bounds = np.concatenate([[0], np.cumsum(counts)])
@@ -373,10 +397,8 @@ def _closeness_at(texts, counts: np.ndarray, cols: np.ndarray) -> np.ndarray:
         sums = (select[lo:hi] @ values).ravel()  # exact: integers well inside the float's mantissa
         rows = np.repeat(np.arange(hi - lo, dtype=np.int64), counts[lo:hi])
         out[a:b] = np.rint(sums.take(rows * n_papers + cols[a:b]))
-    per_entry = np.repeat(n_texts, counts)
-    has = per_entry > 0
-    out[has] //= per_entry[has]
-    out[~has] = 0
+    out //= np.repeat(divisor, counts)
+    out[~np.repeat(has, counts)] = 0
     return out
 
 

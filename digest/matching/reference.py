@@ -56,15 +56,18 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
         keyword = w.keyword_weight(backed)
         relevance += sum(units(keyword * index.value_in(i, t, backed) * factors[t]) for t in interests.keywords
                          if not t.exclude)
+        order = 0
         for pattern in interests.categories:
             if any(category_matches(pattern, c) for c in paper.categories):
                 relevance += units(index.category_value(pattern, alone))
+                order += index.category_order_units(pattern, alone) if index.orders_by_category else 0
         names = {normalize_name(a) for a in paper.authors}
         relevance += units(w.author) * sum(1 for a in interests.authors if a in names)
         relevance += sum(int(to_units(np.array([values[i]]))[0]) for values in dense)
         if relevance >= floor:
             if texts and index.orders_by_closeness:
                 relevance += sum(int(values[i]) for values in texts) // len(texts)
+            relevance += order
             score = relevance + (popularity * int(index.bonus[i])) // 100 if index.has_signal else relevance
             results.append((i, score / UNIT))
     results.sort(key=lambda r: (-r[1], r[0]))
