@@ -72,7 +72,8 @@ READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profil
            "fifth": ("profiles-fifth.json", "labels-fifth.jsonl", PARTS),
            "sixth": ("profiles-sixth.json", "labels-sixth.jsonl", PARTS),
            "seventh": ("profiles-seventh.json", "labels-seventh.jsonl", PARTS),
-           "eighth": ("profiles-eighth.json", "labels-eighth.jsonl", PARTS)}
+           "eighth": ("profiles-eighth.json", "labels-eighth.jsonl", PARTS),
+           "ninth": ("profiles-ninth.json", "labels-ninth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"

@@ -114,6 +114,28 @@ def test_a_followed_category_orders_the_papers_that_cleared_the_floor(index, fee
     assert sum(audio_ranks(ordered)) < sum(audio_ranks(plain))
 
 
+def test_a_topic_beside_several_keywords_is_the_field_around_them(index):
+    """A starter topic next to an about-me or two or more keywords adds at most
+    TOPIC_SUPPORTED_MAX (under the balanced floor): its papers that nothing else backs come
+    back with `broad`; one keyword beside a topic is a second interest and caps nothing."""
+    from digest.starter_topics import STARTER_TOPICS
+
+    rl = next((name, query) for name, slug, query in STARTER_TOPICS if slug == "reinforcement-learning")
+    alone = {int(p) for p in rank(Interests.build(topics=[rl]), index).positions}
+    refined = Interests.build(topics=[rl], keywords="humanoid, legged locomotion, quadruped")
+    picked = {int(p) for p in rank(refined, index).positions}
+    broad = {int(p) for p in rank(Interests.build(topics=[rl], keywords="humanoid, legged locomotion, quadruped",
+                                                  strictness="broad"), index).positions}
+    words = {int(p) for p in rank(Interests.build(keywords="humanoid, legged locomotion, quadruped"), index).positions}
+    # The feed's 28 RL papers came with the keywords' 2 (30); now the 2 the keywords back ...
+    assert len(alone) == 28 and len(words) == 2 and picked == words
+    # ... and the field comes back with broad strictness.
+    assert alone <= broad
+    # One keyword beside the topic: two interests, the topic's papers all still come.
+    second = {int(p) for p in rank(Interests.build(topics=[rl], keywords="quadruped"), index).positions}
+    assert alone <= second
+
+
 def test_an_about_me_that_is_all_the_subscriber_gave_weighs_more(index):
     about = "Observational and simulated galaxy formation and evolution in the early universe."
     alone, beside = Interests.build(about=about), Interests.build(about=about, keywords="redshift")

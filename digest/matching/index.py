@@ -306,11 +306,12 @@ class PaperIndex(Closeness):
         if kind == "not":
             return dict.fromkeys(self.term_values(Term("", key[1])), 1.0)
         if kind == "topic":
-            _, topic, about, supported = key
+            _, topic, about, supported, refined = key
             if about:
                 return self.gated_topic(key, self.about_closeness(about))
             factor = self.topic_factor(topic) if supported else 1.0
-            return {i: w.topic * v * factor for i, v in self.topic_values(topic).items()}
+            cap = w.topic_supported_max if refined else float("inf")
+            return {i: min(w.topic * v * factor, cap) for i, v in self.topic_values(topic).items()}
         if kind == "category":
             _, pattern, alone = key
             return dict.fromkeys(self.category_hits(pattern), self.category_value(pattern, alone))
@@ -358,12 +359,12 @@ class PaperIndex(Closeness):
         TOPIC_GATE_LOW to TOPIC_GATE_HIGH (0 to 1). The same products, in the same order, as
         reference_match."""
         w = self.weights
-        _, topic, _, supported = key
+        _, topic, _, supported, refined = key
         factor = self.topic_factor(topic) if supported else 1.0
         positions, values = self.topic_arrays(topic)
         out = np.zeros(self.size)
         out[positions] = w.topic * values * factor * ramp(closeness[positions], w.topic_gate_low, w.topic_gate_high)
-        return out
+        return np.minimum(out, w.topic_supported_max) if refined else out
 
     def topic_arrays(self, topic) -> tuple[np.ndarray, np.ndarray]:
         found = self._topic_arrays.get(topic)

@@ -66,6 +66,14 @@ class Weights:
     topic_broad: float = 0.5
     topic_narrow_share: float = 0.03
     topic_broad_share: float = 0.15
+    # A topic next to an about-me or two or more keywords (what the reader wants within it)
+    # adds at most TOPIC_SUPPORTED_MAX to a paper, under the balanced and strict floors: it
+    # adds to what the narrower words find, and its papers that nothing else backs come only
+    # with `broad` strictness. "Reinforcement learning" beside an about-me on world models,
+    # or "AI for science" beside "weather forecasting, climate, ...", sent the whole field
+    # (the ninth devset set: 26 RL papers, one about world models). One keyword beside a
+    # topic is read as a second interest ("Machine unlearning" and "LoRA"): no cap.
+    topic_supported_max: float = 0.5
     # A category next to other interests is supporting evidence, more of it the narrower the
     # category: CATEGORY for one holding CATEGORY_BROAD_SHARE of the stored papers or more
     # (cs.LG next to keywords is a filter, not a wish), rising (log-linearly) to
@@ -193,6 +201,12 @@ def categories_alone(topics, keywords, about) -> bool:
     return not (topics or about or any(not t.exclude for t in keywords))
 
 
+def topic_refined(keywords, about) -> bool:
+    """An about-me, or two or more keywords, say what the subscriber wants within their
+    topics: a topic alone then stays under the balanced floor (Weights.topic_supported_max)."""
+    return bool(about) or sum(1 for t in keywords if not t.exclude) > 1
+
+
 def topic_supported(keywords, about) -> bool:
     """Keywords or an about-me say more than the subscriber's topics: a broad topic is then
     the field around them (Weights.topic_weight)."""
@@ -285,8 +299,8 @@ class Interests:
                     learned=None, popularity=1.0) -> Interests:
         # A topic is gated by the about-me when there is one (Weights.topic_gate_low), and
         # weighs by its breadth when keywords or an about-me say more (Weights.topic_broad).
-        supported = topic_supported(keywords, about)
-        adds = [component_id(("topic", t, about, supported)) for t in topics]
+        supported, refined = topic_supported(keywords, about), topic_refined(keywords, about)
+        adds = [component_id(("topic", t, about, supported, refined)) for t in topics]
         # An exclusion is its own component ("not"), distinct from the same term wanted, so
         # that one subscriber's "-benchmark" never blocks another's "benchmark".
         blocks = [component_id(("not", t.alternatives)) for t in keywords if t.exclude]

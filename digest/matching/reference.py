@@ -8,7 +8,7 @@ import numpy as np
 
 from .closeness import order_units, ramp
 from .index import UNIT, PaperIndex, to_units, units
-from .interests import COMPONENTS, Interests, keyword_supported, topic_supported
+from .interests import COMPONENTS, Interests, keyword_supported, topic_refined, topic_supported
 from .ranking import floor_units
 from .terms import category_matches, normalize_name
 
@@ -26,6 +26,7 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
     # A topic next to an about-me counts as far as the text is close to the paper.
     gate = ramp(index.about_closeness(interests.about), w.topic_gate_low, w.topic_gate_high) if interests.about else None
     supported = topic_supported(interests.keywords, interests.about)
+    refined = topic_refined(interests.keywords, interests.about)
     others = keyword_supported(interests.keywords, interests.about)
     factors = {t: index.keyword_factor(t) if others else 1.0 for t in interests.keywords if not t.exclude}
     # The order among selected papers: each typed text's closeness on its own.
@@ -51,7 +52,8 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
                         missing *= 1.0 - min(1.0, round(value * scale, 6))
             if missing < 1.0:
                 value = w.topic * round(1.0 - missing, 6) * factor
-                relevance += units(value if gate is None else value * float(gate[i]))
+                value = value if gate is None else value * float(gate[i])
+                relevance += units(min(value, w.topic_supported_max) if refined else value)
         backed = bool(interests.about)
         keyword = w.keyword_weight(backed)
         relevance += sum(units(keyword * index.value_in(i, t, backed) * factors[t]) for t in interests.keywords
