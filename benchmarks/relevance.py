@@ -7,12 +7,12 @@ fair baselines, in one run.
   fitted on it, as the product fits them on its rolling window of stored papers.
 - Five parts of papers: `tune` and `report` (the first round's halves), `holdout`, `holdout2`
   and `holdout3` (300, 300 and 288 papers, each judged before the matcher was run on it).
-- Ten sets of readers (--readers): the original 17 (all five parts), ten new readers (the
+- Eleven sets of readers (--readers): the original 17 (all five parts), ten new readers (the
   three holdouts) and twelve more each in the third to ninth sets (all five parts), all
   tuned on (the sixth to ninth were each scored once, never tuned on, then studied); the
-  tenth set (twelve, all five parts), written by someone who never saw the matcher and
-  judged before the last change to the engine, never tuned on: the reported figures. See
-  benchmarks/devset/README.md.
+  tenth and eleventh sets (twelve each, all five parts), written by someone who never saw
+  the matcher and judged before the last change to the engine, never tuned on: the
+  reported figures. See benchmarks/devset/README.md.
 - Each part's papers are one period to rank for each profile (about a fifth of a real day);
   with --split day, all of a set's labelled papers are one edition, the size of a real day.
   The product sends what clears the subscriber's floor (strictness "balanced", the default).
@@ -33,7 +33,7 @@ Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of 
 part printed (holdout3, unless --split names another) and, over several parts, their mean.
 
     .venv/bin/python benchmarks/relevance.py --readers tenth
-    .venv/bin/python benchmarks/relevance.py --readers tenth --split day
+    .venv/bin/python benchmarks/relevance.py --readers eleventh --split day
     .venv/bin/python benchmarks/relevance.py --split tune
 """
 
@@ -63,8 +63,8 @@ PARTS = ("tune", "report", "holdout", "holdout2", "holdout3")
 DAY = "day"
 # The second set of readers (profiles-new.json): ten readers made after the engine was tuned,
 # judged on the three holdouts' papers only (benchmarks/devset/README.md, fifth round); the
-# third to tenth (profiles-third.json .. -tenth): twelve more each, judged on
-# every part (sixth to thirteenth rounds).
+# third to eleventh (profiles-third.json .. -eleventh): twelve more each, judged on
+# every part (sixth to fourteenth rounds).
 NEW_PARTS = ("holdout", "holdout2", "holdout3")
 READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
            "third": ("profiles-third.json", "labels-third.jsonl", PARTS),
@@ -74,7 +74,8 @@ READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profil
            "seventh": ("profiles-seventh.json", "labels-seventh.jsonl", PARTS),
            "eighth": ("profiles-eighth.json", "labels-eighth.jsonl", PARTS),
            "ninth": ("profiles-ninth.json", "labels-ninth.jsonl", PARTS),
-           "tenth": ("profiles-tenth.json", "labels-tenth.jsonl", PARTS)}
+           "tenth": ("profiles-tenth.json", "labels-tenth.jsonl", PARTS),
+           "eleventh": ("profiles-eleventh.json", "labels-eleventh.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -103,8 +104,8 @@ def load_devset(readers: str = "original") -> Devset:
     """The devset's papers read from the shared data by the project's own parsers, with the
     profiles and labels of `readers` ("original": the 17 readers of profiles.json, all five
     parts; "new": the 10 readers of profiles-new.json, the three holdouts; "third": the 12
-    readers of profiles-third.json, and "fourth" to "tenth", the 12 of profiles-fourth.json to
-    -tenth.json: all five parts)."""
+    readers of profiles-third.json, and "fourth" to "eleventh", the 12 of profiles-fourth.json
+    to -eleventh.json: all five parts)."""
     profiles_file, labels_file, parts = READERS[readers]
     from digest.ingest.formats import parse
     from digest.matching import PaperDoc
@@ -457,8 +458,8 @@ def main() -> None:
                              "tuned on since); fourth: twelve readers made and judged before the last tuning, "
                              "on all five parts; fifth: twelve more, written by someone who never saw the "
                              "matcher (tuned on since); sixth to ninth: twelve more each, written the same "
-                             "way, each scored once and tuned on since; tenth: twelve more, written the "
-                             "same way, never tuned on")
+                             "way, each scored once and tuned on since; tenth and eleventh: twelve more "
+                             "each, written the same way, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
     parts = READERS[args.readers][2]

@@ -64,7 +64,9 @@ class SubscribeForm(forms.Form):
 class PreferencesForm(forms.ModelForm):
     topics = forms.ModelMultipleChoiceField(
         queryset=Topic.objects.filter(active=True), required=False, widget=forms.CheckboxSelectMultiple,
-        help_text="With no topic, keyword, category or author, you get the community's top papers of the day.",
+        help_text="With no topic, keyword, category or author, you get the community's top papers of the day. "
+                  "Next to an about-me or several keywords, a topic is the field around them: its papers "
+                  "come when your words back them (all of them with broad strictness).",
     )
     strictness = forms.ChoiceField(choices=STRICTNESS_CHOICES, widget=forms.RadioSelect, label="Strictness",
                                    required=False, help_text="How strong a match must be for a paper to be sent.")

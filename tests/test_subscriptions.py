@@ -249,6 +249,8 @@ def test_the_preference_centre_saves_every_field_and_the_preview_follows(batch, 
     client = Client(enforce_csrf_checks=True)
     page = client.get(url).content.decode()
     assert "Preview" in page and "LoLDU" in page and "Why: LoRA &amp; parameter-efficient fine-tuning" in page
+    # How a topic behaves beside keywords is said where topics are chosen (docs/ranking.md).
+    assert "a topic is the field around them" in page and "broad strictness" in page
     assert client.post(url, prefs()).status_code == 403
     unlearning = Topic.objects.get(slug="unlearning")
     future = (timezone.localdate() + dt.timedelta(days=14)).isoformat()
