@@ -285,18 +285,9 @@ class Closeness:
         ORDER_CLOSENESS x the text's closeness to each paper."""
         found = self._text_values.get(component)
         if found is None:
-            self.prepare_texts([component])
+            self.prepare_dense([component])
             found = self._text_values[component]
         return found
-
-    def prepare_texts(self, components: Iterable[int]) -> None:
-        """Compute many typed texts' values with a few matrix products."""
-        todo = [c for c in dict.fromkeys(components) if c not in self._text_values]
-        for start in range(0, len(todo), self.DENSE_CHUNK):
-            chunk = todo[start:start + self.DENSE_CHUNK]
-            closeness = self.closeness_of([tuple(analyse(COMPONENTS[c][1])[0]) for c in chunk], text=True)
-            for k, c in enumerate(chunk):
-                self._text_values[c] = order_units(closeness[:, k], self.weights.order_closeness)
 
     def prepare_likes(self, components: Iterable[int]) -> None:
         """Compute many liked papers' component vectors at once: the same values, paper by
@@ -319,27 +310,31 @@ class Closeness:
                 self._vectors[c] = (positions[bounds[k]:bounds[k + 1]], kept[bounds[k]:bounds[k + 1]])
 
     def prepare_dense(self, components: Iterable[int]) -> None:
-        """Compute many "about me", gated-topic and learned-model vectors with a few matrix
-        products: the closeness of each chunk of about-me texts once, for the about-me
-        components and for the topics gated by the same texts."""
-        todo = [c for c in dict.fromkeys(components) if c not in self._vectors]
-        abouts: dict[str, list[int]] = {}
-        gated: dict[str, list[int]] = {}
+        """Compute many "about me", gated-topic, typed-text and learned-model vectors with a
+        few matrix products: the closeness of each chunk of texts once, for every component
+        that needs it (an about-me, the topics it gates, and the same words typed as a text
+        for the order are one text: its closeness depends on its analysed words only)."""
+        todo = [c for c in dict.fromkeys(components)
+                if c not in (self._text_values if COMPONENTS[c][0] == "text" else self._vectors)]
+        users: dict[tuple[str, ...], list[int]] = {}
         for c in todo:
             key = COMPONENTS[c]
-            if key[0] == "about":
-                abouts.setdefault(key[1], []).append(c)
-            elif is_gated_topic(key):
-                gated.setdefault(key[2], []).append(c)
-        texts = list(dict.fromkeys([*abouts, *gated]))
-        for start in range(0, len(texts), self.DENSE_CHUNK):
-            chunk = texts[start:start + self.DENSE_CHUNK]
-            closeness = self.closeness_of([tuple(analyse(t)[0]) for t in chunk], text=True)
-            for k, text in enumerate(chunk):
-                for c in abouts.get(text, ()):
-                    self._vectors[c] = self._sparse(self.about_column(closeness[:, k], COMPONENTS[c][2]))
-                for c in gated.get(text, ()):
-                    self._vectors[c] = self._sparse(self.gated_topic(COMPONENTS[c], closeness[:, k]))
+            text = key[1] if key[0] in ("about", "text") else key[2] if is_gated_topic(key) else None
+            if text is not None:
+                users.setdefault(tuple(analyse(text)[0]), []).append(c)
+        seqs = list(users)
+        for start in range(0, len(seqs), self.DENSE_CHUNK):
+            chunk = seqs[start:start + self.DENSE_CHUNK]
+            closeness = self.closeness_of(chunk, text=True)
+            for k, seq in enumerate(chunk):
+                for c in users[seq]:
+                    key = COMPONENTS[c]
+                    if key[0] == "about":
+                        self._vectors[c] = self._sparse(self.about_column(closeness[:, k], key[2]))
+                    elif key[0] == "text":
+                        self._text_values[c] = order_units(closeness[:, k], self.weights.order_closeness)
+                    else:
+                        self._vectors[c] = self._sparse(self.gated_topic(key, closeness[:, k]))
         learned = [c for c in todo if COMPONENTS[c][0] == "learned"]
         for start in range(0, len(learned), self.DENSE_CHUNK):
             chunk = learned[start:start + self.DENSE_CHUNK]

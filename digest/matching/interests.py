@@ -311,8 +311,9 @@ class Interests:
         # Categories alone are the whole request (send me math.CO); next to anything else
         # they support the other evidence.
         alone = categories_alone(topics, keywords, about)
-        order_categories = tuple(sorted({component_id(("category", c, alone)) for c in categories}))
-        adds += [component_id(("category", c, alone)) for c in categories]
+        category_ids = [component_id(("category", c, alone)) for c in categories]
+        order_categories = tuple(sorted(set(category_ids)))
+        adds += category_ids
         adds += [component_id(("author", a)) for a in authors]
         like_alone = liked_alone(topics, keywords, categories, authors, about)
         adds += [component_id(("like", p, like_alone)) for p in liked]

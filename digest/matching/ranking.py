@@ -188,13 +188,14 @@ def is_semantic(key: tuple) -> bool:
     return key[0] in SEMANTIC or is_gated_topic(key)
 
 
-def prepare(components: Iterable[int], index: PaperIndex) -> None:
+def prepare(components: Iterable[int], index: PaperIndex, texts: Iterable[int] = ()) -> None:
     """Compute the expensive component vectors (liked papers, about texts, topics gated by
-    them, learned models) of many interest sets in a few products."""
+    them, learned models) of many interest sets, and the typed texts' values for the order,
+    in a few products."""
     keys = [(c, COMPONENTS[c]) for c in components]
     index.prepare_similar(k[1] for _, k in keys if k[0] in ("like", "dislike"))
     index.prepare_likes([c for c, k in keys if k[0] == "like"])
-    index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned") or is_gated_topic(k)])
+    index.prepare_dense([c for c, k in keys if k[0] in ("about", "learned") or is_gated_topic(k)] + list(texts))
 
 
 def order_matrix(keys: list[tuple], index: PaperIndex, n_rows: int):
@@ -218,7 +219,6 @@ def order_matrix(keys: list[tuple], index: PaperIndex, n_rows: int):
     weights = np.where(is_text, 1, np.repeat(divisor, lengths))
     used, local = np.unique(flat, return_inverse=True)
     used_ids = used.tolist()
-    index.prepare_texts([c for c in used_ids if COMPONENTS[c][0] == "text"])
     values = np.stack([index.text_values(c) if COMPONENTS[c][0] == "text" else index.category_order(c)
                        for c in used_ids])
     # Sums of integer values are exact in float32 below 2**24 (faster products), else float64.
@@ -286,19 +286,20 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
     local = lookup[flat]
     used_ids = used.tolist()
     # The semantic components (liked papers, about texts and the topics they gate, learned
-    # models) are a few large matrix products, mostly in C with the GIL released: they run
-    # on a second thread while this one computes the term, topic, author and category
-    # vectors, mostly in Python.
+    # models, and the typed texts of the order) are a few large matrix products, mostly in
+    # C with the GIL released: they run on a second thread while this one computes the
+    # term, topic, author and category vectors, mostly in Python.
     # Each writes its own entries of the index's memos.
+    texts = sorted(set(itertools.chain.from_iterable(map(itemgetter(5), keys)))) if index.orders_by_closeness else []
     if workers > 1:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            semantic = pool.submit(prepare, used_ids, index)
+            semantic = pool.submit(prepare, used_ids, index, texts)
             for c in used_ids:
                 if not is_semantic(COMPONENTS[c]):
                     index.vector(c)
             semantic.result()
     else:
-        prepare(used_ids, index)
+        prepare(used_ids, index, texts)
     ordering = order_matrix(keys, index, n_rows)
     vectors = [index.vector(c) for c in used_ids]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
