@@ -63,8 +63,8 @@ PARTS = ("tune", "report", "holdout", "holdout2", "holdout3")
 DAY = "day"
 # The second set of readers (profiles-new.json): ten readers made after the engine was tuned,
 # judged on the three holdouts' papers only (benchmarks/devset/README.md, fifth round); the
-# third to eleventh (profiles-third.json .. -eleventh): twelve more each, judged on
-# every part (sixth to fourteenth rounds).
+# third to twelfth (profiles-third.json .. -twelfth): twelve more each, judged on
+# every part (sixth to fifteenth rounds).
 NEW_PARTS = ("holdout", "holdout2", "holdout3")
 READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
            "third": ("profiles-third.json", "labels-third.jsonl", PARTS),
@@ -75,7 +75,8 @@ READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profil
            "eighth": ("profiles-eighth.json", "labels-eighth.jsonl", PARTS),
            "ninth": ("profiles-ninth.json", "labels-ninth.jsonl", PARTS),
            "tenth": ("profiles-tenth.json", "labels-tenth.jsonl", PARTS),
-           "eleventh": ("profiles-eleventh.json", "labels-eleventh.jsonl", PARTS)}
+           "eleventh": ("profiles-eleventh.json", "labels-eleventh.jsonl", PARTS),
+           "twelfth": ("profiles-twelfth.json", "labels-twelfth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -104,8 +105,8 @@ def load_devset(readers: str = "original") -> Devset:
     """The devset's papers read from the shared data by the project's own parsers, with the
     profiles and labels of `readers` ("original": the 17 readers of profiles.json, all five
     parts; "new": the 10 readers of profiles-new.json, the three holdouts; "third": the 12
-    readers of profiles-third.json, and "fourth" to "eleventh", the 12 of profiles-fourth.json
-    to -eleventh.json: all five parts)."""
+    readers of profiles-third.json, and "fourth" to "twelfth", the 12 of profiles-fourth.json
+    to -twelfth.json: all five parts)."""
     profiles_file, labels_file, parts = READERS[readers]
     from digest.ingest.formats import parse
     from digest.matching import PaperDoc

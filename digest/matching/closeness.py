@@ -280,6 +280,41 @@ class Closeness:
         editions)."""
         return bool(self.weights.order_category) and self.size >= MIN_DOCS
 
+    @property
+    def senses_keywords(self) -> bool:
+        """Whether keywords are checked against their subscriber's others (KEYWORD_SENSE_KEEP
+        under 1; not in an index too small for standard scores, as the order)."""
+        return self.weights.keyword_sense_keep < 1.0 and self.size >= MIN_DOCS
+
+    def text_milli(self, component: int) -> np.ndarray:
+        """A typed text's closeness to each paper in thousandths (dense, int64: the closeness
+        is rounded to 3 places, so these are exact and sum exactly)."""
+        found = self._text_milli.get(component)
+        if found is None:
+            self.prepare_dense([component])
+            found = self._text_milli[component]
+        return found
+
+    def knows_text(self, component: int) -> bool:
+        """Whether a typed text has any closeness in this corpus (a word seen in fewer than two
+        stored papers has none: zero everywhere)."""
+        return bool(self.text_milli(component).any())
+
+    def sense_gate_of(self, own: int, texts: Sequence[int]) -> np.ndarray:
+        """sense_gate() of a checked keyword (its text `own`, among its subscriber's keyword
+        `texts`) at every paper."""
+        total = sum(self.text_milli(t) for t in texts)
+        others = sum(self.knows_text(t) for t in texts) - self.knows_text(own)
+        return sense_gate(total, self.text_milli(own), np.full(self.size, others), self.weights)
+
+    def sensed_vector(self, term: int, own: int, texts: Sequence[int]):
+        """A checked keyword's (positions, values): its term's values times sense_gate() of
+        the paper's closeness to the subscriber's other keywords (`texts`: all of their
+        keywords' texts, `own` among them)."""
+        positions, values = self.vector(term)
+        gate = self.sense_gate_of(own, texts)[positions]
+        return positions, np.rint(values * gate).astype(np.int64)
+
     def text_values(self, component: int) -> np.ndarray:
         """A typed text's ("text", ...) values over the papers, in UNITs (dense, int64):
         ORDER_CLOSENESS x the text's closeness to each paper."""
@@ -315,7 +350,7 @@ class Closeness:
         that needs it (an about-me, the topics it gates, and the same words typed as a text
         for the order are one text: its closeness depends on its analysed words only)."""
         todo = [c for c in dict.fromkeys(components)
-                if c not in (self._text_values if COMPONENTS[c][0] == "text" else self._vectors)]
+                if c not in (self._text_milli if COMPONENTS[c][0] == "text" else self._vectors)]
         users: dict[tuple[str, ...], list[int]] = {}
         for c in todo:
             key = COMPONENTS[c]
@@ -333,6 +368,7 @@ class Closeness:
                         self._vectors[c] = self._sparse(self.about_column(closeness[:, k], key[2]))
                     elif key[0] == "text":
                         self._text_values[c] = order_units(closeness[:, k], self.weights.order_closeness)
+                        self._text_milli[c] = np.rint(closeness[:, k] * 1000).astype(np.int64)
                     else:
                         self._vectors[c] = self._sparse(self.gated_topic(key, closeness[:, k]))
         learned = [c for c in todo if COMPONENTS[c][0] == "learned"]
@@ -346,6 +382,22 @@ class Closeness:
 def order_units(closeness: np.ndarray, weight: float) -> np.ndarray:
     """A typed text's closeness as its share of the order among selected papers, in UNITs."""
     return np.rint(np.round(weight * np.asarray(closeness, dtype=np.float64), 4) * UNIT).astype(np.int64)
+
+
+def sense_gate(total, own, n_others, w) -> np.ndarray:
+    """What a checked keyword keeps of its value at each paper: ramp(the paper's mean
+    closeness to the subscriber's other keywords, KEYWORD_SENSE_LOW, KEYWORD_SENSE_HIGH),
+    at least KEYWORD_SENSE_KEEP. `total`: the closeness of every keyword of the subscriber
+    summed, `own`: the keyword's own (both in thousandths, exact integers), `n_others`: how
+    many other keywords the corpus knows (a word it has never seen twice has no closeness:
+    it neither vouches for a paper nor against it); with none, the keyword keeps its value.
+    Elementwise in float64 from exact integers: every path (one subscriber, a batch, the
+    reference) gets the same digits."""
+    n = np.asarray(n_others, dtype=np.float64)
+    others = (np.asarray(total, dtype=np.float64) - np.asarray(own, dtype=np.float64)) / (np.maximum(n, 1.0) * 1000.0)
+    keep = w.keyword_sense_keep
+    gate = np.round(keep + (1.0 - keep) * ramp(others, w.keyword_sense_low, w.keyword_sense_high), 4)
+    return np.where(n > 0, gate, 1.0)
 
 
 def ramp(cosines: np.ndarray, low: float, high: float) -> np.ndarray:

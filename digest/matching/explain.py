@@ -122,8 +122,11 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
             reason = _remembered(index, (component, position), lambda: _topic_reason(index, topic, position))
             scored.append((value, len(scored), reason))
     wanted = [term for term in interests.keywords if not term.exclude]
+    checked = dict(interests.sensed) if index.senses_keywords else {}
     for term, component in zip(wanted, interests.adds[len(interests.topics):]):
         value = _value(index, component, position)
+        if value > 0 and component in checked:  # as ranked: gated by the other keywords
+            value *= float(index.sense_gate_of(checked[component], interests.sense_texts)[position])
         if value > 0:
             # The component stands for the term's stems; its text (the label) is keyed too.
             reason = _remembered(index, (component, position, term.text),

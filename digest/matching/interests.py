@@ -74,6 +74,16 @@ class Weights:
     # (the ninth devset set: 26 RL papers, one about world models). One keyword beside a
     # topic is read as a second interest ("Machine unlearning" and "LoRA"): no cap.
     topic_supported_max: float = 0.5
+    # A keyword's sense, checked against the subscriber's other keywords: for a subscriber
+    # with no about-me and three or more keywords, each keyword's value is multiplied by
+    # ramp(the paper's mean closeness to the *other* keywords, KEYWORD_SENSE_LOW,
+    # KEYWORD_SENSE_HIGH), raised to at least KEYWORD_SENSE_KEEP. "cloud" next to "GPU
+    # cluster scheduling, serverless, HPC" keeps cloud computing and drops point clouds and
+    # cloud droplets; "fusion" next to "tokamak, magnetic reconnection" keeps fusion plasma.
+    # (An about-me already backs keywords its own way: KEYWORD_BACKED.) 1 turns it off.
+    keyword_sense_low: float = -0.5
+    keyword_sense_high: float = 1.0
+    keyword_sense_keep: float = 0.0
     # A category next to other interests is supporting evidence, more of it the narrower the
     # category: CATEGORY for one holding CATEGORY_BROAD_SHARE of the stored papers or more
     # (cs.LG next to keywords is a filter, not a wish), rising (log-linearly) to
@@ -231,6 +241,21 @@ def liked_alone(topics, keywords, categories, authors, about) -> bool:
     return not (topics or about or categories or authors or any(not t.exclude for t in keywords))
 
 
+SENSE_MIN_KEYWORDS = 3  # each keyword then has at least two others to be checked against
+
+
+def text_id(text: str) -> int:
+    """The ("text", ...) component of a typed text: one closeness per distinct text, shared
+    by every subscriber who typed it."""
+    return component_id(("text", normalize_about(text).casefold()))
+
+
+def sensed_keywords(keywords, about) -> bool:
+    """Whether each keyword's sense is checked against the others (Weights.keyword_sense_low):
+    no about-me (it backs keywords its own way) and three or more keywords."""
+    return not about and len({text_id(t.text) for t in keywords if not t.exclude and t.text.strip()}) >= SENSE_MIN_KEYWORDS
+
+
 def typed_texts(topics, keywords, about) -> tuple[int, ...]:
     """The ("text", ...) components of what a subscriber typed, one per wanted keyword,
     starter topic name and about-me: the order among the papers that cleared the floor
@@ -238,7 +263,7 @@ def typed_texts(topics, keywords, about) -> tuple[int, ...]:
     by every subscriber who typed it, rather than one per subscriber's whole profile: the
     batch then computes a few thousand texts' closeness, not one per subscriber."""
     said = [t.text for t in keywords if not t.exclude] + [t.name for t in topics] + ([about] if about else [])
-    return tuple(sorted({component_id(("text", normalize_about(x).casefold())) for x in said if x.strip()}))
+    return tuple(sorted({text_id(x) for x in said if x.strip()}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,6 +285,11 @@ class Interests:
     blocks: tuple[int, ...] = field(default=(), repr=False)  # component ids that drop papers
     texts: tuple[int, ...] = field(default=(), repr=False)  # ("text", ...) ids: the order among selected
     order_categories: tuple[int, ...] = field(default=(), repr=False)  # category ids (in adds): the order too
+    # Keywords checked against the others (sensed_keywords): (term component, its text)
+    # pairs, their terms in adds too (explain reads adds in order) but not in the key's sum,
+    # and the texts of every keyword of the subscriber.
+    sensed: tuple[tuple[int, int], ...] = field(default=(), repr=False)
+    sense_texts: tuple[int, ...] = field(default=(), repr=False)
     _key: tuple = field(default=(), repr=False)
     _hash: int = field(default=0, repr=False)
 
@@ -307,7 +337,13 @@ class Interests:
         # A keyword is "backed" when the subscriber gave an about-me (Weights.keyword_backed),
         # and weighs by its breadth when the subscriber declared more than it (topic_weight).
         others = keyword_supported(keywords, about)
-        adds += [component_id(("term", t.alternatives, bool(about), others)) for t in keywords if not t.exclude]
+        wanted = [t for t in keywords if not t.exclude]
+        terms = [component_id(("term", t.alternatives, bool(about), others)) for t in wanted]
+        adds += terms
+        sensed, sense_texts = (), ()
+        if sensed_keywords(keywords, about):
+            sensed = tuple(sorted({(c, text_id(t.text)) for c, t in zip(terms, wanted) if t.text.strip()}))
+            sense_texts = tuple(sorted({own for _, own in sensed}))
         # Categories alone are the whole request (send me math.CO); next to anything else
         # they support the other evidence.
         alone = categories_alone(topics, keywords, about)
@@ -323,13 +359,14 @@ class Interests:
             adds.append(component_id(("learned", learned)))
         blocks += [component_id(("dislike", p)) for p in disliked]
         texts = typed_texts(topics, keywords, about)
-        # The content key: match_many ranks from it alone (ranking.Distinct: components to add,
-        # to block, strictness, popularity, typed texts and categories at positions 0, 1, 3, 4,
-        # 5 and 6).
-        key = (tuple(sorted(adds)), tuple(sorted(set(blocks))), tuple(t.name for t in topics), strictness, popularity,
-               texts, order_categories)
+        # The content key: match_many ranks from it alone (ranking.Distinct: components to sum
+        # as they are, to block, strictness, popularity, typed texts, categories, sensed
+        # keywords and their texts at positions 0, 1, 3, 4, 5, 6, 7 and 8).
+        checked = {c for c, _ in sensed}
+        key = (tuple(sorted(c for c in adds if c not in checked)), tuple(sorted(set(blocks))),
+               tuple(t.name for t in topics), strictness, popularity, texts, order_categories, sensed, sense_texts)
         return cls(topics, keywords, categories, authors, liked, disliked, about, strictness, learned, popularity,
-                   tuple(adds), tuple(blocks), texts, order_categories, key, hash(key))
+                   tuple(adds), tuple(blocks), texts, order_categories, sensed, sense_texts, key, hash(key))
 
     def __reduce__(self):
         # Component ids belong to this process: another process rebuilds them from content.

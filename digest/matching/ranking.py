@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from .closeness import sense_gate
 from .index import UNIT, PaperIndex, to_units
 from .interests import BLOCKING, COMPONENTS, STRICTNESS, Interests, is_gated_topic
 
@@ -86,9 +87,13 @@ def order_part(interests: Interests, positions: np.ndarray, index: PaperIndex) -
 def rank(interests: Interests, index: PaperIndex) -> Ranking:
     """All papers `interests` select, best first."""
     relevance = np.zeros(index.size, dtype=np.int64)
-    for component in interests.adds:
+    checked = interests.sensed if index.senses_keywords else ()
+    for component in (interests._key[0] if checked else interests.adds):
         positions, values = index.vector(component)
         relevance[positions] += values  # positions are unique within one vector
+    for term, own in checked:
+        positions, values = index.sensed_vector(term, own, interests.sense_texts)
+        relevance[positions] += values
     for component in interests.blocks:
         relevance[index.vector(component)[0]] = _BLOCKED
     positions = np.flatnonzero(relevance >= floor_units(interests, index)).astype(np.int32)
@@ -229,6 +234,70 @@ def order_matrix(keys: list[tuple], index: PaperIndex, n_rows: int):
     return select, values.astype(dtype), divisor, lengths > 0
 
 
+class Sensing:
+    """The checked keywords (Interests.sensed) of a pass's rows: one entry per (row, term),
+    with the term's row in the component matrix and its text's row in `closeness`; each
+    row's keyword texts as a (rows x texts) selection of `closeness` (texts x papers, in
+    thousandths: exact integers, summed exactly in float32 while under 2**24)."""
+
+    def __init__(self, select, closeness, n_known, entry_row, entry_term, entry_own):
+        # n_known: per row, how many of its texts the corpus knows (PaperIndex.knows_text).
+        self.select, self.closeness, self.n_known = select, closeness, n_known
+        self.known = np.abs(closeness).max(axis=1) > 0
+        self.entry_row, self.entry_term, self.entry_own = entry_row, entry_term, entry_own
+        self.bounds = np.searchsorted(entry_row, np.arange(len(n_known) + 1))
+
+    def rows(self, lo: int, hi: int, component_matrix, weights):
+        """The gated values of rows lo..hi's checked keywords as a (rows x papers) sparse
+        matrix in UNITs, or None when those rows have none: each entry is the term's value
+        times sense_gate() of the sums of the row's texts at the paper, as
+        PaperIndex.sensed_vector() computes it for one subscriber."""
+        a, b = int(self.bounds[lo]), int(self.bounds[hi])
+        if a == b:
+            return None
+        rows, terms, owns = self.entry_row[a:b], self.entry_term[a:b], self.entry_own[a:b]
+        starts = component_matrix.indptr[terms].astype(np.int64)
+        lengths = component_matrix.indptr[terms + 1].astype(np.int64) - starts
+        entry = np.repeat(np.arange(b - a), lengths)
+        at = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        cols = component_matrix.indices[at]
+        row = rows[entry]
+        within = np.unique(rows)
+        sums = np.asarray(self.select[within] @ self.closeness)  # one sum per row and paper
+        total = sums[np.searchsorted(within, row), cols]
+        own = self.closeness[owns[entry], cols]
+        others = self.n_known[row] - self.known[owns[entry]]
+        gate = sense_gate(total, own, others, weights)
+        values = np.rint(component_matrix.data[at] * gate).astype(np.int64)
+        return sparse.csr_matrix((values, (row - lo, cols)), shape=(hi - lo, component_matrix.shape[1]))
+
+
+def sense_matrix(keys: list[tuple], index: PaperIndex, n_rows: int, lookup: np.ndarray) -> Sensing | None:
+    """The Sensing of rows (their keys' checked keywords at position 7, keyword texts at 8),
+    or None when no row has any or the index does not check keywords. `lookup` renumbers
+    component ids to the component matrix's rows."""
+    if not index.senses_keywords:
+        return None
+    sensed = list(map(itemgetter(7), keys))
+    n_sensed = np.fromiter(map(len, sensed), dtype=np.int64, count=n_rows)
+    if not n_sensed.any():
+        return None
+    texts = list(map(itemgetter(8), keys))
+    n_texts = np.fromiter(map(len, texts), dtype=np.int64, count=n_rows)
+    flat = np.fromiter(itertools.chain.from_iterable(texts), dtype=np.int64, count=int(n_texts.sum()))
+    used, local = np.unique(flat, return_inverse=True)
+    closeness = np.stack([index.text_milli(c) for c in used.tolist()])
+    bound = int(np.abs(closeness).max(initial=0)) * int(n_texts.max())
+    closeness = closeness.astype(np.float32 if bound < 2**24 else np.float64)
+    select = sparse.csr_matrix((np.ones(len(flat), dtype=closeness.dtype), local.ravel(),
+                                np.concatenate([[0], np.cumsum(n_texts)])), shape=(n_rows, len(used)))
+    n_known = np.asarray(select @ (np.abs(closeness).max(axis=1) > 0).astype(closeness.dtype)).astype(np.int64)
+    pairs = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(sensed)), dtype=np.int64,
+                        count=2 * int(n_sensed.sum())).reshape(-1, 2)
+    return Sensing(select, closeness, n_known, np.repeat(np.arange(n_rows, dtype=np.int64), n_sensed),
+                   lookup[pairs[:, 0]], np.searchsorted(used, pairs[:, 1]))
+
+
 def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: int | None = None,
                workers: int = 2) -> Rankings:
     """Rank many interest sets at once. Each distinct set is matched once, as one row of a
@@ -272,14 +341,21 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
     """Rank rows (the interests' keys) already grouped by (floor, popularity)."""
     n_rows = len(keys)
     adds, blocks = list(map(itemgetter(0), keys)), list(map(itemgetter(1), keys))
+    # Checked keywords (Interests.sensed) are summed apart, gated; in an index that does not
+    # check them they are summed as they are.
+    checked = list(itertools.chain.from_iterable(map(itemgetter(7), keys)))
+    if checked and not index.senses_keywords:
+        adds = [a + tuple(c for c, _ in k[7]) if k[7] else a for a, k in zip(adds, keys)]
     n_adds = np.fromiter(map(len, adds), dtype=np.int64, count=n_rows)
     n_blocks = np.fromiter(map(len, blocks), dtype=np.int64, count=n_rows)
     lengths = n_adds + n_blocks
     flat = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(zip(adds, blocks))),
                        dtype=np.int64, count=int(lengths.sum()))
     # Component ids are small integers: a lookup table renumbers them 0..used-1.
-    present = np.zeros(int(flat.max()) + 1 if len(flat) else 0, dtype=bool)
+    terms = np.fromiter((c for c, _ in checked), dtype=np.int64, count=len(checked))
+    present = np.zeros(int(max(flat.max(initial=-1), terms.max(initial=-1))) + 1, dtype=bool)
     present[flat] = True
+    present[terms] = True
     used = np.flatnonzero(present)
     lookup = np.zeros(len(present), dtype=np.int64)
     lookup[used] = np.arange(len(used))
@@ -290,7 +366,10 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
     # C with the GIL released: they run on a second thread while this one computes the
     # term, topic, author and category vectors, mostly in Python.
     # Each writes its own entries of the index's memos.
-    texts = sorted(set(itertools.chain.from_iterable(map(itemgetter(5), keys)))) if index.orders_by_closeness else []
+    texts = set(itertools.chain.from_iterable(map(itemgetter(5), keys))) if index.orders_by_closeness else set()
+    if checked and index.senses_keywords:
+        texts.update(itertools.chain.from_iterable(map(itemgetter(8), keys)))
+    texts = sorted(texts)
     if workers > 1:
         with ThreadPoolExecutor(max_workers=1) as pool:
             semantic = pool.submit(prepare, used_ids, index, texts)
@@ -301,6 +380,7 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
     else:
         prepare(used_ids, index, texts)
     ordering = order_matrix(keys, index, n_rows)
+    sensing = sense_matrix(keys, index, n_rows, lookup) if checked else None
     vectors = [index.vector(c) for c in used_ids]
     # An exclusion's papers get a huge negative relevance: whatever else adds up, the sum
     # stays negative, and it is dropped with everything under the floor.
@@ -334,7 +414,8 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
     def run(blocks_of_rows):
         pieces = [_rank_rows(select[lo:hi], lo, component_matrix, index, floor, pop, col_bits,
                              None if ordering is None else
-                             (ordering[0][lo:hi], ordering[1], ordering[2][lo:hi], ordering[3][lo:hi]))
+                             (ordering[0][lo:hi], ordering[1], ordering[2][lo:hi], ordering[3][lo:hi]),
+                             None if sensing is None else sensing.rows(lo, hi, component_matrix, index.weights))
                   for lo, hi, floor, pop in blocks_of_rows]
         return [p[0] for p in pieces], [p[1] for p in pieces]
 
@@ -355,11 +436,13 @@ def _match_pass(keys: list[tuple], floors: np.ndarray, popularity: np.ndarray, i
 
 
 def _rank_rows(select, first_row: int, component_matrix, index: PaperIndex, floor: int, popularity: int,
-               col_bits: int, ordering=None) -> tuple[np.ndarray, np.ndarray]:
+               col_bits: int, ordering=None, sensed=None) -> tuple[np.ndarray, np.ndarray]:
     """Relevance of some rows of one floor and one popularity, floored, scored, packed as
     (row, best score first, page position) into one integer each and sorted: one sort
     orders every row at once. Returns the keys and the count of papers per row."""
     relevance = select @ component_matrix  # rows x papers, in UNITs; blocked entries < 0
+    if sensed is not None:
+        relevance = (relevance + sensed).tocsr()  # a blocked sum stays negative
     kept = np.flatnonzero(relevance.data >= floor)
     # kept is sorted, so each row's count is the distance between its bounds in it.
     counts = np.diff(np.searchsorted(kept, relevance.indptr))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .closeness import order_units, ramp
+from .closeness import order_units, ramp, sense_gate
 from .index import UNIT, PaperIndex, to_units, units
-from .interests import COMPONENTS, Interests, keyword_supported, topic_refined, topic_supported
+from .interests import COMPONENTS, Interests, keyword_supported, text_id, topic_refined, topic_supported
 from .ranking import floor_units
 from .terms import category_matches, normalize_name
 
@@ -29,6 +29,16 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
     refined = topic_refined(interests.keywords, interests.about)
     others = keyword_supported(interests.keywords, interests.about)
     factors = {t: index.keyword_factor(t) if others else 1.0 for t in interests.keywords if not t.exclude}
+    # A keyword checked against the others keeps sense_gate() of its value at each paper.
+    gates = {}
+    if interests.sensed and index.senses_keywords:
+        texts = interests.sense_texts
+        total = sum(index.text_milli(c) for c in texts)
+        known = sum(bool(index.text_milli(c).any()) for c in texts)
+        for t in interests.keywords:
+            if not t.exclude and t.text.strip():
+                own = index.text_milli(text_id(t.text))
+                gates[t] = sense_gate(total, own, np.full(len(own), known - bool(own.any())), w)
     # The order among selected papers: each typed text's closeness on its own.
     texts = [order_units(index.about_closeness(COMPONENTS[c][1]), w.order_closeness) for c in interests.texts]
     floor = floor_units(interests, index)
@@ -56,8 +66,10 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
                 relevance += units(min(value, w.topic_supported_max) if refined else value)
         backed = bool(interests.about)
         keyword = w.keyword_weight(backed)
-        relevance += sum(units(keyword * index.value_in(i, t, backed) * factors[t]) for t in interests.keywords
-                         if not t.exclude)
+        for t in interests.keywords:
+            if not t.exclude:
+                value = units(keyword * index.value_in(i, t, backed) * factors[t])
+                relevance += int(np.rint(value * gates[t][i])) if t in gates else value
         order = 0
         for pattern in interests.categories:
             if any(category_matches(pattern, c) for c in paper.categories):
