@@ -7,12 +7,12 @@ fair baselines, in one run.
   fitted on it, as the product fits them on its rolling window of stored papers.
 - Five parts of papers: `tune` and `report` (the first round's halves), `holdout`, `holdout2`
   and `holdout3` (300, 300 and 288 papers, each judged before the matcher was run on it).
-- Eleven sets of readers (--readers): the original 17 (all five parts), ten new readers (the
-  three holdouts) and twelve more each in the third to ninth sets (all five parts), all
-  tuned on (the sixth to ninth were each scored once, never tuned on, then studied); the
-  tenth and eleventh sets (twelve each, all five parts), written by someone who never saw
-  the matcher and judged before the last change to the engine, never tuned on: the
-  reported figures. See benchmarks/devset/README.md.
+- Twelve sets of readers (--readers): the original 17 (all five parts), ten new readers (the
+  three holdouts) and twelve more each in the third to eleventh sets (all five parts), all
+  tuned on (the sixth to eleventh were each scored once, never tuned on, then studied); the
+  twelfth set (twelve readers, all five parts), written by someone who never saw the
+  matcher and judged before the last change to the engine, never tuned on: the reported
+  figures. See benchmarks/devset/README.md.
 - Each part's papers are one period to rank for each profile (about a fifth of a real day);
   with --split day, all of a set's labelled papers are one edition, the size of a real day.
   The product sends what clears the subscriber's floor (strictness "balanced", the default).
@@ -32,8 +32,8 @@ gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains
 Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
 part printed (holdout3, unless --split names another) and, over several parts, their mean.
 
-    .venv/bin/python benchmarks/relevance.py --readers tenth
-    .venv/bin/python benchmarks/relevance.py --readers eleventh --split day
+    .venv/bin/python benchmarks/relevance.py --readers twelfth
+    .venv/bin/python benchmarks/relevance.py --readers twelfth --split day
     .venv/bin/python benchmarks/relevance.py --split tune
 """
 
@@ -459,8 +459,8 @@ def main() -> None:
                              "tuned on since); fourth: twelve readers made and judged before the last tuning, "
                              "on all five parts; fifth: twelve more, written by someone who never saw the "
                              "matcher (tuned on since); sixth to ninth: twelve more each, written the same "
-                             "way, each scored once and tuned on since; tenth and eleventh: twelve more "
-                             "each, written the same way, never tuned on")
+                             "way, each scored once and tuned on since (tenth and eleventh too); twelfth: "
+                             "twelve more, written the same way, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
     parts = READERS[args.readers][2]
