@@ -172,6 +172,23 @@ def test_a_topic_beside_several_keywords_is_the_field_around_them(feed_docs, sta
     assert alone <= second
 
 
+def test_what_an_about_me_says_is_not_wanted_draws_nothing(index):
+    """The words after a negation, to the end of the clause, are left out of the about-me's
+    closeness: "not Gaussian splatting or NeRF" put eight splatting and NeRF papers of the
+    real feed in the first ten; now the text ranks as if that clause had not been typed."""
+    from digest.matching.closeness import wanted_part
+
+    said = "Mesh processing and physics-based animation for games, not Gaussian splatting or NeRF"
+    first = [index.papers[p].title for p in rank(Interests.build(about=said), index).positions[:10].tolist()]
+    assert not any(w in t for t in first for w in ("Gaussian", "Splat", "NeRF"))
+    unsaid = rank(Interests.build(about="Mesh processing and physics-based animation for games"), index)
+    assert rank(Interests.build(about=said), index).positions.tolist() == unsaid.positions.tolist()
+    assert wanted_part("I care about human language, less about benchmarks. Syntax.") == "I care about human language,  . Syntax."
+    # Not a negation: "not only", "whether or not", "no-regret", "without" (part of a wish).
+    for kept in ("not only X but Y", "whether or not LLMs can reason", "no-regret learning", "training without labels"):
+        assert wanted_part(kept) == kept
+
+
 def test_an_about_me_that_is_all_the_subscriber_gave_weighs_more(index):
     about = "Observational and simulated galaxy formation and evolution in the early universe."
     alone, beside = Interests.build(about=about), Interests.build(about=about, keywords="redshift")

@@ -9,6 +9,7 @@ to the last digit."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -17,6 +18,28 @@ from scipy import sparse
 from ..text import analyse
 from .interests import COMPONENTS, UNIT, is_gated_topic
 from .semantic import MIN_DOCS, l2_rows, tfidf_features
+
+
+# What a person says they do *not* want, in a sentence about what they want ("geometry and
+# animation I could ship, not NeRF/3DGS"; "less about benchmarks"): the words after a
+# negation, to the end of the clause, would otherwise draw exactly those papers near.
+# Not "not only" or "whether or not", not "no-regret" or "non-", and not "without" ("training
+# without backpropagation" is the wish itself).
+_NEGATED = re.compile(
+    r"\b(?:(?<!\bor\s)not(?!\s+(?:only|just|merely)\b)|no|nor|never|except|excluding|rather\s+than|"
+    r"instead\s+of|other\s+than|less\s+(?:about|on|into|interested\s+in))\b(?![-\w])[^.;:!?()]*", re.IGNORECASE)
+
+
+def wanted_part(text: str) -> str:
+    """A typed text without what it says is not wanted (each negation to the end of its
+    clause: a full stop, semicolon, colon or bracket)."""
+    return _NEGATED.sub(" ", text)
+
+
+def text_words(text: str) -> tuple[str, ...]:
+    """The analysed words of a typed text ("about me", a keyword, a topic's name) for its
+    closeness: what it says is wanted."""
+    return tuple(analyse(wanted_part(text))[0])
 
 
 class Closeness:
@@ -199,7 +222,7 @@ class Closeness:
         return {int(j): float(column[j]) for j in keep}
 
     def about_cosines(self, about: str) -> np.ndarray:
-        seq = tuple(analyse(about)[0])
+        seq = text_words(about)
         return self.cosines(self.embed([seq]))[:, 0]
 
     def _doc(self, paper_id: int):
@@ -227,7 +250,7 @@ class Closeness:
         another), and keeping every text would hold a row per subscriber."""
         found = self._about_closeness.get(text)
         if found is None:
-            found = self.closeness_of([tuple(analyse(text)[0])], text=True)[:, 0]
+            found = self.closeness_of([text_words(text)], text=True)[:, 0]
             if len(self._about_closeness) >= self.ABOUT_CACHE:
                 self._about_closeness.pop(next(iter(self._about_closeness)))
             self._about_closeness[text] = found
@@ -237,7 +260,7 @@ class Closeness:
         """papers x texts: each "about me" text's closeness to each paper, ramped and
         weighted (ABOUT_ALONE when the text is all its subscriber gave). `texts` holds
         (text, alone) pairs."""
-        closeness = self.closeness_of([tuple(analyse(t)[0]) for t, _ in texts], text=True)
+        closeness = self.closeness_of([text_words(t) for t, _ in texts], text=True)
         return np.column_stack([self.about_column(closeness[:, k], alone) for k, (_, alone) in enumerate(texts)])
 
     def about_column(self, closeness: np.ndarray, alone: bool) -> np.ndarray:
@@ -356,7 +379,7 @@ class Closeness:
             key = COMPONENTS[c]
             text = key[1] if key[0] in ("about", "text") else key[2] if is_gated_topic(key) else None
             if text is not None:
-                users.setdefault(tuple(analyse(text)[0]), []).append(c)
+                users.setdefault(text_words(text), []).append(c)
         seqs = list(users)
         for start in range(0, len(seqs), self.DENSE_CHUNK):
             chunk = seqs[start:start + self.DENSE_CHUNK]
