@@ -13,7 +13,8 @@ from .schedule import is_zone, zone_names
 from .services import MAX_EMAIL_CHARS, clean_about, clean_authors, clean_categories, clean_keywords
 
 ABOUT_HELP = ("Optional: your interests in a sentence or two, in your own words. Papers close in meaning are "
-              "picked, even when they use other words.")
+              "picked, even when they use other words. What you say you don't want (\u201cnot NeRF\u201d) is left "
+              "out; to drop papers that mention a word, add it as a -keyword.")
 # One line per level, shown beside the choice (docs/ranking.md has the numbers).
 STRICTNESS_CHOICES = [
     (Strictness.STRICT, "Strict: only strong matches, e.g. your words in the title or several interests agreeing"),
@@ -109,7 +110,9 @@ class PreferencesForm(forms.ModelForm):
             "plain_links": "Link straight to the papers. Otherwise each paper's link passes through "
                            "Paperpost, which counts one click per email and paper (no tracking pixels, "
                            "no open tracking) and takes a click as a gentle \"more like this\".",
-            "keywords": 'Separate by commas; quote phrases ("knowledge distillation"); start with - to exclude (-survey).',
+            "keywords": 'Separate by commas; quote phrases ("knowledge distillation"); start with - to exclude (-survey). '
+                        'Three or more keywords (and no "about me") are read in each other\'s sense: "fusion" next to '
+                        '"tokamak, plasma turbulence" means fusion plasma, not sensor fusion.',
             "categories": "arXiv categories; cs.* means every computer-science category.",
             "about": ABOUT_HELP,
             "quiet_day_note": 'On a day when nothing clears your bar, we send no email; tick this to get a '
