@@ -320,22 +320,24 @@ class Closeness:
 
     def knows_text(self, component: int) -> bool:
         """Whether a typed text has any closeness in this corpus (a word seen in fewer than two
-        stored papers has none: zero everywhere)."""
-        return bool(self.text_milli(component).any())
+        stored papers has none: zero everywhere); kept with its text_milli()."""
+        self.text_milli(component)
+        return self._text_known[component]
 
-    def sense_gate_of(self, own: int, texts: Sequence[int]) -> np.ndarray:
+    def sense_gate_at(self, own: int, texts: Sequence[int], positions) -> np.ndarray:
         """sense_gate() of a checked keyword (its text `own`, among its subscriber's keyword
-        `texts`) at every paper."""
-        total = sum(self.text_milli(t) for t in texts)
-        others = sum(self.knows_text(t) for t in texts) - self.knows_text(own)
-        return sense_gate(total, self.text_milli(own), np.full(self.size, others), self.weights)
+        `texts`) at the papers at `positions` only: ranking needs it where the keyword
+        matches, an explanation at one paper."""
+        total = sum(self.text_milli(t)[positions] for t in texts)
+        others = sum(map(self.knows_text, texts)) - self.knows_text(own)
+        return sense_gate(total, self.text_milli(own)[positions], others, self.weights)
 
     def sensed_vector(self, term: int, own: int, texts: Sequence[int]):
         """A checked keyword's (positions, values): its term's values times sense_gate() of
         the paper's closeness to the subscriber's other keywords (`texts`: all of their
         keywords' texts, `own` among them)."""
         positions, values = self.vector(term)
-        gate = self.sense_gate_of(own, texts)[positions]
+        gate = self.sense_gate_at(own, texts, positions)
         return positions, np.rint(values * gate).astype(np.int64)
 
     def text_values(self, component: int) -> np.ndarray:
@@ -391,7 +393,8 @@ class Closeness:
                         self._vectors[c] = self._sparse(self.about_column(closeness[:, k], key[2]))
                     elif key[0] == "text":
                         self._text_values[c] = order_units(closeness[:, k], self.weights.order_closeness)
-                        self._text_milli[c] = np.rint(closeness[:, k] * 1000).astype(np.int64)
+                        milli = self._text_milli[c] = np.rint(closeness[:, k] * 1000).astype(np.int64)
+                        self._text_known[c] = bool(milli.any())
                     else:
                         self._vectors[c] = self._sparse(self.gated_topic(key, closeness[:, k]))
         learned = [c for c in todo if COMPONENTS[c][0] == "learned"]

@@ -126,7 +126,7 @@ def explain(interests: Interests, index: PaperIndex, position: int) -> tuple[Rea
     for term, component in zip(wanted, interests.adds[len(interests.topics):]):
         value = _value(index, component, position)
         if value > 0 and component in checked:  # as ranked: gated by the other keywords
-            value *= float(index.sense_gate_of(checked[component], interests.sense_texts)[position])
+            value *= float(index.sense_gate_at(checked[component], interests.sense_texts, [position])[0])
         if value > 0:
             # The component stands for the term's stems; its text (the label) is keyed too.
             reason = _remembered(index, (component, position, term.text),

@@ -119,6 +119,7 @@ class PaperIndex(Closeness):
         self._about_closeness: dict[str, np.ndarray] = {}
         self._text_values: dict[int, np.ndarray] = {}
         self._text_milli: dict[int, np.ndarray] = {}
+        self._text_known: dict[int, bool] = {}
         self._category_order: dict[int, np.ndarray] = {}
         self._external: dict[int, PaperDoc] = {}
         self.add_external(external)

@@ -240,12 +240,13 @@ class Sensing:
     row's keyword texts as a (rows x texts) selection of `closeness` (texts x papers, in
     thousandths: exact integers, summed exactly in float32 while under 2**24)."""
 
-    def __init__(self, select, closeness, n_known, entry_row, entry_term, entry_own):
-        # n_known: per row, how many of its texts the corpus knows (PaperIndex.knows_text).
-        self.select, self.closeness, self.n_known = select, closeness, n_known
-        self.known = np.abs(closeness).max(axis=1) > 0
+    def __init__(self, select, closeness, known, entry_row, entry_term, entry_own):
+        # known: per text, whether the corpus knows it (PaperIndex.knows_text); n_known: per
+        # row, how many of its texts it knows.
+        self.select, self.closeness, self.known = select, closeness, known
+        self.n_known = np.asarray(select @ known.astype(closeness.dtype)).astype(np.int64)
         self.entry_row, self.entry_term, self.entry_own = entry_row, entry_term, entry_own
-        self.bounds = np.searchsorted(entry_row, np.arange(len(n_known) + 1))
+        self.bounds = np.searchsorted(entry_row, np.arange(select.shape[0] + 1))
 
     def rows(self, lo: int, hi: int, component_matrix, weights):
         """The gated values of rows lo..hi's checked keywords as a (rows x papers) sparse
@@ -291,10 +292,10 @@ def sense_matrix(keys: list[tuple], index: PaperIndex, n_rows: int, lookup: np.n
     closeness = closeness.astype(np.float32 if bound < 2**24 else np.float64)
     select = sparse.csr_matrix((np.ones(len(flat), dtype=closeness.dtype), local.ravel(),
                                 np.concatenate([[0], np.cumsum(n_texts)])), shape=(n_rows, len(used)))
-    n_known = np.asarray(select @ (np.abs(closeness).max(axis=1) > 0).astype(closeness.dtype)).astype(np.int64)
+    known = np.fromiter(map(index.knows_text, used.tolist()), dtype=bool, count=len(used))
     pairs = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(sensed)), dtype=np.int64,
                         count=2 * int(n_sensed.sum())).reshape(-1, 2)
-    return Sensing(select, closeness, n_known, np.repeat(np.arange(n_rows, dtype=np.int64), n_sensed),
+    return Sensing(select, closeness, known, np.repeat(np.arange(n_rows, dtype=np.int64), n_sensed),
                    lookup[pairs[:, 0]], np.searchsorted(used, pairs[:, 1]))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .closeness import order_units, ramp, sense_gate
+from .closeness import order_units, ramp
 from .index import UNIT, PaperIndex, to_units, units
 from .interests import COMPONENTS, Interests, keyword_supported, text_id, topic_refined, topic_supported
 from .ranking import floor_units
@@ -32,13 +32,9 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
     # A keyword checked against the others keeps sense_gate() of its value at each paper.
     gates = {}
     if interests.sensed and index.senses_keywords:
-        texts = interests.sense_texts
-        total = sum(index.text_milli(c) for c in texts)
-        known = sum(bool(index.text_milli(c).any()) for c in texts)
-        for t in interests.keywords:
-            if not t.exclude and t.text.strip():
-                own = index.text_milli(text_id(t.text))
-                gates[t] = sense_gate(total, own, np.full(len(own), known - bool(own.any())), w)
+        everywhere = np.arange(index.size)
+        gates = {t: index.sense_gate_at(text_id(t.text), interests.sense_texts, everywhere)
+                 for t in interests.keywords if not t.exclude and t.text.strip()}
     # The order among selected papers: each typed text's closeness on its own.
     texts = [order_units(index.about_closeness(COMPONENTS[c][1]), w.order_closeness) for c in interests.texts]
     floor = floor_units(interests, index)
