@@ -78,7 +78,8 @@ READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profil
            "eleventh": ("profiles-eleventh.json", "labels-eleventh.jsonl", PARTS),
            "twelfth": ("profiles-twelfth.json", "labels-twelfth.jsonl", PARTS),
            "thirteenth": ("profiles-thirteenth.json", "labels-thirteenth.jsonl", PARTS),
-           "fourteenth": ("profiles-fourteenth.json", "labels-fourteenth.jsonl", PARTS)}
+           "fourteenth": ("profiles-fourteenth.json", "labels-fourteenth.jsonl", PARTS),
+           "fifteenth": ("profiles-fifteenth.json", "labels-fifteenth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"

@@ -200,6 +200,7 @@ MATCH_WEIGHTS = {
     "order_closeness": envfloat("MATCH_ORDER_CLOSENESS", 0.2),
     "order_category": envfloat("MATCH_ORDER_CATEGORY", 1.0),
     "keyword_sense_keep": envfloat("MATCH_KEYWORD_SENSE_KEEP", 0.0),
+    "closeness_disagreement": envfloat("MATCH_CLOSENESS_DISAGREEMENT", 0.1),
     "signal": envfloat("MATCH_SIGNAL_WEIGHT", 0.1),
     "upvote_scale": envfloat("MATCH_UPVOTE_SCALE", 100.0),
     "featured": envfloat("MATCH_FEATURED_BONUS", 0.1),

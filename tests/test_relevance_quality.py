@@ -1,6 +1,6 @@
 """Relevance on the labelled development set (benchmarks/devset/): the real matcher, the
 corpus statistics fitted on every stored paper of the shared data, against the labels of
-fourteen sets of readers (benchmarks/devset/README.md), every pair judged by reading before the
+fifteen sets of readers (benchmarks/devset/README.md), every pair judged by reading before the
 matcher ran on it:
 - the original 17 (profiles.json): the report half and the three holdouts, each scored once,
   then tuned on;
@@ -13,8 +13,10 @@ matcher ran on it:
 - twelve more in profiles-thirteenth.json, written and judged the same way before the
   negations: scored once with the three engines of the session, then studied; nothing was
   changed after it;
-- twelve more in profiles-fourteenth.json, written and judged after the last change: scored
-  once with the three engines of the session; never tuned on.
+- twelve more in profiles-fourteenth.json, written and judged the same way: scored once with
+  the three engines of that session, then tuned on (the closeness disagreement);
+- twelve more in profiles-fifteenth.json, written and judged before the closeness
+  disagreement was fitted: scored once with the engine before and after it; never tuned on.
 Each set is scored part by part (a fifth of a day each) and as one whole day.
 Figures: benchmarks/README.md; a drop below them fails."""
 
@@ -27,134 +29,143 @@ from tests.conftest import data_file
 # and part, each part one day's edition.
 RECORDED = {
     "original": {
-        "report": (0.69, 0.83, 0.79),  # 0.713 / 0.856 / 0.818
-        "holdout": (0.62, 0.79, 0.65),  # 0.645 / 0.818 / 0.679
-        "holdout2": (0.60, 0.73, 0.72),  # 0.628 / 0.750 / 0.749
+        "report": (0.68, 0.83, 0.78),  # 0.707 / 0.851 / 0.806
+        "holdout": (0.62, 0.81, 0.65),  # 0.648 / 0.830 / 0.680
+        "holdout2": (0.61, 0.73, 0.72),  # 0.637 / 0.759 / 0.748
         "holdout3": (0.62, 0.79, 0.70),  # 0.647 / 0.819 / 0.729
     },
     "new": {
-        "holdout": (0.53, 0.82, 0.52),  # 0.557 / 0.844 / 0.544
-        "holdout2": (0.52, 0.80, 0.54),  # 0.540 / 0.827 / 0.564
-        "holdout3": (0.56, 0.95, 0.59),  # 0.587 / 0.978 / 0.611
+        "holdout": (0.52, 0.83, 0.51),  # 0.540 / 0.852 / 0.538
+        "holdout2": (0.50, 0.88, 0.52),  # 0.526 / 0.900 / 0.542
+        "holdout3": (0.55, 0.95, 0.57),  # 0.576 / 0.978 / 0.593
     },
     "third": {
-        "tune": (0.60, 0.76, 0.68),  # 0.622 / 0.783 / 0.710
-        "report": (0.58, 0.86, 0.65),  # 0.604 / 0.889 / 0.672
-        "holdout": (0.73, 0.76, 0.63),  # 0.759 / 0.786 / 0.660
-        "holdout2": (0.71, 0.88, 0.66),  # 0.733 / 0.909 / 0.685
-        "holdout3": (0.73, 0.73, 0.75),  # 0.754 / 0.760 / 0.776
+        "tune": (0.60, 0.76, 0.68),  # 0.622 / 0.783 / 0.709
+        "report": (0.56, 0.85, 0.63),  # 0.589 / 0.875 / 0.657
+        "holdout": (0.73, 0.76, 0.64),  # 0.759 / 0.786 / 0.666
+        "holdout2": (0.71, 0.87, 0.66),  # 0.733 / 0.891 / 0.685
+        "holdout3": (0.73, 0.73, 0.75),  # 0.754 / 0.760 / 0.778
     },
     "fourth": {
-        "tune": (0.45, 0.83, 0.49),  # 0.474 / 0.852 / 0.516
-        "report": (0.45, 0.82, 0.47),  # 0.477 / 0.840 / 0.490
-        "holdout": (0.53, 0.65, 0.50),  # 0.554 / 0.677 / 0.529
-        "holdout2": (0.58, 0.64, 0.50),  # 0.604 / 0.667 / 0.523
+        "tune": (0.44, 0.83, 0.48),  # 0.460 / 0.852 / 0.510
+        "report": (0.44, 0.82, 0.46),  # 0.465 / 0.843 / 0.484
+        "holdout": (0.53, 0.72, 0.50),  # 0.558 / 0.745 / 0.526
+        "holdout2": (0.58, 0.66, 0.50),  # 0.609 / 0.683 / 0.524
         "holdout3": (0.59, 0.85, 0.55),  # 0.612 / 0.873 / 0.576
     },
     "fifth": {
-        "tune": (0.45, 0.68, 0.35),  # 0.471 / 0.708 / 0.375
-        "report": (0.57, 0.95, 0.56),  # 0.596 / 0.975 / 0.585
-        "holdout": (0.59, 0.74, 0.51),  # 0.617 / 0.767 / 0.533
-        "holdout2": (0.55, 0.73, 0.49),  # 0.571 / 0.752 / 0.518
-        "holdout3": (0.55, 0.82, 0.52),  # 0.577 / 0.848 / 0.543
+        "tune": (0.43, 0.66, 0.34),  # 0.452 / 0.688 / 0.360
+        "report": (0.57, 0.95, 0.56),  # 0.596 / 0.975 / 0.581
+        "holdout": (0.58, 0.80, 0.49),  # 0.610 / 0.820 / 0.516
+        "holdout2": (0.53, 0.73, 0.49),  # 0.558 / 0.752 / 0.513
+        "holdout3": (0.54, 0.81, 0.50),  # 0.562 / 0.833 / 0.523
     },
     "sixth": {
-        "tune": (0.57, 0.85, 0.60),  # 0.594 / 0.875 / 0.622
-        "report": (0.41, 0.69, 0.40),  # 0.438 / 0.710 / 0.430
-        "holdout": (0.40, 0.62, 0.43),  # 0.429 / 0.645 / 0.459
-        "holdout2": (0.52, 0.66, 0.55),  # 0.541 / 0.682 / 0.571
-        "holdout3": (0.57, 0.68, 0.42),  # 0.591 / 0.705 / 0.447
+        "tune": (0.56, 0.84, 0.59),  # 0.583 / 0.861 / 0.617
+        "report": (0.40, 0.69, 0.40),  # 0.423 / 0.710 / 0.427
+        "holdout": (0.39, 0.59, 0.41),  # 0.414 / 0.610 / 0.436
+        "holdout2": (0.51, 0.66, 0.51),  # 0.530 / 0.682 / 0.537
+        "holdout3": (0.56, 0.68, 0.42),  # 0.584 / 0.705 / 0.441
     },
     "seventh": {
-        "tune": (0.33, 0.41, 0.23),  # 0.358 / 0.430 / 0.259
+        "tune": (0.33, 0.41, 0.24),  # 0.358 / 0.430 / 0.262
         "report": (0.56, 0.84, 0.49),  # 0.583 / 0.861 / 0.510
         "holdout": (0.42, 0.49, 0.31),  # 0.441 / 0.511 / 0.334
-        "holdout2": (0.43, 0.48, 0.29),  # 0.451 / 0.500 / 0.313
+        "holdout2": (0.43, 0.49, 0.29),  # 0.457 / 0.512 / 0.313
         "holdout3": (0.40, 0.44, 0.26),  # 0.427 / 0.467 / 0.287
     },
     "eighth": {
-        "tune": (0.55, 0.75, 0.53),  # 0.571 / 0.778 / 0.556
-        "report": (0.50, 0.48, 0.22),  # 0.522 / 0.500 / 0.243
-        "holdout": (0.55, 0.64, 0.36),  # 0.571 / 0.662 / 0.383
-        "holdout2": (0.44, 0.56, 0.43),  # 0.462 / 0.583 / 0.454
-        "holdout3": (0.39, 0.51, 0.24),  # 0.415 / 0.536 / 0.268
+        "tune": (0.56, 0.75, 0.53),  # 0.583 / 0.778 / 0.556
+        "report": (0.51, 0.52, 0.22),  # 0.533 / 0.542 / 0.243
+        "holdout": (0.56, 0.64, 0.36),  # 0.583 / 0.662 / 0.383
+        "holdout2": (0.46, 0.63, 0.43),  # 0.480 / 0.657 / 0.454
+        "holdout3": (0.40, 0.53, 0.23),  # 0.423 / 0.560 / 0.256
     },
     "ninth": {
-        "tune": (0.32, 0.45, 0.28),  # 0.344 / 0.472 / 0.302
-        "report": (0.44, 0.64, 0.36),  # 0.462 / 0.662 / 0.390
-        "holdout": (0.48, 0.70, 0.48),  # 0.500 / 0.720 / 0.501
-        "holdout2": (0.45, 0.56, 0.53),  # 0.476 / 0.580 / 0.555
-        "holdout3": (0.52, 0.55, 0.32),  # 0.542 / 0.575 / 0.342
+        "tune": (0.32, 0.45, 0.28),  # 0.349 / 0.472 / 0.302
+        "report": (0.45, 0.73, 0.36),  # 0.476 / 0.757 / 0.390
+        "holdout": (0.48, 0.70, 0.48),  # 0.505 / 0.720 / 0.501
+        "holdout2": (0.44, 0.54, 0.51),  # 0.463 / 0.563 / 0.535
+        "holdout3": (0.51, 0.55, 0.31),  # 0.533 / 0.575 / 0.339
     },
     "tenth": {
         "tune": (0.60, 0.76, 0.42),  # 0.625 / 0.783 / 0.450
-        "report": (0.45, 0.60, 0.36),  # 0.473 / 0.624 / 0.382
-        "holdout": (0.46, 0.53, 0.38),  # 0.481 / 0.556 / 0.404
-        "holdout2": (0.49, 0.75, 0.47),  # 0.519 / 0.774 / 0.494
+        "report": (0.43, 0.61, 0.33),  # 0.453 / 0.633 / 0.353
+        "holdout": (0.47, 0.56, 0.38),  # 0.494 / 0.583 / 0.404
+        "holdout2": (0.50, 0.78, 0.47),  # 0.526 / 0.802 / 0.494
         "holdout3": (0.57, 0.67, 0.41),  # 0.595 / 0.694 / 0.433
     },
     "eleventh": {
-        "tune": (0.43, 0.54, 0.34),  # 0.453 / 0.567 / 0.367
-        "report": (0.43, 0.53, 0.30),  # 0.458 / 0.550 / 0.326
-        "holdout": (0.59, 0.85, 0.58),  # 0.619 / 0.870 / 0.601
-        "holdout2": (0.43, 0.69, 0.38),  # 0.452 / 0.711 / 0.406
-        "holdout3": (0.45, 0.78, 0.51),  # 0.474 / 0.809 / 0.535
+        "tune": (0.44, 0.54, 0.34),  # 0.462 / 0.567 / 0.367
+        "report": (0.44, 0.62, 0.30),  # 0.468 / 0.642 / 0.326
+        "holdout": (0.58, 0.83, 0.56),  # 0.602 / 0.853 / 0.587
+        "holdout2": (0.43, 0.69, 0.39),  # 0.452 / 0.711 / 0.416
+        "holdout3": (0.46, 0.78, 0.51),  # 0.480 / 0.809 / 0.535
     },
     "twelfth": {
-        "tune": (0.43, 0.53, 0.43),  # 0.457 / 0.550 / 0.455
+        "tune": (0.43, 0.53, 0.44),  # 0.457 / 0.550 / 0.465
         "report": (0.43, 0.59, 0.40),  # 0.457 / 0.613 / 0.424
-        "holdout": (0.26, 0.43, 0.31),  # 0.280 / 0.453 / 0.333
+        "holdout": (0.27, 0.45, 0.31),  # 0.298 / 0.470 / 0.337
         "holdout2": (0.52, 0.71, 0.42),  # 0.542 / 0.738 / 0.440
-        "holdout3": (0.38, 0.46, 0.27),  # 0.400 / 0.487 / 0.297
+        "holdout3": (0.38, 0.53, 0.27),  # 0.409 / 0.557 / 0.297
     },
     "thirteenth": {
         "tune": (0.26, 0.45, 0.25),  # 0.286 / 0.472 / 0.276
         "report": (0.46, 0.44, 0.42),  # 0.485 / 0.463 / 0.443
-        "holdout": (0.30, 0.45, 0.31),  # 0.327 / 0.479 / 0.339
+        "holdout": (0.31, 0.54, 0.31),  # 0.340 / 0.562 / 0.339
         "holdout2": (0.37, 0.69, 0.44),  # 0.393 / 0.711 / 0.468
-        "holdout3": (0.34, 0.43, 0.34),  # 0.367 / 0.454 / 0.362
+        "holdout3": (0.36, 0.45, 0.34),  # 0.383 / 0.475 / 0.362
     },
     "fourteenth": {
-        "tune": (0.42, 0.35, 0.21),  # 0.444 / 0.375 / 0.230
+        "tune": (0.44, 0.40, 0.21),  # 0.462 / 0.429 / 0.230
         "report": (0.46, 0.64, 0.31),  # 0.480 / 0.667 / 0.334
         "holdout": (0.49, 0.55, 0.31),  # 0.511 / 0.573 / 0.339
         "holdout2": (0.35, 0.58, 0.13),  # 0.375 / 0.600 / 0.159
         "holdout3": (0.57, 0.72, 0.42),  # 0.593 / 0.746 / 0.442
     },
+    "fifteenth": {
+        "tune": (0.50, 0.68, 0.40),  # 0.524 / 0.700 / 0.430
+        "report": (0.54, 0.62, 0.29),  # 0.563 / 0.643 / 0.313
+        "holdout": (0.48, 0.66, 0.35),  # 0.500 / 0.685 / 0.370
+        "holdout2": (0.55, 0.51, 0.33),  # 0.571 / 0.533 / 0.354
+        "holdout3": (0.45, 0.50, 0.35),  # 0.471 / 0.528 / 0.376
+    },
 }
 # The mean over a reader set's parts.
 RECORDED_MEAN = {
-    "original": (0.63, 0.79, 0.72),  # 0.658 / 0.811 / 0.744 (these four parts)
-    "new": (0.54, 0.86, 0.55),  # 0.562 / 0.883 / 0.573
-    "third": (0.67, 0.80, 0.68),  # 0.694 / 0.825 / 0.701
-    "fourth": (0.52, 0.76, 0.50),  # 0.544 / 0.782 / 0.527
-    "fifth": (0.54, 0.79, 0.49),  # 0.566 / 0.810 / 0.511
-    "sixth": (0.49, 0.70, 0.48),  # 0.519 / 0.723 / 0.506
-    "seventh": (0.43, 0.53, 0.32),  # 0.452 / 0.554 / 0.341
-    "eighth": (0.48, 0.59, 0.36),  # 0.508 / 0.612 / 0.381
-    "ninth": (0.44, 0.58, 0.39),  # 0.465 / 0.602 / 0.418
-    "tenth": (0.51, 0.66, 0.41),  # 0.539 / 0.686 / 0.432
-    "eleventh": (0.47, 0.68, 0.42),  # 0.491 / 0.701 / 0.447
-    "twelfth": (0.40, 0.54, 0.36),  # 0.427 / 0.568 / 0.390
-    "thirteenth": (0.35, 0.49, 0.35),  # 0.372 / 0.516 / 0.378
-    "fourteenth": (0.46, 0.57, 0.28),  # 0.481 / 0.592 / 0.301, never tuned on
+    "original": (0.63, 0.79, 0.72),  # 0.660 / 0.815 / 0.741 (these four parts)
+    "new": (0.52, 0.88, 0.53),  # 0.547 / 0.910 / 0.558
+    "third": (0.67, 0.79, 0.67),  # 0.691 / 0.819 / 0.699
+    "fourth": (0.52, 0.77, 0.50),  # 0.541 / 0.799 / 0.524
+    "fifth": (0.53, 0.79, 0.47),  # 0.556 / 0.814 / 0.499
+    "sixth": (0.48, 0.69, 0.47),  # 0.507 / 0.713 / 0.491
+    "seventh": (0.43, 0.53, 0.32),  # 0.453 / 0.556 / 0.341
+    "eighth": (0.50, 0.61, 0.35),  # 0.521 / 0.640 / 0.379
+    "ninth": (0.44, 0.59, 0.39),  # 0.465 / 0.618 / 0.413
+    "tenth": (0.51, 0.67, 0.40),  # 0.538 / 0.699 / 0.427
+    "eleventh": (0.47, 0.69, 0.42),  # 0.493 / 0.716 / 0.446
+    "twelfth": (0.41, 0.56, 0.37),  # 0.433 / 0.585 / 0.392
+    "thirteenth": (0.35, 0.51, 0.35),  # 0.377 / 0.537 / 0.378
+    "fourteenth": (0.46, 0.58, 0.28),  # 0.484 / 0.603 / 0.301
+    "fifteenth": (0.50, 0.59, 0.34),  # 0.526 / 0.618 / 0.369, never tuned on
 }
 # Every labelled paper of a set as one edition, the size of a real day (relevance.DAY).
 RECORDED_DAY = {
-    "original": (0.63, 0.92, 0.85),  # 0.660 / 0.941 / 0.875
-    "new": (0.53, 0.88, 0.71),  # 0.553 / 0.907 / 0.738
-    "third": (0.68, 0.94, 0.80),  # 0.710 / 0.967 / 0.830
-    "fourth": (0.53, 0.88, 0.75),  # 0.554 / 0.900 / 0.771
-    "fifth": (0.54, 0.84, 0.67),  # 0.560 / 0.867 / 0.700
-    "sixth": (0.48, 0.91, 0.63),  # 0.507 / 0.933 / 0.660
-    "seventh": (0.44, 0.60, 0.45),  # 0.462 / 0.625 / 0.478
-    "eighth": (0.51, 0.88, 0.58),  # 0.530 / 0.900 / 0.609
-    "ninth": (0.45, 0.69, 0.56),  # 0.473 / 0.718 / 0.584
-    "tenth": (0.50, 0.79, 0.51),  # 0.527 / 0.814 / 0.536
-    "eleventh": (0.48, 0.82, 0.58),  # 0.503 / 0.844 / 0.607
-    "twelfth": (0.39, 0.72, 0.59),  # 0.418 / 0.746 / 0.614
-    "thirteenth": (0.35, 0.69, 0.56),  # 0.376 / 0.720 / 0.581
-    "fourteenth": (0.46, 0.68, 0.47),  # 0.489 / 0.710 / 0.497, never tuned on
+    "original": (0.63, 0.92, 0.85),  # 0.659 / 0.941 / 0.878
+    "new": (0.53, 0.93, 0.71),  # 0.553 / 0.950 / 0.739
+    "third": (0.68, 0.94, 0.81),  # 0.708 / 0.967 / 0.835
+    "fourth": (0.53, 0.88, 0.75),  # 0.552 / 0.900 / 0.770
+    "fifth": (0.52, 0.86, 0.66),  # 0.546 / 0.883 / 0.684
+    "sixth": (0.48, 0.91, 0.64),  # 0.507 / 0.933 / 0.662
+    "seventh": (0.43, 0.63, 0.44),  # 0.456 / 0.658 / 0.470
+    "eighth": (0.51, 0.88, 0.59),  # 0.537 / 0.900 / 0.612
+    "ninth": (0.45, 0.74, 0.55),  # 0.474 / 0.764 / 0.577
+    "tenth": (0.50, 0.78, 0.50),  # 0.528 / 0.805 / 0.524
+    "eleventh": (0.47, 0.80, 0.58),  # 0.498 / 0.828 / 0.601
+    "twelfth": (0.39, 0.75, 0.59),  # 0.415 / 0.771 / 0.618
+    "thirteenth": (0.35, 0.73, 0.56),  # 0.375 / 0.756 / 0.583
+    "fourteenth": (0.48, 0.75, 0.47),  # 0.500 / 0.774 / 0.496
+    "fifteenth": (0.50, 0.81, 0.62),  # 0.526 / 0.833 / 0.640, never tuned on
 }
 CASES = [(readers, split) for readers, parts in RECORDED.items() for split in parts]
 
@@ -204,11 +215,15 @@ def test_a_whole_day_reaches_its_recorded_figures(scored, readers):
 # topic beside an about-me or several keywords is capped under the floor (+0.096 before):
 # four of its readers ticked a topic that is their wish itself (efficient training with
 # "mixed precision, distributed training, scaling laws"; diffusion models for a diffusion
-# theorist), not the field around it, and lost its papers that the words do not back.
+# theorist), not the field around it, and lost its papers that the words do not back. Its
+# tune and report parts: +0.038 and +0.044 since a typed text's closeness counts the latent
+# and lexical scores' disagreement against a paper (+0.052 and +0.056 before): the diffusion
+# theorist's about-me ("Theory and sampling of diffusion and flow-matching models: ...") now
+# gets 2 papers of the report part instead of 3, one of them right instead of two.
 # The tenth set's holdout part: +0.049 since each keyword is checked against the subscriber's
 # other keywords (+0.062 before): the check drops a few right papers with the wrong ones
 # (docs/ranking.md).
-MARGINS = {"ninth": (0.06, 0.0, 0.05), "fourth": (0.10, 0.04, 0.10), "tenth": (0.10, 0.04, 0.10)}
+MARGINS = {"ninth": (0.06, 0.0, 0.05), "fourth": (0.10, 0.03, 0.10), "tenth": (0.10, 0.04, 0.10)}
 
 
 @pytest.mark.parametrize("readers", sorted(RECORDED))
@@ -229,7 +244,8 @@ def test_the_matcher_beats_a_substring_filter_by_a_tenth_of_f1(scored, readers):
                                                  ("seventh", 1409, 232), ("eighth", 1409, 146),
                                                  ("ninth", 1409, 267), ("tenth", 1409, 206),
                                                  ("eleventh", 1409, 182), ("twelfth", 1409, 111),
-                                                 ("thirteenth", 1409, 108), ("fourteenth", 1409, 115)])
+                                                 ("thirteenth", 1409, 108), ("fourteenth", 1409, 115),
+                                                 ("fifteenth", 1409, 143)])
 def test_each_reader_set_has_its_labels(readers, count, pairs):
     devset = relevance.load_devset(readers)
     assert len(devset.keys) == count and len(devset.grades) == pairs

@@ -107,7 +107,8 @@ class Closeness:
         short text (`text`: an about-me), the papers' side of the TF-IDF cosine is damped
         (square roots of its weights), so that a paper saying one of the text's words many
         times ("flow" in an optical-flow paper, for "flow matching") is not taken for one
-        saying several of them."""
+        saying several of them, and the two scores' difference counts against the paper
+        (Weights.closeness_disagreement): close by one of them only is not close."""
         if latent is None:
             latent = self.cosines(self.embed(seqs))
         if self.stats.semantic is None:
@@ -118,7 +119,12 @@ class Closeness:
         # A sparse product sums each entry in the order of the paper's own terms, whatever
         # the other queries: the same digits for one query or a thousand.
         lexical = np.round((features @ lexical_queries.T).toarray(), 4)
-        return np.round(0.5 * self.standardised(latent) + 0.5 * self.standardised(lexical), 3)
+        latent_z, lexical_z = self.standardised(latent), self.standardised(lexical)
+        mean = 0.5 * latent_z + 0.5 * lexical_z
+        if text:
+            # Near by meaning *and* by words (Weights.closeness_disagreement).
+            mean -= self.weights.closeness_disagreement * np.abs(latent_z - lexical_z)
+        return np.round(mean, 3)
 
     def standardised(self, cosines: np.ndarray) -> np.ndarray:
         """Each column as standard scores over this index's papers: how much closer than

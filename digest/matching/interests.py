@@ -95,6 +95,14 @@ class Weights:
     category_narrow_share: float = 0.03
     category_alone: float = 1.0  # categories (and authors) are all the subscriber typed
     author: float = 1.5
+    # A typed text's closeness (an about-me, the topics it gates, keywords read as texts) is
+    # the mean of two standard scores, the latent cosine (shared meaning) and the TF-IDF
+    # cosine (the words themselves), less CLOSENESS_DISAGREEMENT times their difference:
+    # standard scores always put some papers of the day at the top, and a paper near the text
+    # by only one of the two (the same words in another field, or a vaguely similar field in
+    # none of the words: "Simplicial sets in topology" for a transportation researcher's
+    # "how people move around cities") is not the paper the text describes. 0 turns it off.
+    closeness_disagreement: float = 0.1
     # "About me" and liked papers: closeness in the semantic layer (standard scores of the
     # cosine over the edition's papers) mapped from [low, high] to [0, 1].
     about: float = 1.0
