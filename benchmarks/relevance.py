@@ -7,12 +7,12 @@ fair baselines, in one run.
   fitted on it, as the product fits them on its rolling window of stored papers.
 - Five parts of papers: `tune` and `report` (the first round's halves), `holdout`, `holdout2`
   and `holdout3` (300, 300 and 288 papers, each judged before the matcher was run on it).
-- Sixteen sets of readers (--readers): the original 17 (all five parts), ten new readers
-  (the three holdouts) and twelve more each in the third to sixteenth sets (all five
-  parts); the sixth to sixteenth were written by someone who never saw the matcher, each
+- Seventeen sets of readers (--readers): the original 17 (all five parts), ten new readers
+  (the three holdouts) and twelve more each in the third to seventeenth sets (all five
+  parts); the sixth to seventeenth were written by someone who never saw the matcher, each
   judged before a change to the engine and scored once with the engines before and after
-  it, then studied (all but the sixteenth, judged after the last change: the reported
-  figures). See benchmarks/devset/README.md.
+  it, then studied (all but the seventeenth, judged after the last change kept: the
+  reported figures). See benchmarks/devset/README.md.
 - Each part's papers are one period to rank for each profile (about a fifth of a real day);
   with --split day, all of a set's labelled papers are one edition, the size of a real day.
   The product sends what clears the subscriber's floor (strictness "balanced", the default).
@@ -32,8 +32,8 @@ gets, averaged over the subscribers who get any), nDCG@10 of what is sent (gains
 Ends with one JSON line: f1, p_at_5, ndcg_at_10, f1_substring, f1_tfidf, ... of the last
 part printed (holdout3, unless --split names another) and, over several parts, their mean.
 
-    .venv/bin/python benchmarks/relevance.py --readers sixteenth
-    .venv/bin/python benchmarks/relevance.py --readers sixteenth --split day
+    .venv/bin/python benchmarks/relevance.py --readers seventeenth
+    .venv/bin/python benchmarks/relevance.py --readers seventeenth --split day
     .venv/bin/python benchmarks/relevance.py --split tune
 """
 
@@ -63,8 +63,8 @@ PARTS = ("tune", "report", "holdout", "holdout2", "holdout3")
 DAY = "day"
 # The second set of readers (profiles-new.json): ten readers made after the engine was tuned,
 # judged on the three holdouts' papers only (benchmarks/devset/README.md, fifth round); the
-# third to sixteenth (profiles-third.json .. -sixteenth): twelve more each, judged on
-# every part (sixth to nineteenth rounds).
+# third to seventeenth (profiles-third.json .. -seventeenth): twelve more each, judged on
+# every part (sixth to twentieth rounds).
 NEW_PARTS = ("holdout", "holdout2", "holdout3")
 READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profiles-new.json", "labels-new.jsonl", NEW_PARTS),
            "third": ("profiles-third.json", "labels-third.jsonl", PARTS),
@@ -80,7 +80,8 @@ READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profil
            "thirteenth": ("profiles-thirteenth.json", "labels-thirteenth.jsonl", PARTS),
            "fourteenth": ("profiles-fourteenth.json", "labels-fourteenth.jsonl", PARTS),
            "fifteenth": ("profiles-fifteenth.json", "labels-fifteenth.jsonl", PARTS),
-           "sixteenth": ("profiles-sixteenth.json", "labels-sixteenth.jsonl", PARTS)}
+           "sixteenth": ("profiles-sixteenth.json", "labels-sixteenth.jsonl", PARTS),
+           "seventeenth": ("profiles-seventeenth.json", "labels-seventeenth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -109,8 +110,8 @@ def load_devset(readers: str = "original") -> Devset:
     """The devset's papers read from the shared data by the project's own parsers, with the
     profiles and labels of `readers` ("original": the 17 readers of profiles.json, all five
     parts; "new": the 10 readers of profiles-new.json, the three holdouts; "third": the 12
-    readers of profiles-third.json, and "fourth" to "sixteenth", the 12 of
-    profiles-fourth.json to -sixteenth.json: all five parts)."""
+    readers of profiles-third.json, and "fourth" to "seventeenth", the 12 of
+    profiles-fourth.json to -seventeenth.json: all five parts)."""
     profiles_file, labels_file, parts = READERS[readers]
     from digest.ingest.formats import parse
     from digest.matching import PaperDoc
@@ -463,7 +464,7 @@ def main() -> None:
                              "tuned on since); fourth: twelve readers made and judged before the last tuning, "
                              "on all five parts; fifth: twelve more, written by someone who never saw the "
                              "matcher (tuned on since); sixth to ninth: twelve more each, written the same "
-                             "way, each scored once and tuned on since (tenth to fifteenth too); sixteenth: "
+                             "way, each scored once and tuned on since (tenth to sixteenth too); seventeenth: "
                              "twelve more, written the same way after the last change, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     args = parser.parse_args()
