@@ -9,7 +9,7 @@ export PORT
 SAMPLE ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run lint test test-fast bench system-deps clean
+.PHONY: install model run lint test test-fast bench system-deps clean
 
 # `python3 -m venv` needs ensurepip, which Debian ships apart (python3-venv): installed first.
 $(VENV)/.installed: pyproject.toml
@@ -20,6 +20,12 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 install: $(VENV)/.installed
+
+# The dense encoder's weights (all-MiniLM-L6-v2, 90 MB) in models/, checked against the
+# official SHA-256; once. Used when MATCH_EMBEDDING_MODEL names the folder (README).
+MODEL_DIR ?= models/all-MiniLM-L6-v2
+model: install
+	$(PY) scripts/embedding_model.py $(MODEL_DIR)
 
 # Embedded defaults: SQLite in var/, tasks in-process, emails as .eml files in var/outbox/,
 # static files served by whitenoise (DEBUG is off, as in production: mistyped links get the
@@ -45,11 +51,11 @@ lint: install
 # system programs come first: making the venv (lint needs it) may need one of them. Tests
 # keep their database, cache and outbox in a var/ of their own, apart from a `make run` in
 # the same checkout (paperpost/testing.py).
-test: system-deps lint
+test: system-deps lint model
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Unit tests only: no Redis, worker, SMTP server or browser.
-test-fast: lint
+test-fast: lint model
 	$(PY) -m pytest -m "not integration and not browser and not faults" $(PYTEST_ARGS)
 
 bench:

@@ -81,7 +81,8 @@ READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profil
            "fourteenth": ("profiles-fourteenth.json", "labels-fourteenth.jsonl", PARTS),
            "fifteenth": ("profiles-fifteenth.json", "labels-fifteenth.jsonl", PARTS),
            "sixteenth": ("profiles-sixteenth.json", "labels-sixteenth.jsonl", PARTS),
-           "seventeenth": ("profiles-seventeenth.json", "labels-seventeenth.jsonl", PARTS)}
+           "seventeenth": ("profiles-seventeenth.json", "labels-seventeenth.jsonl", PARTS),
+           "eighteenth": ("profiles-eighteenth.json", "labels-eighteenth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -395,7 +396,22 @@ def table(split: str, systems: dict[str, Scores], out: Callable[[str], None] = p
         out(f"{reader:20s} {first.per_profile[reader][4]:4d} | " + " | ".join(f"{c:>26s}" for c in cells))
 
 
-def run(splits: list[str], strictness: str = "balanced", readers: str = "original") -> dict:
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "all-MiniLM-L6-v2"
+
+
+def dense_stats(stats, folder):
+    """The same corpus statistics with the dense encoder of `folder` attached (what
+    MATCH_EMBEDDING_MODEL does in the product)."""
+    import copy
+
+    from digest.matching.dense import load_encoder
+
+    dense = copy.copy(stats)
+    dense.dense = load_encoder(folder)
+    return dense
+
+
+def run(splits: list[str], strictness: str = "balanced", readers: str = "original", model: str | None = None) -> dict:
     devset = load_devset(readers)
     parts = READERS[readers][2]
     tfidf = TfidfBaseline(devset)
@@ -407,6 +423,7 @@ def run(splits: list[str], strictness: str = "balanced", readers: str = "origina
 
     if hasattr(matching, "CorpusStats"):
         stats = matching.CorpusStats.fit(devset.corpus)
+    with_model = dense_stats(stats, model) if model and stats is not None else None
     sizes = " / ".join(f"{sum(1 for s in devset.split_of.values() if s == part)} {part}" for part in parts)
     print(f"relevance benchmark: {len(devset.corpus):,} stored papers, {len(devset.keys)} labelled ({sizes}), "
           f"{len(devset.profiles)} {readers} profiles; strictness {strictness}; "
@@ -419,6 +436,9 @@ def run(splits: list[str], strictness: str = "balanced", readers: str = "origina
             "substring filter": evaluate(substring_baseline(devset, split), devset, split),
             "TF-IDF about me": evaluate(tfidf.sent(split), devset, split),
         }
+        if with_model is not None:
+            # The engine with the dense encoder in place of LSA (MATCH_EMBEDDING_MODEL).
+            systems["Paperpost + MiniLM"] = evaluate(product(devset, split, strictness, with_model), devset, split)
         # The same readers after reacting in the emails of the parts before this one (a day
         # each): to every paper of each email, or to a random half of them.
         days = parts[:parts.index(split)] if split in parts else []
@@ -437,12 +457,14 @@ def run(splits: list[str], strictness: str = "balanced", readers: str = "origina
             "f1_tfidf": round(tf.micro[2], 3), "p_at_5_tfidf": round(tf.p_at_5, 3), "ndcg_at_10_tfidf": round(tf.ndcg_at_10, 3),
             "tfidf_threshold": threshold,
         }
-        for name, key in (("after feedback, all", "after_feedback"), ("after feedback, half", "after_feedback_half")):
+        for name, key in (("after feedback, all", "after_feedback"), ("after feedback, half", "after_feedback_half"),
+                          ("Paperpost + MiniLM", "dense")):
             if name in systems:
                 s = systems[name]
                 result |= {f"f1_{key}": round(s.micro[2], 3), f"p_at_5_{key}": round(s.p_at_5, 3),
                            f"ndcg_at_10_{key}": round(s.ndcg_at_10, 3)}
-        for key in ("f1", "p_at_5", "ndcg_at_10", "f1_substring", "p_at_5_substring", "f1_tfidf", "p_at_5_tfidf"):
+        for key in ("f1", "p_at_5", "ndcg_at_10", "f1_substring", "p_at_5_substring", "f1_tfidf", "p_at_5_tfidf",
+                    *(("f1_dense", "p_at_5_dense", "ndcg_at_10_dense") if with_model is not None else ())):
             means.setdefault(key, []).append(result[key])
     if len(splits) > 1:
         # Each part is one day's edition; the mean over the days printed.
@@ -465,14 +487,19 @@ def main() -> None:
                              "on all five parts; fifth: twelve more, written by someone who never saw the "
                              "matcher (tuned on since); sixth to ninth: twelve more each, written the same "
                              "way, each scored once and tuned on since (tenth to sixteenth too); seventeenth: "
-                             "twelve more, written the same way after the last change, never tuned on")
+                             "twelve more, written the same way after the last change, never tuned on; eighteenth: twelve more, "
+                             "judged before the dense encoder was measured, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
+    parser.add_argument("--embedding-model", default=str(DEFAULT_MODEL),
+                        help="the dense encoder's folder (`make model`): scores the engine with it as well "
+                             "(\"Paperpost + MiniLM\", JSON keys *_dense); 'none' skips it")
     args = parser.parse_args()
+    model = None if args.embedding_model == "none" else args.embedding_model
     parts = READERS[args.readers][2]
     if args.split not in ("all", DAY) and args.split not in parts:
         parser.error(f"the {args.readers} readers are judged on {', '.join(parts)} only")
     splits = list(parts) if args.split == "all" else [args.split]
-    print(json.dumps(run(splits, args.strictness, args.readers)))
+    print(json.dumps(run(splits, args.strictness, args.readers, model)))
 
 
 if __name__ == "__main__":

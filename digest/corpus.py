@@ -18,7 +18,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from .matching import CorpusStats, PaperDoc
+from .matching.dense import load_encoder
 from .models import Paper, RankingModel
+from .vectors import DatabaseStore
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 60
@@ -51,6 +53,19 @@ def fit(days: int | None = None) -> RankingModel:
     return row
 
 
+def dense_encoder():
+    """The dense encoder of MATCH_EMBEDDING_MODEL, or None (LSA only). A folder that is
+    missing a file or holds files other than the pinned ones is an error, not a silent
+    fall-back: the operator asked for the model."""
+    folder = getattr(settings, "MATCH_EMBEDDING_MODEL", "")
+    if not folder:
+        return None
+    encoder = load_encoder(folder)
+    if encoder.store is None:
+        encoder.store = DatabaseStore(encoder.name)
+    return encoder
+
+
 def current_stats() -> CorpusStats:
     """The latest fit, loaded once per process and reloaded when a newer one is stored."""
     now = time.monotonic()
@@ -62,7 +77,9 @@ def current_stats() -> CorpusStats:
             latest = fit().pk
         if latest != _current["id"]:
             data = RankingModel.objects.filter(pk=latest).values_list("data", flat=True).get()
-            _current["stats"] = CorpusStats.from_bytes(bytes(data))
+            stats = CorpusStats.from_bytes(bytes(data))
+            stats.dense = dense_encoder()
+            _current["stats"] = stats
             _current["id"] = latest
         _current["checked"] = now
         return _current["stats"]

@@ -281,3 +281,21 @@ class RankingModel(models.Model):
 
     def __str__(self) -> str:
         return f"ranking model of {self.created_at:%Y-%m-%d %H:%M} ({self.papers} papers, {len(self.data) // 1024} KB)"
+
+
+class TextVector(models.Model):
+    """A text's vector from the dense encoder (MATCH_EMBEDDING_MODEL, digest/matching/dense.py),
+    keyed by the model and the SHA-1 of the text: a paper is embedded once, at ingest, and
+    every process reads it instead of spending 0.1 s of CPU on it again. A changed title or
+    abstract is a new text and gets a new row (the old one, 1.6 KB, stays)."""
+
+    model = models.CharField(max_length=64)
+    key = models.CharField(max_length=40, help_text="SHA-1 of the text")
+    vector = models.BinaryField(help_text="float32 little-endian")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "key"], name="unique_text_vector")]
+
+    def __str__(self) -> str:
+        return f"{self.model} vector {self.key[:12]}"

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from ..text import analyse
+from .dense import paper_text
 from .interests import COMPONENTS, UNIT, is_gated_topic
 from .semantic import MIN_DOCS, l2_rows, tfidf_features
 
@@ -42,6 +43,12 @@ def text_words(text: str) -> tuple[str, ...]:
     return tuple(analyse(wanted_part(text))[0])
 
 
+def query_text(text: str) -> str:
+    """What a typed text gives the dense encoder: what it says is wanted, as written (the
+    encoder lowercases), spaces collapsed."""
+    return " ".join(wanted_part(text).split()).casefold()
+
+
 class Closeness:
     """Mixed into PaperIndex; uses its papers, fields, position, stats and weights."""
 
@@ -66,16 +73,24 @@ class Closeness:
         return self._damped
 
     def embeddings(self):
-        """Unit vectors of the papers in the semantic layer (or their TF-IDF rows when the
-        corpus was too small for one)."""
+        """Unit vectors of the papers: the dense encoder's when there is one, else in the
+        semantic layer (or their TF-IDF rows when the corpus was too small for one)."""
         if self._embeddings is None:
-            if self.stats.semantic is not None:
+            if self.stats.dense is not None:
+                self._embeddings = self.stats.dense.encode([paper_text(p) for p in self.papers])
+            elif self.stats.semantic is not None:
                 self._embeddings = self.stats.semantic.project(self.features()[0])
             else:
                 self._embeddings = self.features()[0]
         return self._embeddings
 
-    def embed(self, seqs: Sequence[Sequence[str]]):
+    def embed(self, seqs: Sequence[Sequence[str]], texts: Sequence[str] | None = None):
+        """Query vectors of texts, from their analysed words (`seqs`) or, with a dense
+        encoder, from the texts themselves."""
+        if self.stats.dense is not None:
+            if texts is None:
+                raise ValueError("a dense encoder embeds texts, not analysed words")
+            return self.stats.dense.encode(texts)
         if self.stats.semantic is not None:
             return self.stats.semantic.embed(seqs)
         matrix, vocab = self.features()
@@ -101,7 +116,7 @@ class Closeness:
         return np.round(rows.astype(np.float64), 4).T
 
     def closeness_of(self, seqs: Sequence[Sequence[str]] | None, latent: np.ndarray | None = None,
-                     lexical_queries=None, text: bool = False) -> np.ndarray:
+                     lexical_queries=None, text: bool = False, texts: Sequence[str] | None = None) -> np.ndarray:
         """papers x texts closeness: the mean of the standard scores of the latent cosine
         (shared meaning) and of the plain TF-IDF cosine (the rare words themselves). For a
         short text (`text`: an about-me), the papers' side of the TF-IDF cosine is damped
@@ -110,7 +125,7 @@ class Closeness:
         saying several of them, and the two scores' difference counts against the paper
         (Weights.closeness_disagreement): close by one of them only is not close."""
         if latent is None:
-            latent = self.cosines(self.embed(seqs))
+            latent = self.cosines(self.embed(seqs, texts))
         if self.stats.semantic is None:
             return self.standardised(latent)
         features = self.damped_features() if text else self.features()[0]
@@ -180,7 +195,7 @@ class Closeness:
                 self._keep_similar(inside, latent.T, self.closeness_of(None, latent, lexical_rows).T)
         if outside:
             seqs = [self._seq_of(self._external[p]) for p in outside]
-            latent = self.cosines(self.embed(seqs))
+            latent = self.cosines(self.embed(seqs, [paper_text(self._external[p]) for p in outside]))
             lexical = self.stats.semantic.tfidf(seqs) if self.stats.semantic is not None else None
             self._keep_similar(outside, latent.T, self.closeness_of(None, latent, lexical).T)
         for paper_id in todo:
@@ -228,8 +243,7 @@ class Closeness:
         return {int(j): float(column[j]) for j in keep}
 
     def about_cosines(self, about: str) -> np.ndarray:
-        seq = text_words(about)
-        return self.cosines(self.embed([seq]))[:, 0]
+        return self.cosines(self.embed([text_words(about)], [query_text(about)]))[:, 0]
 
     def _doc(self, paper_id: int):
         if paper_id in self.position:
@@ -256,7 +270,7 @@ class Closeness:
         another), and keeping every text would hold a row per subscriber."""
         found = self._about_closeness.get(text)
         if found is None:
-            found = self.closeness_of([text_words(text)], text=True)[:, 0]
+            found = self.closeness_of([text_words(text)], text=True, texts=[query_text(text)])[:, 0]
             if len(self._about_closeness) >= self.ABOUT_CACHE:
                 self._about_closeness.pop(next(iter(self._about_closeness)))
             self._about_closeness[text] = found
@@ -266,7 +280,8 @@ class Closeness:
         """papers x texts: each "about me" text's closeness to each paper, ramped and
         weighted (ABOUT_ALONE when the text is all its subscriber gave). `texts` holds
         (text, alone) pairs."""
-        closeness = self.closeness_of([text_words(t) for t, _ in texts], text=True)
+        closeness = self.closeness_of([text_words(t) for t, _ in texts], text=True,
+                                      texts=[query_text(t) for t, _ in texts])
         return np.column_stack([self.about_column(closeness[:, k], alone) for k, (_, alone) in enumerate(texts)])
 
     def about_column(self, closeness: np.ndarray, alone: bool) -> np.ndarray:
@@ -382,16 +397,18 @@ class Closeness:
         for the order are one text: its closeness depends on its analysed words only)."""
         todo = [c for c in dict.fromkeys(components)
                 if c not in (self._text_milli if COMPONENTS[c][0] == "text" else self._vectors)]
-        users: dict[tuple[str, ...], list[int]] = {}
+        # One closeness per text: its analysed words, and what the dense encoder reads.
+        dense = self.stats.dense is not None
+        users: dict[tuple, list[int]] = {}
         for c in todo:
             key = COMPONENTS[c]
             text = key[1] if key[0] in ("about", "text") else key[2] if is_gated_topic(key) else None
             if text is not None:
-                users.setdefault(text_words(text), []).append(c)
+                users.setdefault((text_words(text), query_text(text) if dense else ""), []).append(c)
         seqs = list(users)
         for start in range(0, len(seqs), self.DENSE_CHUNK):
             chunk = seqs[start:start + self.DENSE_CHUNK]
-            closeness = self.closeness_of(chunk, text=True)
+            closeness = self.closeness_of([seq for seq, _ in chunk], text=True, texts=[q for _, q in chunk])
             for k, seq in enumerate(chunk):
                 for c in users[seq]:
                     key = COMPONENTS[c]

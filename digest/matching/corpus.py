@@ -32,6 +32,10 @@ class CorpusStats:
         self.category_df = category_df
         self.acronyms = dict(acronyms)
         self.semantic = semantic
+        # The dense encoder (dense.TextEncoder) standing in for the semantic layer's latent
+        # vectors where one is installed: not part of the stored fit, attached by whoever
+        # loads it (digest.corpus.current_stats, from MATCH_EMBEDDING_MODEL).
+        self.dense = None
         self.fitted_at = fitted_at
         self._idf: dict[str, float] = {}
 

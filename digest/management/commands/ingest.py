@@ -3,9 +3,11 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from digest.corpus import dense_encoder
 from digest.ingest.pipeline import IngestError, ingest_path, ingest_source, ingest_url
 from digest.ingest.store import StoreSummary
 from digest.models import Source
+from digest.vectors import embed_recent
 from paperpost.commands import fail, iso_date
 
 
@@ -25,6 +27,13 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="parse and count, store nothing")
         parser.add_argument("--force", action="store_true",
                             help="for sources: fetch even if unchanged since the last fetch")
+
+    def embed(self) -> None:
+        """With the dense encoder on, keep the new papers' vectors now (embed_papers)."""
+        encoder = dense_encoder()
+        if encoder is not None:
+            done = embed_recent(encoder)
+            self.stdout.write(f"embedded {done} new papers with the dense encoder")
 
     def handle(self, *args, inputs, source, date, dry_run, force, **options):
         jobs = []
@@ -65,5 +74,7 @@ class Command(BaseCommand):
             self.stdout.write(f"total: {total.line()}")
         if dry_run:
             self.stdout.write("dry run: nothing was stored")
+        elif total.new or total.updated:
+            self.embed()
         if failures:
             raise fail(f"{len(failures)} of {len(jobs)} inputs failed: {failures[0]}")

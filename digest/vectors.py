@@ -1,0 +1,71 @@
+"""The database side of the dense encoder: vectors kept in TextVector rows, so that each
+paper is embedded once (at ingest, by embed_papers) and read by every process after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import numpy as np
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from .matching.dense import paper_text
+from .models import Paper, TextVector
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseStore:
+    """TextEncoder.store over TextVector rows of one model."""
+
+    BATCH = 500
+
+    def __init__(self, model: str):
+        self.model = model
+
+    def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found = {}
+        try:
+            for start in range(0, len(keys), self.BATCH):
+                rows = TextVector.objects.filter(model=self.model, key__in=keys[start:start + self.BATCH])
+                for key, data in rows.values_list("key", "vector"):
+                    found[key] = np.frombuffer(bytes(data), dtype="<f4").copy()
+        except DatabaseError as error:  # a cache: computing the vectors again is slower, not wrong
+            log.warning("text vectors: could not read (%s); computing them", error)
+        return found
+
+    def put(self, vectors: dict[str, np.ndarray]) -> None:
+        rows = [TextVector(model=self.model, key=k, vector=np.asarray(v, dtype="<f4").tobytes())
+                for k, v in vectors.items()]
+        try:
+            with transaction.atomic():
+                # Another process may have written the same rows: they hold the same vector.
+                TextVector.objects.bulk_create(rows, batch_size=self.BATCH, ignore_conflicts=True)
+        except DatabaseError as error:
+            log.warning("text vectors: could not keep %s vectors (%s)", len(rows), error)
+
+
+def missing(papers, encoder) -> list[str]:
+    """The texts of `papers` that have no kept vector yet."""
+    texts = list(dict.fromkeys(paper_text(p) for p in papers))
+    kept = encoder.store.get([encoder.key(t) for t in texts]) if encoder.store else {}
+    return [t for t in texts if encoder.key(t) not in kept]
+
+
+def embed_papers(papers, encoder, chunk: int = 256, progress=None) -> int:
+    """Embed and keep the vectors of `papers` that have none yet, `chunk` texts at a time
+    (each chunk is written as it is done); returns how many were computed."""
+    texts = missing(papers, encoder)
+    for start in range(0, len(texts), chunk):
+        encoder.encode(texts[start:start + chunk])
+        if progress is not None:
+            progress(min(chunk, len(texts) - start))
+    return len(texts)
+
+
+def embed_recent(encoder, days: int = 2) -> int:
+    """embed_papers() for the papers stored or updated in the last `days` days (after an
+    ingest: the new ones)."""
+    since = timezone.now() - dt.timedelta(days=days)
+    return embed_papers(Paper.objects.filter(updated_at__gte=since).only("title", "abstract"), encoder)
