@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # The dense encoder's weights (all-MiniLM-L6-v2, 90 MB) in models/, checked against the
-# official SHA-256; once. Used when MATCH_EMBEDDING_MODEL names the folder (README).
+# official SHA-256; once. Ranking uses them when they are there (MATCH_EMBEDDING_MODEL).
 MODEL_DIR ?= models/all-MiniLM-L6-v2
 model: install
 	$(PY) scripts/embedding_model.py $(MODEL_DIR)
@@ -31,7 +31,7 @@ model: install
 # static files served by whitenoise (DEBUG is off, as in production: mistyped links get the
 # site's own 404 page; `DEBUG=1 make run` shows Django's debug pages instead).
 # With REDIS_URL set, scripts/run.sh also starts a Celery worker and beat.
-run: install
+run: install model
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	PY=$(PY) scripts/sample-data.sh $(SAMPLE)

@@ -184,13 +184,15 @@ except (ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"DIGEST_TIME_ZONE={DIGEST_TIME_ZONE!r}: expected a zone name such as Europe/Paris") from None
 DELIVERY_DUE_SECONDS = envint("DELIVERY_DUE_SECONDS", 60)
 
-# The dense encoder (digest/matching/dense.py) that stands in for the corpus-fitted LSA when
-# set: a folder holding all-MiniLM-L6-v2 (`make model` installs it in models/, its files
-# checked against the official SHA-256). Empty: LSA only. On the devset's two newest reader
-# sets it lifts P@5 from 0.73/0.80 to 0.84/0.86 (benchmarks/README.md); a paper is embedded
-# once per process (about 0.1 s of CPU each), so pages over weeks of papers are slow the
-# first time in each process.
-MATCH_EMBEDDING_MODEL = os.environ.get("MATCH_EMBEDDING_MODEL", "")
+# The dense encoder (digest/matching/dense.py) that stands in for the corpus-fitted LSA: a
+# folder holding all-MiniLM-L6-v2, its files checked against the official SHA-256. By
+# default the one `make model` installs (`make run` and `make test` do) when it is there;
+# empty: LSA only. On the devset's two newest reader sets it lifts P@5 from 0.73/0.80 to
+# 0.84/0.86 (benchmarks/README.md). Each paper is embedded once, at ingest, and its vector
+# kept in the database (digest.TextVector; `manage.py embed_papers` for older papers).
+_BUNDLED_MODEL = BASE_DIR / "models" / "all-MiniLM-L6-v2"
+MATCH_EMBEDDING_MODEL = os.environ.get(
+    "MATCH_EMBEDDING_MODEL", str(_BUNDLED_MODEL) if (_BUNDLED_MODEL / "model.safetensors").is_file() else "")
 
 # --- Matching and ranking: MATCH_*, RANKING_*, LEARNING_*, SENT_LEDGER_DAYS (docs/ranking.md) ------
 MATCH_WEIGHTS = {

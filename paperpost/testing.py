@@ -35,8 +35,9 @@ VAR_DIR = tempfile.mkdtemp(prefix="paperpost-test-var-")
 os.environ["PAPERPOST_VAR_DIR"] = VAR_DIR
 for name in OUTSIDE:
     os.environ.pop(name, None)
-# The tests pin the LSA engine's figures; the dense encoder's tests set it themselves.
-os.environ.pop("MATCH_EMBEDDING_MODEL", None)
+# The tests pin the LSA engine's figures (the processes they start too); the dense
+# encoder's tests (tests/test_dense_encoder.py) switch it on themselves.
+os.environ["MATCH_EMBEDDING_MODEL"] = ""
 # Settings write nothing on import: the session's var/ (its static/ and, without SECRET_KEY,
 # a key the workers the tests start are given too) is made as manage.py makes var/.
 prepare()
