@@ -15,6 +15,7 @@ Modules, one concern each:
 - terms: query parsing (terms, phrases, exclusions, topics, author names, categories)
 - analysis: acronyms (curated and learned from the corpus) and window matching of phrases
 - semantic: the TF-IDF + truncated SVD latent layer
+- dense: the pre-trained sentence encoder that stands in for it (MATCH_EMBEDDING_MODEL)
 - corpus: CorpusStats, the rolling window's statistics, storable as bytes
 - index: PaperDoc, PaperIndex, BM25F term scores and every component vector
 - closeness: the semantic side of the index (cosines, closeness, liked papers, about texts)
