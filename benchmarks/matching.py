@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._setup import DATA, machine
 
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
+MODEL = Path(__file__).resolve().parent.parent / "models" / "all-MiniLM-L6-v2"  # `make model`
 N_SUBSCRIBERS = 100_000
 N_LOOP = 10_000
 
@@ -144,7 +145,10 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=N_SUBSCRIBERS, metavar="N",
                         help=f"generated subscribers to rank at once (default {N_SUBSCRIBERS:,})")
     parser.add_argument("--batch-only", action="store_true",
-                        help="one timed batch and the baseline only (no learned, weekly or traced runs)")
+                        help="one timed batch and the baseline only (no learned, weekly, dense or traced runs)")
+    parser.add_argument("--embedding-model", default=str(MODEL),
+                        help="the dense encoder's folder (`make model`): the batch is timed with it too, "
+                             "the papers embedded first (not timed, as the fit); 'none' skips it")
     args = parser.parse_args()
     n = args.subscribers
     n_loop = min(N_LOOP, n)  # the baseline ranks this many of them
@@ -195,6 +199,24 @@ def main() -> None:
         weekly_s, _, (weekly_rankings, weekly_index) = timed_batch(subscribers, week, stats, repeat=1)
         weekly_mismatches = sum(1 for s in subscribers[:20] if rank(s, weekly_index).pairs() != weekly_rankings[s].pairs())
 
+    dense_s = embed_s = None
+    dense_runs, dense_mismatches = [], 0
+    if not args.batch_only and args.embedding_model != "none":
+        # The same subscribers with the dense encoder in place of LSA (MATCH_EMBEDDING_MODEL):
+        # the product embeds each paper once, at ingest, so embedding is not timed here.
+        import copy
+
+        from digest.matching.dense import load_encoder, paper_text
+
+        dense_stats = copy.copy(stats)
+        dense_stats.dense = load_encoder(args.embedding_model)
+        start = time.perf_counter()
+        dense_stats.dense.encode([paper_text(d) for d in docs])
+        embed_s = time.perf_counter() - start
+        dense_s, dense_runs, (dense_rankings, dense_index) = timed_batch(subscribers, docs, dense_stats)
+        dense_mismatches = sum(1 for s in subscribers[:1000] if rank(s, dense_index).pairs() != dense_rankings[s].pairs())
+        dense_mismatches += sum(1 for s in subscribers[:100] if reference_match(s, dense_index) != dense_rankings[s].pairs())
+
     per_rank = rank_s / n_loop
     per_batch = batch_s / n
     speedup = per_rank / per_batch
@@ -213,6 +235,12 @@ def main() -> None:
               f"{learned_s:8.2f} {learned_s / n * 1e6:14.1f}")
         print(f"{'  a weekly edition (the feed over 5 days)':56s} {n:11,d} {len(week):7,d} "
               f"{weekly_s:8.2f} {weekly_s / n * 1e6:14.1f}")
+    if dense_s is not None:
+        print(f"{'  the same, with the dense encoder in place of LSA':56s} {n:11,d} {len(docs):7,d} "
+              f"{dense_s:8.2f} {dense_s / n * 1e6:14.1f}")
+        print(f"dense encoder: the {len(docs):,} papers embedded in {embed_s:.1f} s (once per paper, at ingest; "
+              f"not timed above); runs {', '.join(f'{t:.2f}' for t in dense_runs)} s; identical to rank() on 1,000 "
+              f"and to reference_match on 100: {dense_mismatches == 0}")
     print(f"batch runs: {', '.join(f'{t:.2f}' for t in batch_runs)} s; learned: "
           f"{', '.join(f'{t:.2f}' for t in learned_runs) or '-'} s; results kept in {rankings.nbytes / 1e6:.0f} MB; "
           f"peak {'RSS' if args.batch_only else 'traced'} {peak_mb:.0f} MB")
@@ -220,7 +248,7 @@ def main() -> None:
           f"to reference_match on 100: {spec_mismatches == 0}"
           + ("" if args.batch_only else f", on 100 with learned models: {learned_mismatches == 0}; "
                                         f"weekly identical to rank() on 20: {weekly_mismatches == 0}"))
-    identical = not (mismatches or spec_mismatches or learned_mismatches or weekly_mismatches)
+    identical = not (mismatches or spec_mismatches or learned_mismatches or weekly_mismatches or dense_mismatches)
     print(json.dumps({
         "benchmark": "matching",
         "subscribers": n,
@@ -234,6 +262,8 @@ def main() -> None:
         "learned_seconds": None if learned_s is None else round(learned_s, 3),
         "weekly_papers": len(week) or None,
         "weekly_seconds": None if weekly_s is None else round(weekly_s, 3),
+        "dense_seconds": None if dense_s is None else round(dense_s, 3),
+        "dense_embed_seconds": None if embed_s is None else round(embed_s, 1),
         "identical": identical,
         "peak_mb": round(peak_mb, 1),
     }))
