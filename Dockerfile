@@ -10,6 +10,9 @@ COPY subscribers ./subscribers
 COPY web ./web
 RUN pip install --no-cache-dir .
 COPY . .
+# The dense encoder's weights, checked against the official SHA-256 (`make model`; kept if the
+# build context already holds them): ranking uses them by default (MATCH_EMBEDDING_MODEL).
+RUN python scripts/embedding_model.py
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput \
     && useradd --system --home /app paperpost && mkdir -p /app/var && chown -R paperpost /app/var
 USER paperpost
