@@ -5,15 +5,31 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import contextmanager
 
 import numpy as np
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
 from .matching.dense import paper_text
 from .models import Paper, TextVector
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def own_connection():
+    """Close, at the end, a database connection this block opened. The batch ranks on a
+    thread of its own (ThreadPoolExecutor, one per match_many): a connection it opened for
+    the vectors would outlive the thread. A connection already open (a request, a task, an
+    atomic block) is left as it is."""
+    connection = connections[router.db_for_read(TextVector)]
+    opened_here = connection.connection is None and not connection.in_atomic_block
+    try:
+        yield
+    finally:
+        if opened_here:
+            connection.close()
 
 
 class DatabaseStore:
@@ -27,10 +43,11 @@ class DatabaseStore:
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
         found = {}
         try:
-            for start in range(0, len(keys), self.BATCH):
-                rows = TextVector.objects.filter(model=self.model, key__in=keys[start:start + self.BATCH])
-                for key, data in rows.values_list("key", "vector"):
-                    found[key] = np.frombuffer(bytes(data), dtype="<f4").copy()
+            with own_connection():
+                for start in range(0, len(keys), self.BATCH):
+                    rows = TextVector.objects.filter(model=self.model, key__in=keys[start:start + self.BATCH])
+                    for key, data in rows.values_list("key", "vector"):
+                        found[key] = np.frombuffer(bytes(data), dtype="<f4").copy()
         except DatabaseError as error:  # a cache: computing the vectors again is slower, not wrong
             log.warning("text vectors: could not read (%s); computing them", error)
         return found
@@ -39,7 +56,7 @@ class DatabaseStore:
         rows = [TextVector(model=self.model, key=k, vector=np.asarray(v, dtype="<f4").tobytes())
                 for k, v in vectors.items()]
         try:
-            with transaction.atomic():
+            with own_connection(), transaction.atomic():
                 # Another process may have written the same rows: they hold the same vector.
                 TextVector.objects.bulk_create(rows, batch_size=self.BATCH, ignore_conflicts=True)
         except DatabaseError as error:

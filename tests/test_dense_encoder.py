@@ -178,3 +178,25 @@ def test_ingest_keeps_each_papers_vector_once_for_every_process(db, settings, en
     settings.MATCH_EMBEDDING_MODEL = ""
     with pytest.raises(Exception, match="MATCH_EMBEDDING_MODEL is not set"):
         call_command("embed_papers")
+
+
+def test_the_batch_thread_closes_the_connection_it_opened_for_vectors(db, encoder):
+    # match_many computes typed texts on a thread of its own, one per call: a connection it
+    # opened to read or keep vectors must not outlive it.
+    import threading
+
+    from django.db import connections
+
+    from digest.vectors import DatabaseStore
+
+    store, left_open = DatabaseStore(encoder.name), []
+
+    def batch_thread():
+        store.get([encoder.key("galaxies")])
+        store.put({encoder.key("galaxies"): encoder.encode(["galaxies"])[0]})
+        left_open.append(connections["default"].connection is not None)
+
+    thread = threading.Thread(target=batch_thread)
+    thread.start()
+    thread.join()
+    assert left_open == [False]

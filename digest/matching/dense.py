@@ -5,14 +5,14 @@ papers that share none of its words, where the corpus-fitted LSA of semantic.py 
 find papers whose words co-occur in a few thousand stored abstracts.
 
 The weights are read from a local folder (MATCH_EMBEDDING_MODEL; `make model` puts them in
-var/models/ at setup), never from the network at run time, and are checked against the
+models/ at setup), never from the network at run time, and are checked against the
 official files' SHA-256 before use: a different or damaged file is refused with the reason.
 Inference is a plain forward pass (embeddings, six attention layers, mean pooling) over
 numpy arrays: no deep-learning framework to install for 22 M parameters. The tokenizer is
 Hugging Face's `tokenizers` and the weights are read by `safetensors` (no pickle).
 
-A paper is embedded from "title. abstract" once per process and text (a bounded memo);
-typed texts (an about-me, a keyword, a topic's name) from what they say is wanted. Every
+A paper is embedded from "title. abstract" once per process and text (a bounded memo), and
+once at all where a store keeps the vectors (digest.vectors, in the database); typed texts (an about-me, a keyword, a topic's name) from what they say is wanted. Every
 path that ranks (one subscriber, a batch, the reference) asks the same encoder object, so
 they get the same vector for the same text to the last digit."""
 
