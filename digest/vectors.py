@@ -1,5 +1,5 @@
 """The database side of the dense encoder: vectors kept in TextVector rows, so that each
-paper is embedded once (at ingest, by embed_papers) and read by every process after."""
+paper is embedded once (at ingest, by embed_recent) and read by every process after."""
 
 from __future__ import annotations
 
@@ -70,10 +70,9 @@ def missing(papers, encoder) -> list[str]:
     return [t for t in texts if encoder.key(t) not in kept]
 
 
-def embed_papers(papers, encoder, chunk: int = 256, progress=None) -> int:
-    """Embed and keep the vectors of `papers` that have none yet, `chunk` texts at a time
-    (each chunk is written as it is done); returns how many were computed."""
-    texts = missing(papers, encoder)
+def embed_texts(texts: list[str], encoder, chunk: int = 256, progress=None) -> int:
+    """Embed and keep `texts` (those missing() found), `chunk` at a time: each chunk is
+    written as it is done. Returns how many."""
     for start in range(0, len(texts), chunk):
         encoder.encode(texts[start:start + chunk])
         if progress is not None:
@@ -81,8 +80,13 @@ def embed_papers(papers, encoder, chunk: int = 256, progress=None) -> int:
     return len(texts)
 
 
-def embed_recent(encoder, days: int = 2) -> int:
-    """embed_papers() for the papers stored or updated in the last `days` days (after an
-    ingest: the new ones)."""
+def recent_papers(days: int):
+    """The papers stored or updated in the last `days` days, with what is embedded."""
     since = timezone.now() - dt.timedelta(days=days)
-    return embed_papers(Paper.objects.filter(updated_at__gte=since).only("title", "abstract"), encoder)
+    return Paper.objects.filter(updated_at__gte=since).only("title", "abstract")
+
+
+def embed_recent(encoder, days: int = 2) -> int:
+    """Embed and keep the papers of the last `days` days that have no vector yet (after an
+    ingest: the new ones); returns how many were computed."""
+    return embed_texts(missing(recent_papers(days), encoder), encoder)

@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 from tqdm import tqdm
 
 from digest.corpus import dense_encoder
-from digest.models import Paper
-from digest.vectors import embed_papers, missing
+from digest.vectors import embed_texts, missing, recent_papers
 from paperpost.commands import fail
 
 
@@ -33,10 +29,9 @@ class Command(BaseCommand):
         days = days or settings.RANKING_WINDOW_DAYS
         if days < 1:
             raise fail(f"--days must be at least 1, not {days}")
-        since = timezone.now() - dt.timedelta(days=days)
-        papers = list(Paper.objects.filter(updated_at__gte=since).only("title", "abstract"))
-        todo = len(missing(papers, encoder))
-        with tqdm(total=todo, desc="embedding", unit=" papers", disable=None, file=self.stderr._out) as bar:
-            done = embed_papers(papers, encoder, progress=bar.update)
+        papers = list(recent_papers(days))
+        texts = missing(papers, encoder)
+        with tqdm(total=len(texts), desc="embedding", unit=" papers", disable=None, file=self.stderr._out) as bar:
+            done = embed_texts(texts, encoder, progress=bar.update)
         self.stdout.write(f"{len(papers)} papers of the last {days} days: {done} embedded, "
                           f"{len(papers) - done} already kept ({encoder.name})")

@@ -29,7 +29,7 @@ class Command(BaseCommand):
                             help="for sources: fetch even if unchanged since the last fetch")
 
     def embed(self) -> None:
-        """With the dense encoder on, keep the new papers' vectors now (embed_papers)."""
+        """With the dense encoder on, keep the new papers' vectors now (digest.vectors.embed_recent)."""
         encoder = dense_encoder()
         if encoder is not None:
             done = embed_recent(encoder)
