@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._setup import DATA, machine
 
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
-MODEL = Path(__file__).resolve().parent.parent / "models" / "all-MiniLM-L6-v2"  # `make model`
 N_SUBSCRIBERS = 100_000
 N_LOOP = 10_000
 
@@ -146,7 +145,9 @@ def main() -> None:
                         help=f"generated subscribers to rank at once (default {N_SUBSCRIBERS:,})")
     parser.add_argument("--batch-only", action="store_true",
                         help="one timed batch and the baseline only (no learned, weekly, dense or traced runs)")
-    parser.add_argument("--embedding-model", default=str(MODEL),
+    from digest.matching.dense import BUNDLED_MODEL
+
+    parser.add_argument("--embedding-model", default=str(BUNDLED_MODEL),
                         help="the dense encoder's folder (`make model`): the batch is timed with it too, "
                              "the papers embedded first (not timed, as the fit); 'none' skips it")
     args = parser.parse_args()
@@ -204,12 +205,9 @@ def main() -> None:
     if not args.batch_only and args.embedding_model != "none":
         # The same subscribers with the dense encoder in place of LSA (MATCH_EMBEDDING_MODEL):
         # the product embeds each paper once, at ingest, so embedding is not timed here.
-        import copy
-
         from digest.matching.dense import load_encoder, paper_text
 
-        dense_stats = copy.copy(stats)
-        dense_stats.dense = load_encoder(args.embedding_model)
+        dense_stats = stats.with_dense(load_encoder(args.embedding_model))
         start = time.perf_counter()
         dense_stats.dense.encode([paper_text(d) for d in docs])
         embed_s = time.perf_counter() - start

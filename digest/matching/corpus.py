@@ -9,6 +9,7 @@ its own papers, which is what tests and small installs get."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import json
@@ -55,6 +56,13 @@ class CorpusStats:
         model = SemanticModel.fit(seqs, dimensions) if semantic else None
         return cls(len(seqs), dict(df), dict(cats), learn_acronyms(texts), model,
                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    def with_dense(self, encoder) -> CorpusStats:
+        """The same statistics with a dense encoder attached (what current_stats does with
+        MATCH_EMBEDDING_MODEL), for those that fit their own (benchmarks, tests)."""
+        other = copy.copy(self)
+        other.dense = encoder
+        return other
 
     def idf(self, stem: str) -> float:
         """BM25's IDF: ln(1 + (N - df + 0.5) / (df + 0.5)); a word the corpus never saw

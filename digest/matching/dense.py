@@ -35,6 +35,9 @@ PINNED = {
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
 }
+# Where `make model` (scripts/embedding_model.py) installs them; paperpost/settings.py
+# names the same folder (settings stay free of the engine's imports).
+BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "models" / "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # the model's max_seq_length: a title and most of an abstract
 BATCH = 32
 
