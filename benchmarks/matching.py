@@ -237,7 +237,8 @@ def main() -> None:
         print(f"{'  the same, with the dense encoder in place of LSA':56s} {n:11,d} {len(docs):7,d} "
               f"{dense_s:8.2f} {dense_s / n * 1e6:14.1f}")
         print(f"dense encoder: the {len(docs):,} papers embedded in {embed_s:.1f} s (once per paper, at ingest; "
-              f"not timed above); runs {', '.join(f'{t:.2f}' for t in dense_runs)} s; identical to rank() on 1,000 "
+              f"not timed above); runs {', '.join(f'{t:.2f}' for t in dense_runs)} s; identical to rank() on "
+              f"{min(1000, n):,} "
               f"and to reference_match on 100: {dense_mismatches == 0}")
     print(f"batch runs: {', '.join(f'{t:.2f}' for t in batch_runs)} s; learned: "
           f"{', '.join(f'{t:.2f}' for t in learned_runs) or '-'} s; results kept in {rankings.nbytes / 1e6:.0f} MB; "
