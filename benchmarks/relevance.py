@@ -82,7 +82,8 @@ READERS = {"original": ("profiles.json", "labels.jsonl", PARTS), "new": ("profil
            "fifteenth": ("profiles-fifteenth.json", "labels-fifteenth.jsonl", PARTS),
            "sixteenth": ("profiles-sixteenth.json", "labels-sixteenth.jsonl", PARTS),
            "seventeenth": ("profiles-seventeenth.json", "labels-seventeenth.jsonl", PARTS),
-           "eighteenth": ("profiles-eighteenth.json", "labels-eighteenth.jsonl", PARTS)}
+           "eighteenth": ("profiles-eighteenth.json", "labels-eighteenth.jsonl", PARTS),
+           "nineteenth": ("profiles-nineteenth.json", "labels-nineteenth.jsonl", PARTS)}
 PAGE = DATA / "daily-papers-page.txt"
 HF_FILES = sorted((DATA / "hf_daily_papers").glob("*.json"))
 FEED = DATA / "arxiv_rss_new" / "aioarxiv_rss_20archives_2024-11-28_full1504items.xml"
@@ -481,7 +482,8 @@ def main() -> None:
                              "matcher (tuned on since); sixth to ninth: twelve more each, written the same "
                              "way, each scored once and tuned on since (tenth to sixteenth too); seventeenth: "
                              "twelve more, written the same way after the last change, never tuned on; eighteenth: twelve more, "
-                             "judged before the dense encoder was measured, never tuned on")
+                             "judged before the dense encoder was measured, never tuned on; nineteenth: twelve "
+                             "more, judged after the encoder's numbers were chosen, never tuned on")
     parser.add_argument("--strictness", choices=["strict", "balanced", "broad"], default="balanced")
     from digest.matching.dense import BUNDLED_MODEL
 

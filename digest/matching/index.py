@@ -89,6 +89,8 @@ class PaperIndex(Closeness):
                 self._categories[c].append(i)
         self._postings = dict(postings)
         self.stats = stats if stats is not None else CorpusStats.fit(self.papers, semantic=self.size >= MIN_DOCS)
+        if self.stats.dense is not None:
+            self.weights = self.weights.for_encoder()
         self._authors_index: dict[str, list[int]] | None = None
         self._firsts: dict[int, tuple[dict, dict]] = {}
         self._writes: dict[tuple[int, str], bool] = {}
