@@ -83,9 +83,7 @@ def feed_docs():
 
 
 def test_every_path_agrees_with_the_dense_encoder(encoder, feed_docs):
-    stats = CorpusStats.fit(feed_docs)
-    stats.dense = encoder
-    index = PaperIndex(feed_docs, stats=stats, external=[])
+    index = PaperIndex(feed_docs, stats=CorpusStats.fit(feed_docs).with_dense(encoder), external=[])
     many = [Interests.build(about="how people move around cities: mobility data, traffic, commuting"),
             Interests.build(topics=[("Reinforcement learning", "reinforcement learning, policy optimization")],
                             about="RL for language models, not robots"),

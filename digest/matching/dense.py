@@ -12,9 +12,10 @@ numpy arrays: no deep-learning framework to install for 22 M parameters. The tok
 Hugging Face's `tokenizers` and the weights are read by `safetensors` (no pickle).
 
 A paper is embedded from "title. abstract" once per process and text (a bounded memo), and
-once at all where a store keeps the vectors (digest.vectors, in the database); typed texts (an about-me, a keyword, a topic's name) from what they say is wanted. Every
-path that ranks (one subscriber, a batch, the reference) asks the same encoder object, so
-they get the same vector for the same text to the last digit."""
+once at all where a store keeps the vectors (digest.vectors, in the database); typed texts
+(an about-me, a keyword, a topic's name) from what they say is wanted. Every path that ranks
+(one subscriber, a batch, the reference) asks the same encoder object, so they get the same
+vector for the same text to the last digit."""
 
 from __future__ import annotations
 
