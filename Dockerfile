@@ -1,6 +1,8 @@
 # One image for web, worker and beat (docker-compose.yml picks the command).
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PAPERPOST_VAR_DIR=/app/var
+# NUMBA_CACHE_DIR: the batch ranker is compiled on first use and cached there (var/ is the
+# one folder the running user may write; the installed package is not).
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PAPERPOST_VAR_DIR=/app/var NUMBA_CACHE_DIR=/app/var/numba-cache
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./

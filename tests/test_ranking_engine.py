@@ -279,3 +279,32 @@ def test_starter_topics_keep_their_slugs_and_gain_a_topic_per_sense():
     idx = PaperIndex([PaperDoc(id=1, title="A diffusion language model for code", abstract=""),
                       PaperDoc(id=2, title="Latent diffusion models for video", abstract="")])
     assert [m.paper_id for m in match(Interests.build(topics=[(diffusion.name, diffusion.query)]), idx)] == [2]
+
+
+def test_the_compiled_batch_equals_rank_over_many_calls_and_threads(index):
+    """More distinct interest sets than one call of the compiled loop takes (CHUNK_ROWS), on
+    two threads: checked keywords (three or more), exclusions, strictness, popularity,
+    categories and authors, each row identical to rank() and a sample to reference_match."""
+    from digest.matching.ranking import CHUNK_ROWS
+
+    rng = random.Random(5)
+    words = ["quantum", "graph neural network", "LLM", "diffusion", "galaxy", "reinforcement learning", "protein",
+             "benchmark", "robot", "transformer", "privacy", "speech", "segmentation", "-survey", "-benchmark"]
+    authors = sorted({a for d in index.papers for a in d.authors})[:200]
+    many = list(dict.fromkeys(
+        Interests.build(keywords=", ".join(rng.sample(words, rng.randint(1, 5))),
+                        categories=rng.choice(["", "cs.LG", "quant-ph", "cs.*"]),
+                        authors=rng.sample(authors, rng.randint(0, 1)),
+                        strictness=rng.choice(["strict", "balanced", "broad"]),
+                        popularity=rng.choice([0.0, 0.5, 1.0]))
+        for _ in range(3 * CHUNK_ROWS)))
+    assert len(many) > CHUNK_ROWS + 1
+    result = match_many(many, index, workers=2)
+    assert len(result) == len(many)
+    checked = sum(1 for i in many if i.sensed)
+    assert checked > 1000  # the keyword sense check is exercised, not only plain sums
+    for interests in many[::7]:
+        assert result[interests].pairs() == rank(interests, index).pairs()
+    for interests in many[:40]:
+        assert result[interests].pairs() == reference_match(interests, index)
+    assert sum(result[i].total for i in many) > len(many)  # rows select papers

@@ -280,6 +280,11 @@ class PaperIndex(Closeness):
             self._vectors[component] = found
         return found
 
+    def unmemoised(self, components: Sequence[int], texts: Sequence[int] = ()) -> tuple[list[int], list[int]]:
+        """The components and typed texts whose vectors this index has not computed yet."""
+        return ([c for c in components if c not in self._vectors],
+                [t for t in texts if t not in self._text_milli])
+
     def members(self, component: int) -> frozenset[int]:
         found = self._members.get(component)
         if found is None:
