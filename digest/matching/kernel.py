@@ -38,7 +38,8 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
     values times its sense gate at the paper; the papers at or above the row's floor,
     scored with the order parts and the popularity bonus, packed as (top_packed - score)
     << col_bits | position and sorted (best first, ties in page order).
-    Returns (keys, counts per row, overflow: a score outside lowest..top_packed)."""
+    Returns (positions, scores in UNITs as int32, counts per row, overflow: a score outside
+    lowest..top_packed or int32), the rows' papers one after another."""
     n_rows = hi - lo
     # The most papers a row can keep: its components' postings, at most every paper.
     bound = 0
@@ -51,11 +52,14 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
             c = sense_term[j]
             total += comp_ptr[c + 1] - comp_ptr[c]
         bound += min(total, n_papers)
-    keys = np.empty(bound, dtype=np.int64)
+    positions = np.empty(bound, dtype=np.int32)
+    scores = np.empty(bound, dtype=np.int32)
     counts = np.zeros(n_rows, dtype=np.int64)
     relevance = np.zeros(n_papers, dtype=np.int64)
     stamp = np.full(n_papers, -1, dtype=np.int64)
     touched = np.empty(n_papers, dtype=np.int64)
+    keys = np.empty(n_papers, dtype=np.int64)
+    mask = (1 << col_bits) - 1
     spread = max(1e-9, high - low)
     gate_low, gate_high = _round4(keep + (1.0 - keep) * 0.0), _round4(keep + (1.0 - keep) * 1.0)
     overflow = False
@@ -79,6 +83,7 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
         for j in range(sense_ptr[r], sense_ptr[r + 1]):
             c, own = sense_term[j], sense_own[j]
             n = float(n_known - known[own])
+            scale = max(n, 1.0) * 1000.0
             for k in range(comp_ptr[c], comp_ptr[c + 1]):
                 p = comp_pos[k]
                 value = comp_val[k]
@@ -86,9 +91,8 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
                     total = 0
                     for t in range(a, b):
                         total += milli[p, stext_ids[t]]
-                    others = (float(total) - float(milli[p, own])) / (max(n, 1.0) * 1000.0)
-                    y = (others - low) / spread
-                    # ramp(): clipped to 0..1, then rounded; the clipped ends are constants.
+                    # sense_gate(): ramp() of the others' mean closeness, clipped, rounded.
+                    y = ((float(total) - float(milli[p, own])) / scale - low) / spread
                     if y <= 0.0:
                         gate = gate_low
                     elif y >= 1.0:
@@ -107,7 +111,7 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
         pop = popularity[r]
         ta, tb = otext_ptr[r], otext_ptr[r + 1]
         ca, cb = ocat_ptr[r], ocat_ptr[r + 1]
-        start = out
+        m = 0
         for i in range(n_touched):
             p = touched[i]
             score = relevance[p]
@@ -122,10 +126,14 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
                 score += cat_values[p, ocat_ids[t]]
             if has_signal:
                 score += (pop * bonus[p]) // 100
-            if score > top_packed or score < lowest:
+            if score > top_packed or score < lowest or score > 2147483647:
                 overflow = True
-            keys[out] = ((top_packed - score) << col_bits) | p
-            out += 1
-        keys[start:out].sort()  # distinct keys: any sort is stable
-        counts[r - lo] = out - start
-    return keys[:out], counts, overflow
+            keys[m] = ((top_packed - score) << col_bits) | p
+            m += 1
+        keys[:m].sort()  # distinct keys: any sort is stable
+        for i in range(m):
+            positions[out + i] = keys[i] & mask
+            scores[out + i] = top_packed - (keys[i] >> col_bits)
+        out += m
+        counts[r - lo] = m
+    return positions[:out], scores[:out], counts, overflow

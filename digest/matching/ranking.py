@@ -98,13 +98,12 @@ def rank(interests: Interests, index: PaperIndex) -> Ranking:
 
 
 class Rankings:
-    """The outcome of match_many: every distinct interest set's ranked papers, kept in three
-    flat arrays (packed keys, row offsets, counts); a Ranking is cut out when asked for."""
+    """The outcome of match_many: every distinct interest set's ranked papers, kept as the
+    compiled loop returned them, one set of flat arrays (positions, scores, row offsets,
+    counts) per CHUNK_ROWS rows; a Ranking is cut out when asked for."""
 
-    def __init__(self, rows: Distinct, indptr: np.ndarray, packed: np.ndarray, totals: np.ndarray, col_bits: int):
-        # packed: per ranked paper, (TOP_PACKED - score) << col_bits | position, in UNITs.
-        self._rows, self._indptr, self._packed, self._totals = rows, indptr, packed, totals
-        self._col_bits = col_bits
+    def __init__(self, rows: Distinct, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]):
+        self._rows, self._parts = rows, parts
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -116,14 +115,16 @@ class Rankings:
         r = self._rows.row(interests)
         if r is None:
             raise KeyError(interests)
-        packed = self._packed[self._indptr[r]:self._indptr[r + 1]]
-        positions = (packed & (2**self._col_bits - 1)).astype(np.int32)
-        scores = (TOP_PACKED - (packed >> self._col_bits)) / UNIT
-        return Ranking(positions, scores, int(self._totals[r]))
+        positions, scores, indptr, totals = self._parts[r // CHUNK_ROWS]
+        r %= CHUNK_ROWS
+        a, b = indptr[r], indptr[r + 1]
+        # A copy of the positions: a Ranking kept (selection's cache) must not hold the whole
+        # batch's arrays. Scores are kept in UNITs (int32: half the memory of float64).
+        return Ranking(positions[a:b].copy(), scores[a:b] / UNIT, int(totals[r]))
 
     @property
     def nbytes(self) -> int:
-        return self._indptr.nbytes + self._packed.nbytes + self._totals.nbytes
+        return sum(a.nbytes for part in self._parts for a in part)
 
 
 class Distinct:
@@ -143,7 +144,10 @@ class Distinct:
         _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
         self._by_hash: dict[int, int] | None = None
         self._by_interests: dict[Interests, int] | None = None
-        if all(map(eq, keys, map(keys.__getitem__, first[inverse.ravel()].tolist()))):
+        # Only a repeated hash can hide a collision: those keys are compared with the first.
+        inverse = inverse.ravel()
+        repeats = np.flatnonzero(first[inverse] != np.arange(len(items)))
+        if all(map(eq, map(keys.__getitem__, repeats.tolist()), map(keys.__getitem__, first[inverse[repeats]].tolist()))):
             first.sort()
             self.keys = list(map(keys.__getitem__, first.tolist()))
             self._by_hash = dict(zip(hashes[first].tolist(), range(len(first))))
@@ -198,33 +202,33 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
     keys = rows.keys  # (adds, blocks, topic names, strictness, popularity, ...) of each row
     col_bits = col_bits_of(index.size)
     if not keys:
-        empty = np.zeros(0, dtype=np.int64)
-        return Rankings(rows, np.zeros(1, dtype=np.int64), empty, empty, col_bits)
+        return Rankings(rows, [])
     from .kernel import rank_rows  # numba: loaded by the processes that rank in batch only
 
     arrays = _row_arrays(keys, index, workers)
     n_rows = len(keys)
-    chunks = [(lo, min(n_rows, lo + CHUNK_ROWS)) for lo in range(0, n_rows, CHUNK_ROWS)]
 
-    def run(chunk):
-        return rank_rows(chunk[0], chunk[1], *arrays, col_bits, TOP_PACKED, -SCORE_OFFSET)
+    def run(lo: int):
+        positions, scores, totals, overflow = rank_rows(lo, min(n_rows, lo + CHUNK_ROWS), *arrays,
+                                                        col_bits, TOP_PACKED, -SCORE_OFFSET)
+        if overflow:
+            raise OverflowError("a score too large to rank; lower the weights")
+        indptr = np.concatenate([[0], np.cumsum(totals)]).astype(np.int64)
+        if top_k is not None:
+            take = np.minimum(totals, top_k)
+            within = np.arange(len(positions)) - np.repeat(indptr[:-1], totals)
+            kept = within < np.repeat(take, totals)
+            positions, scores = positions[kept], scores[kept]
+            indptr = np.concatenate([[0], np.cumsum(take)]).astype(np.int64)
+        return positions, scores, indptr, totals
 
-    if workers > 1 and len(chunks) > 1:
+    starts = range(0, n_rows, CHUNK_ROWS)
+    if workers > 1 and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(run, chunks))
+            parts = list(pool.map(run, starts))
     else:
-        done = [run(chunk) for chunk in chunks]
-    if any(overflow for _, _, overflow in done):
-        raise OverflowError("a score too large to rank; lower the weights")
-    packed = np.concatenate([k for k, _, _ in done])
-    totals = np.concatenate([c for _, c, _ in done])
-    indptr = np.concatenate([[0], np.cumsum(totals)]).astype(np.int64)
-    if top_k is not None:
-        take = np.minimum(totals, top_k)
-        within = np.arange(len(packed)) - np.repeat(indptr[:-1], totals)
-        packed = packed[within < np.repeat(take, totals)]
-        indptr = np.concatenate([[0], np.cumsum(take)]).astype(np.int64)
-    return Rankings(rows, indptr, packed, totals, col_bits)
+        parts = [run(lo) for lo in starts]
+    return Rankings(rows, parts)
 
 
 def _flat(lists: list, per_item: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +271,9 @@ def _row_arrays(keys: list[tuple], index: PaperIndex, workers: int) -> tuple:
     popularity; the component vectors (computed here, the semantic ones on a second thread)
     and the dense rows of the texts' closeness and values."""
     n_rows, n_ids = len(keys), len(COMPONENTS)
-    adds, blocks, checked = list(map(itemgetter(0), keys)), list(map(itemgetter(1), keys)), list(map(itemgetter(7), keys))
+    # One pass over the keys, transposed: components to add, to block, topic names,
+    # strictness, popularity, typed texts, categories, checked keywords, their texts.
+    adds, blocks, _, strictness, popularity, typed, cats, checked, sense_texts = zip(*keys)
     sensing = index.senses_keywords and any(checked)
     if not sensing:
         # An index that does not check keywords sums them as they are.
@@ -282,11 +288,11 @@ def _row_arrays(keys: list[tuple], index: PaperIndex, workers: int) -> tuple:
     pairs = pairs.reshape(-1, 2)
     used, local = _renumber(np.concatenate([flat, pairs[:, 0]]), n_ids)
     row_comps, sense_term = local[:len(flat)], local[len(flat):]
-    order_texts = list(map(itemgetter(5), keys)) if index.orders_by_closeness else [()] * n_rows
-    sense_texts = list(map(itemgetter(8), keys)) if sensing else [()] * n_rows
+    order_texts = typed if index.orders_by_closeness else [()] * n_rows
+    sense_texts = sense_texts if sensing else [()] * n_rows
     otext_ptr, otext_flat = _flat(order_texts)
     stext_ptr, stext_flat = _flat(sense_texts)
-    cats = list(map(itemgetter(6), keys)) if index.orders_by_category else [()] * n_rows
+    cats = cats if index.orders_by_category else [()] * n_rows
     ocat_ptr, ocat_flat = _flat(cats)
     otexts, otext_ids = _renumber(otext_flat, n_ids)
     stexts, stext_ids = _renumber(stext_flat, n_ids)
@@ -325,8 +331,8 @@ def _row_arrays(keys: list[tuple], index: PaperIndex, workers: int) -> tuple:
     text_values = _dense_rows(otexts.tolist(), index.text_values)
     cat_values = _dense_rows(ocats.tolist(), index.category_order)
     floor_of = {s: max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS}
-    floors = np.fromiter(map(floor_of.__getitem__, map(itemgetter(3), keys)), dtype=np.int64, count=n_rows)
-    popularity = np.rint(np.fromiter(map(itemgetter(4), keys), dtype=np.float64, count=n_rows) * 100).astype(np.int64)
+    floors = np.fromiter(map(floor_of.__getitem__, strictness), dtype=np.int64, count=n_rows)
+    popularity = np.rint(np.fromiter(popularity, dtype=np.float64, count=n_rows) * 100).astype(np.int64)
     w = index.weights
     return (row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
             sense_ptr, sense_term, sense_own, stext_ptr, stext_ids, milli, known,
