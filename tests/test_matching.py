@@ -1,5 +1,7 @@
 """Matching v1: pure functions, no database."""
 
+from pathlib import Path
+
 import pytest
 
 from digest.ingest import pagetext
@@ -283,3 +285,18 @@ def test_a_broad_keyword_is_the_field_around_the_others(feed_index):
     # Next to cs.* (a category, not a narrower interest) it is still the whole wish.
     assert {m.paper_id for m in match(Interests.build(keywords="LLM", categories="cs.*"), feed_index)} >= alone & {
         d.id for d in feed_index.papers if any(c.startswith("cs.") for c in d.categories)}
+
+
+def test_only_batch_ranking_loads_the_compiler():
+    """numba takes a fifth of a second to import: the web and other processes that never
+    rank many subscribers at once must not pay it; match_many loads it on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import digest.matching as m; before = 'numba' in sys.modules; "
+            "i = m.Interests.build(keywords='quantum'); "
+            "m.match_many([i], m.PaperIndex([m.PaperDoc(id=1, title='Quantum codes')])); "
+            "print(before, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    assert out.stdout.split() == ["False", "True"]

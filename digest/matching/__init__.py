@@ -21,7 +21,8 @@ Modules, one concern each:
 - closeness: the semantic side of the index (cosines, closeness, liked papers, about texts)
 - interests: Interests, Weights, strictness floors
 - learned: per-subscriber linear models (train, LearnedModel)
-- ranking: rank, match_many (the batch sparse path), Ranking(s)
+- ranking: rank, match_many (the batch path), Ranking(s)
+- kernel: match_many's compiled loop (numba), one pass per distinct interest set
 - explain: Reason, Match, explain, match, matches_from
 - reference: reference_match, the plain-loop specification the fast paths are tested on
 docs/ranking.md gives the formula and the numbers."""
