@@ -300,3 +300,18 @@ def test_only_batch_ranking_loads_the_compiler():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(Path(__file__).resolve().parent.parent))
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_without_a_writable_cache_folder_the_loop_compiles_in_memory(caplog):
+    """numba refuses to cache a function when it finds no folder it may write (read-only
+    code, no home); kernel.compiled() then compiles in memory, with a warning naming the
+    setting, instead of failing the import. A function from generated source has no file,
+    which is the same refusal."""
+    from digest.matching.kernel import compiled
+
+    namespace = {}
+    exec(compile("def add_one(x):\n    return x + 1\n", "<generated>", "exec"), namespace)
+    with caplog.at_level("WARNING", logger="digest.matching.kernel"):
+        add_one = compiled(nogil=True)(namespace["add_one"])
+    assert add_one(41) == 42
+    assert "no locator available" in caplog.text and "NUMBA_CACHE_DIR" in caplog.text

@@ -12,22 +12,41 @@ the same roundings), so the results are the same to the last digit: tests/test_r
 and benchmarks/matching.py check it on every path.
 
 Each call ranks rows lo..hi with the GIL released; match_many runs one call per thread.
-Compiled on first use and cached beside this file (numba's cache=True), so a process
-loads it in a fraction of a second; ranking imports this module only when it ranks many
+Compiled on first use and cached beside this file (numba's cache=True; compiled() says where
+else), so a process loads it in a fraction of a second; ranking imports this module only when it ranks many
 subscribers at once, so other processes do not load numba at all."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from numba import njit
 
-@njit(cache=True)
+logger = logging.getLogger(__name__)
+
+
+def compiled(**options):
+    """numba's njit, cached on disk (beside this file, or in NUMBA_CACHE_DIR) when there is a
+    folder it may write; else compiled in memory by each process (a couple of seconds once),
+    with a warning, rather than failing to import: an installation whose code is read-only
+    and whose user has no home still ranks."""
+    def wrap(function):
+        try:
+            return njit(cache=True, **options)(function)
+        except RuntimeError as error:  # numba found no writable folder for its cache
+            logger.warning("%s; compiled in memory instead (set NUMBA_CACHE_DIR to a writable folder)", error)
+            return njit(**options)(function)
+    return wrap
+
+
+@compiled()
 def _round4(x):
     # numpy's round(x, 4): multiply, round half to even, divide.
     return np.rint(x * 10000.0) / 10000.0
 
 
-@njit(cache=True, nogil=True)
+@compiled(nogil=True)
 def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
               sense_ptr, sense_term, sense_own, stext_ptr, stext_ids, milli, known,
               keep, low, high,
