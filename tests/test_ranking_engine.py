@@ -308,3 +308,21 @@ def test_the_compiled_batch_equals_rank_over_many_calls_and_threads(index):
     for interests in many[:40]:
         assert result[interests].pairs() == reference_match(interests, index)
     assert sum(result[i].total for i in many) > len(many)  # rows select papers
+
+
+def test_an_edition_of_near_identical_papers_ranks_without_a_latent_layer():
+    """When every word is in half the papers or in one only, there is nothing to learn a
+    latent space from (TruncatedSVD also needs three terms): the fit keeps no semantic
+    layer instead of failing, and every path still ranks alike."""
+    rng = random.Random(1)
+    words = "alpha beta gamma delta quantum codes lattice graph neural field theory spin".split()
+    docs = [PaperDoc(id=i, title=" ".join(rng.sample(words, 5)), abstract=" ".join(rng.sample(words, 8)), order=i)
+            for i in range(60)]
+    stats = CorpusStats.fit(docs)
+    assert stats.semantic is None
+    index = PaperIndex(docs, stats=stats)
+    many = [Interests.build(keywords="quantum", strictness="broad"), Interests.build(about="quantum lattice codes"),
+            Interests.build(keywords="quantum, graph, spin, lattice", strictness="broad"), Interests.build(liked=[3])]
+    result = match_many(many, index)
+    for interests in many:
+        assert result[interests].pairs() == rank(interests, index).pairs() == reference_match(interests, index)

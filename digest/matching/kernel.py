@@ -155,4 +155,5 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
             scores[out + i] = top_packed - (keys[i] >> col_bits)
         out += m
         counts[r - lo] = m
-    return positions[:out], scores[:out], counts, overflow
+    # Copies: a view would keep the whole bound-sized buffers alive with the result.
+    return positions[:out].copy(), scores[:out].copy(), counts, overflow

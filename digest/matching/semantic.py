@@ -67,6 +67,10 @@ class SemanticModel:
             return None
         df = Counter(s for seq in seqs for s in set(seq) if useful(s))
         kept = sorted((s for s, d in df.items() if d >= min_df and d < 0.5 * n), key=lambda s: (-df[s], s))[:max_terms]
+        if len(kept) < 3:
+            # Every word is in half the papers or in one only (a handful of near-identical
+            # papers): nothing to learn a latent space from, and TruncatedSVD needs 3 terms.
+            return None
         vocab = {s: i for i, s in enumerate(kept)}
         idf = np.array([math.log((1 + n) / (1 + df[s])) + 1.0 for s in kept])
         matrix = tfidf_rows(seqs, vocab, idf)
