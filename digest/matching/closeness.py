@@ -441,7 +441,8 @@ def sense_gate(total, own, n_others, w) -> np.ndarray:
     many other keywords the corpus knows (a word it has never seen twice has no closeness:
     it neither vouches for a paper nor against it); with none, the keyword keeps its value.
     Elementwise in float64 from exact integers: every path (one subscriber, a batch, the
-    reference) gets the same digits."""
+    reference) gets the same digits. kernel.rank_rows computes it again, compiled, for the
+    batch: a change here must be made there too."""
     n = np.asarray(n_others, dtype=np.float64)
     others = (np.asarray(total, dtype=np.float64) - np.asarray(own, dtype=np.float64)) / (np.maximum(n, 1.0) * 1000.0)
     keep = w.keyword_sense_keep

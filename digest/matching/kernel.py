@@ -12,9 +12,13 @@ the same roundings), so the results are the same to the last digit: tests/test_r
 and benchmarks/matching.py check it on every path.
 
 Each call ranks rows lo..hi with the GIL released; match_many runs one call per thread.
-Compiled on first use and cached beside this file (numba's cache=True; compiled() says where
-else), so a process loads it in a fraction of a second; ranking imports this module only when it ranks many
-subscribers at once, so other processes do not load numba at all."""
+Compiled on first use and cached beside this file (numba's cache=True; compiled() says
+where else), so a process loads it in a fraction of a second; ranking imports this module
+only when it ranks many subscribers at once, so other processes do not load numba at all.
+
+The sense gate below is closeness.sense_gate() (numpy, for rank() and the explanations)
+written again for one paper at a time: a change to either must be made to both, and the
+every-path tests fail when they differ."""
 
 from __future__ import annotations
 

@@ -213,13 +213,13 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
                                                         col_bits, TOP_PACKED, -SCORE_OFFSET)
         if overflow:
             raise OverflowError("a score too large to rank; lower the weights")
-        indptr = np.concatenate([[0], np.cumsum(totals)]).astype(np.int64)
+        indptr = _offsets(totals)
         if top_k is not None:
             take = np.minimum(totals, top_k)
             within = np.arange(len(positions)) - np.repeat(indptr[:-1], totals)
             kept = within < np.repeat(take, totals)
             positions, scores = positions[kept], scores[kept]
-            indptr = np.concatenate([[0], np.cumsum(take)]).astype(np.int64)
+            indptr = _offsets(take)
         return positions, scores, indptr, totals
 
     starts = range(0, n_rows, CHUNK_ROWS)
@@ -231,15 +231,21 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
     return Rankings(rows, parts)
 
 
-def _flat(lists: list, per_item: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A list of tuples as (row pointers, concatenated items), CSR style; `per_item`: ints
-    per item (2 for pairs, flattened)."""
-    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    items = itertools.chain.from_iterable(lists)
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    """Row pointers (CSR style) from each row's count of items."""
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def _flat(*columns, per_item: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row tuples as (row pointers, concatenated items); with several columns, a row's
+    items are its tuples of each column in turn. `per_item`: ints per item (2 for pairs,
+    flattened)."""
+    lengths = sum(np.fromiter(map(len, column), dtype=np.int64, count=len(column)) for column in columns)
+    items = itertools.chain.from_iterable(columns[0] if len(columns) == 1 else
+                                          itertools.chain.from_iterable(zip(*columns)))
     if per_item > 1:
         items = itertools.chain.from_iterable(items)
-    flat = np.fromiter(items, dtype=np.int64, count=per_item * int(lengths.sum()))
-    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), flat
+    return _offsets(lengths), np.fromiter(items, dtype=np.int64, count=per_item * int(lengths.sum()))
 
 
 def _renumber(ids: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -279,11 +285,7 @@ def _row_arrays(keys: list[tuple], index: PaperIndex, workers: int) -> tuple:
         # An index that does not check keywords sums them as they are.
         adds = [a + tuple(c for c, _ in k) if k else a for a, k in zip(adds, checked)]
         checked = [()] * n_rows
-    lengths = np.fromiter(map(len, adds), dtype=np.int64, count=n_rows) + np.fromiter(map(len, blocks), dtype=np.int64,
-                                                                                   count=n_rows)
-    flat = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(zip(adds, blocks))), dtype=np.int64,
-                       count=int(lengths.sum()))
-    row_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    row_ptr, flat = _flat(adds, blocks)
     sense_ptr, pairs = _flat(checked, per_item=2)
     pairs = pairs.reshape(-1, 2)
     used, local = _renumber(np.concatenate([flat, pairs[:, 0]]), n_ids)
@@ -318,11 +320,11 @@ def _row_arrays(keys: list[tuple], index: PaperIndex, workers: int) -> tuple:
             prepare(todo, index, todo_texts)
     vectors = [index.vector(c) for c in used_ids]
     sizes = np.fromiter((len(v[0]) for v in vectors), dtype=np.int64, count=len(vectors))
-    comp_val = np.concatenate([np.zeros(0, dtype=np.int64)] + [v[1] for v in vectors]).astype(np.int64)
+    comp_val = np.concatenate([np.zeros(0, dtype=np.int64)] + [v[1] for v in vectors], dtype=np.int64)
     blocking = np.fromiter((COMPONENTS[c][0] in BLOCKING for c in used_ids), dtype=bool, count=len(used_ids))
     comp_val[np.repeat(blocking, sizes)] = _BLOCKED
-    comp_pos = np.concatenate([np.zeros(0, dtype=np.int64)] + [v[0] for v in vectors]).astype(np.int64)
-    comp_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    comp_pos = np.concatenate([np.zeros(0, dtype=np.int64)] + [v[0] for v in vectors], dtype=np.int64)
+    comp_ptr = _offsets(sizes)
     # The checked keywords' texts: closeness in thousandths, and whether the corpus knows each;
     # the order: the typed texts' values (their floored mean is added) and the followed
     # categories' (added as they are).
