@@ -326,3 +326,49 @@ def test_an_edition_of_near_identical_papers_ranks_without_a_latent_layer():
     result = match_many(many, index)
     for interests in many:
         assert result[interests].pairs() == rank(interests, index).pairs() == reference_match(interests, index)
+
+
+def test_the_content_key_is_one_record_of_everything_ranking_reads():
+    """Interests equal in content share one key however they were typed (order, case of a
+    category list, repeats); the key is a flat int64 record whose header gives the lengths
+    of the lists that follow, and it differs when anything ranking reads differs."""
+    from digest.matching.interests import KEY_HEADER, STRICTNESS
+
+    a = Interests.build(topics=[("Graph learning", "graph neural network, GNN"), ("Quantum", "quantum")],
+                        keywords="LLM agents, diffusion, retrieval, -survey", categories="cs.LG, cs.CL", popularity=0.5)
+    b = Interests.build(topics=[("Quantum", "quantum"), ("Graph learning", "graph neural network, GNN")],
+                        keywords="retrieval, -survey, diffusion, LLM agents", categories=["cs.CL", "cs.LG"],
+                        popularity=0.5)
+    assert a == b and hash(a) == hash(b) and a._key == b._key
+    record = np.frombuffer(a._key, dtype=np.int64)
+    strictness, popularity, n_summed, n_sensed, n_typed, n_cats, n_texts = record[:KEY_HEADER]
+    assert STRICTNESS[strictness] == "balanced" and popularity == 50
+    assert a.sensed and n_sensed == len(a.sensed)  # three keywords: each is checked against the others
+    lists = np.split(record[KEY_HEADER:], np.cumsum([n_summed, 2 * n_sensed, n_typed, n_cats]))
+    assert lists[0].tolist() == sorted(a.summed) + sorted(set(a.blocks))
+    assert [tuple(p) for p in lists[1].reshape(-1, 2).tolist()] == list(a.sensed)
+    assert tuple(lists[2]) == a.texts and tuple(lists[3]) == a.order_categories
+    assert tuple(lists[4]) == a.sense_texts and len(lists[4]) == n_texts
+    for other in (Interests.build(topics=[("Quantum", "quantum")], keywords="LLM agents, diffusion, retrieval, -survey",
+                                  categories="cs.LG, cs.CL", popularity=0.5),
+                  Interests.build(topics=[("Graph learning", "graph neural network, GNN"), ("Quantum", "quantum")],
+                                  keywords="LLM agents, diffusion, retrieval, -survey", categories="cs.LG, cs.CL",
+                                  popularity=0.5, strictness="strict"),
+                  Interests.build(topics=[("Graph learning", "graph neural network, GNN"), ("Quantum", "quantum")],
+                                  keywords="LLM agents, diffusion, retrieval, -survey", categories="cs.LG, cs.CL")):
+        assert other != a and other._key != a._key
+
+
+def test_the_batch_equals_rank_without_the_sense_check_or_the_order(feed_docs, stats):
+    """An index that checks no keyword and orders by neither texts nor categories (weights
+    set to 0 or 1) sums checked keywords as they are in the batch too."""
+    index = PaperIndex(feed_docs, Weights(order_closeness=0, order_category=0, keyword_sense_keep=1.0), stats=stats)
+    assert not (index.senses_keywords or index.orders_by_closeness or index.orders_by_category)
+    many = [Interests.build(keywords="LLM agents, diffusion, retrieval, -survey", categories="cs.LG"),
+            Interests.build(keywords="quantum, graph neural network, protein", strictness="broad", popularity=0.3),
+            Interests.build(topics=[("Graph learning", "graph neural network, GNN")], keywords="molecules, drug, protein")]
+    assert all(i.sensed for i in many)
+    result = match_many(many, index)
+    for interests in many:
+        assert result[interests].pairs() == rank(interests, index).pairs() == reference_match(interests, index)
+        assert result[interests].total > 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import re
+import struct
+from itertools import chain
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
@@ -291,7 +293,29 @@ def typed_texts(topics, keywords, about) -> tuple[int, ...]:
     return tuple(sorted({text_id(x) for x in said if x.strip()}))
 
 
-@dataclass(frozen=True, eq=False)
+KEY_HEADER = 7  # int64s before a content key's lists
+
+
+def content_key(strictness: str, popularity: float, summed, blocks, sensed, texts, order_categories,
+                sense_texts) -> bytes:
+    """The content key of an interest set: everything ranking reads, as one flat record of
+    int64s. Equal keys rank alike, so subscribers with equal keys are matched once
+    (ranking.Distinct), and match_many reads its distinct rows from their keys joined into
+    one array (ranking._row_arrays), with no Python object per number. The topics' names
+    need not be in it: each topic's component holds its query and name.
+
+    Header (KEY_HEADER): strictness (its place in STRICTNESS), popularity in hundredths, and
+    the lengths of the five lists that follow: the components summed as they are (adds but
+    the sensed keywords, then blocks), the sensed keywords as (term, text) pairs (their
+    count), the typed texts, the followed categories (the order), the sensed keywords'
+    texts."""
+    values = (STRICTNESS.index(strictness), round(popularity * 100), len(summed) + len(blocks), len(sensed),
+              len(texts), len(order_categories), len(sense_texts),
+              *summed, *blocks, *chain.from_iterable(sensed), *texts, *order_categories, *sense_texts)
+    return struct.pack(f"{len(values)}q", *values)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
 class Interests:
     """Hashable and compared by content, so that subscribers with equal interests are
     matched once. Build it with Interests.build()."""
@@ -315,7 +339,8 @@ class Interests:
     # and the texts of every keyword of the subscriber.
     sensed: tuple[tuple[int, int], ...] = field(default=(), repr=False)
     sense_texts: tuple[int, ...] = field(default=(), repr=False)
-    _key: tuple = field(default=(), repr=False)
+    summed: tuple[int, ...] = field(default=(), repr=False)  # adds but the sensed terms, sorted
+    _key: bytes = field(default=b"", repr=False)  # content_key()
     _hash: int = field(default=0, repr=False)
 
     @classmethod
@@ -384,14 +409,12 @@ class Interests:
             adds.append(component_id(("learned", learned)))
         blocks += [component_id(("dislike", p)) for p in disliked]
         texts = typed_texts(topics, keywords, about)
-        # The content key: match_many ranks from it alone (ranking.Distinct: components to sum
-        # as they are, to block, strictness, popularity, typed texts, categories, sensed
-        # keywords and their texts at positions 0, 1, 3, 4, 5, 6, 7 and 8).
         checked = {c for c, _ in sensed}
-        key = (tuple(sorted(c for c in adds if c not in checked)), tuple(sorted(set(blocks))),
-               tuple(t.name for t in topics), strictness, popularity, texts, order_categories, sensed, sense_texts)
+        summed = tuple(sorted(c for c in adds if c not in checked))
+        key = content_key(strictness, popularity, summed, tuple(sorted(set(blocks))), sensed, texts,
+                          order_categories, sense_texts)
         return cls(topics, keywords, categories, authors, liked, disliked, about, strictness, learned, popularity,
-                   tuple(adds), tuple(blocks), texts, order_categories, sensed, sense_texts, key, hash(key))
+                   tuple(adds), tuple(blocks), texts, order_categories, sensed, sense_texts, summed, key, hash(key))
 
     def __reduce__(self):
         # Component ids belong to this process: another process rebuilds them from content.

@@ -50,6 +50,22 @@ def _round4(x):
     return np.rint(x * 10000.0) / 10000.0
 
 
+@compiled()
+def _sort(keys, m):
+    """Sort keys[:m] (distinct keys: any sort is stable). Most rows keep a few dozen papers,
+    where an insertion sort beats numpy's quicksort (its call and partitioning)."""
+    if m > 64:
+        keys[:m].sort()
+        return
+    for i in range(1, m):
+        x = keys[i]
+        j = i - 1
+        while j >= 0 and keys[j] > x:
+            keys[j + 1] = keys[j]
+            j -= 1
+        keys[j + 1] = x
+
+
 @compiled(nogil=True)
 def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
               sense_ptr, sense_term, sense_own, stext_ptr, stext_ids, milli, known,
@@ -79,8 +95,8 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
     scores = np.empty(bound, dtype=np.int32)
     counts = np.zeros(n_rows, dtype=np.int64)
     relevance = np.zeros(n_papers, dtype=np.int64)
-    stamp = np.full(n_papers, -1, dtype=np.int64)
-    touched = np.empty(n_papers, dtype=np.int64)
+    stamp = np.full(n_papers, -1, dtype=np.int64)  # the last row that touched each paper
+    touched = np.empty(n_papers + 1, dtype=np.int64)  # this row's papers (one slot spare, below)
     keys = np.empty(n_papers, dtype=np.int64)
     mask = (1 << col_bits) - 1
     spread = max(1e-9, high - low)
@@ -93,11 +109,12 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
             c = row_comps[j]
             for k in range(comp_ptr[c], comp_ptr[c + 1]):
                 p = comp_pos[k]
-                if stamp[p] != r:
-                    stamp[p] = r
-                    relevance[p] = 0
-                    touched[n_touched] = p
-                    n_touched += 1
+                # Without a branch (a paper is new to the row or not at random, so a branch
+                # would be mispredicted often): the paper is written to the next slot, which
+                # only a new paper keeps. relevance is zero outside a row (reset below).
+                touched[n_touched] = p
+                n_touched += stamp[p] != r
+                stamp[p] = r
                 relevance[p] += comp_val[k]
         a, b = stext_ptr[r], stext_ptr[r + 1]
         n_known = 0
@@ -124,11 +141,9 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
                         gate = _round4(keep + (1.0 - keep) * _round4(y))
                     if gate != 1.0:
                         value = np.int64(np.rint(value * gate))
-                if stamp[p] != r:
-                    stamp[p] = r
-                    relevance[p] = 0
-                    touched[n_touched] = p
-                    n_touched += 1
+                touched[n_touched] = p
+                n_touched += stamp[p] != r
+                stamp[p] = r
                 relevance[p] += value
         floor = floors[r]
         pop = popularity[r]
@@ -138,6 +153,7 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
         for i in range(n_touched):
             p = touched[i]
             score = relevance[p]
+            relevance[p] = 0
             if score < floor:
                 continue
             if tb > ta:
@@ -153,7 +169,7 @@ def rank_rows(lo, hi, row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
                 overflow = True
             keys[m] = ((top_packed - score) << col_bits) | p
             m += 1
-        keys[:m].sort()  # distinct keys: any sort is stable
+        _sort(keys, m)
         for i in range(m):
             positions[out + i] = keys[i] & mask
             scores[out + i] = top_packed - (keys[i] >> col_bits)

@@ -18,16 +18,15 @@ integer each."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
-from operator import attrgetter, eq, itemgetter
+from operator import attrgetter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .index import UNIT, PaperIndex, to_units
-from .interests import BLOCKING, COMPONENTS, STRICTNESS, Interests, is_gated_topic
+from .interests import BLOCKING, COMPONENTS, KEY_HEADER, STRICTNESS, Interests, is_gated_topic
 
 SCORE_BITS = 34  # packed scores: from -SCORE_OFFSET to TOP_PACKED units
 SCORE_OFFSET = 2**20  # the closeness order may take a score below 0 (104 relevance units down)
@@ -82,7 +81,7 @@ def rank(interests: Interests, index: PaperIndex) -> Ranking:
     """All papers `interests` select, best first."""
     relevance = np.zeros(index.size, dtype=np.int64)
     checked = interests.sensed if index.senses_keywords else ()
-    for component in (interests._key[0] if checked else interests.adds):
+    for component in (interests.summed if checked else interests.adds):
         positions, values = index.vector(component)
         relevance[positions] += values  # positions are unique within one vector
     for term, own in checked:
@@ -128,42 +127,21 @@ class Rankings:
 
 
 class Distinct:
-    """The distinct interest sets of a list, in the order they first come, with their
-    content keys, and the row of each. Touching 100,000 scattered objects is what costs
-    (several passes of attribute reads, a Python __hash__ and __eq__ per subscriber), so
-    each object is read once, for its hash and key (both computed when it was built); the
-    list is deduplicated on the 64-bit hashes in C, and the keys of equal hashes are
-    compared once to rule out a collision (the dictionary of objects is used when there is
-    one). Everything ranking needs (components, strictness, popularity) is in the key."""
+    """The distinct interest sets of a list, in the order they first come, as their content
+    keys (interests.content_key: bytes, whose hash was computed when the interests were
+    built), and the row of each. Touching 100,000 scattered objects is what costs, so each
+    is read once, for its key, and deduplicated by a dictionary in C."""
 
     def __init__(self, interests_list: Iterable[Interests]):
-        items = interests_list if isinstance(interests_list, list) else list(interests_list)
-        pairs = list(map(attrgetter("_hash", "_key"), items))
-        hashes = np.fromiter(map(itemgetter(0), pairs), dtype=np.int64, count=len(items))
-        keys = list(map(itemgetter(1), pairs))
-        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-        self._by_hash: dict[int, int] | None = None
-        self._by_interests: dict[Interests, int] | None = None
-        # Only a repeated hash can hide a collision: those keys are compared with the first.
-        inverse = inverse.ravel()
-        repeats = np.flatnonzero(first[inverse] != np.arange(len(items)))
-        if all(map(eq, map(keys.__getitem__, repeats.tolist()), map(keys.__getitem__, first[inverse[repeats]].tolist()))):
-            first.sort()
-            self.keys = list(map(keys.__getitem__, first.tolist()))
-            self._by_hash = dict(zip(hashes[first].tolist(), range(len(first))))
-        else:
-            unique = list(dict.fromkeys(items))
-            self.keys = [i._key for i in unique]
-            self._by_interests = dict(zip(unique, range(len(unique))))
+        firsts = dict.fromkeys(map(attrgetter("_key"), interests_list))
+        self.keys: list[bytes] = list(firsts)
+        self._row_of = dict(zip(self.keys, range(len(self.keys))))
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def row(self, interests: Interests) -> int | None:
-        if self._by_hash is None:
-            return self._by_interests.get(interests)
-        r = self._by_hash.get(interests._hash)
-        return r if r is not None and self.keys[r] == interests._key else None
+        return self._row_of.get(interests._key)
 
 
 def col_bits_of(size: int) -> int:
@@ -199,7 +177,7 @@ def match_many(interests_list: Iterable[Interests], index: PaperIndex, top_k: in
     rows are ranked by the compiled loop (kernel.rank_rows), `workers` threads each taking
     a share of them. With top_k, each row keeps its k best papers (and the count of all)."""
     rows = Distinct(interests_list)
-    keys = rows.keys  # (adds, blocks, topic names, strictness, popularity, ...) of each row
+    keys = rows.keys  # each row's interests.content_key()
     col_bits = col_bits_of(index.size)
     if not keys:
         return Rankings(rows, [])
@@ -236,16 +214,10 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
 
-def _flat(*columns, per_item: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row tuples as (row pointers, concatenated items); with several columns, a row's
-    items are its tuples of each column in turn. `per_item`: ints per item (2 for pairs,
-    flattened)."""
-    lengths = sum(np.fromiter(map(len, column), dtype=np.int64, count=len(column)) for column in columns)
-    items = itertools.chain.from_iterable(columns[0] if len(columns) == 1 else
-                                          itertools.chain.from_iterable(zip(*columns)))
-    if per_item > 1:
-        items = itertools.chain.from_iterable(items)
-    return _offsets(lengths), np.fromiter(items, dtype=np.int64, count=per_item * int(lengths.sum()))
+def _segments(buf: np.ndarray, begin: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row pointers, items) of one list of every row, each row's found at buf[begin:begin + length]."""
+    ptr = _offsets(lengths)
+    return ptr, buf[np.arange(ptr[-1]) + np.repeat(begin - ptr[:-1], lengths)]
 
 
 def _renumber(ids: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -271,35 +243,33 @@ def _dense_rows(ids: list[int], row_of) -> np.ndarray:
     return np.ascontiguousarray(stacked.T, dtype=np.int32)
 
 
-def _row_arrays(keys: list[tuple], index: PaperIndex, workers: int) -> tuple:
+def _row_arrays(keys: list[bytes], index: PaperIndex, workers: int) -> tuple:
     """Everything kernel.rank_rows reads, from the rows' keys: each row's components, its
     checked keywords and their texts, the texts and categories of its order, its floor and
     popularity; the component vectors (computed here, the semantic ones on a second thread)
     and the dense rows of the texts' closeness and values."""
     n_rows, n_ids = len(keys), len(COMPONENTS)
-    # One pass over the keys, transposed: components to add, to block, topic names,
-    # strictness, popularity, typed texts, categories, checked keywords, their texts.
-    adds, blocks, _, strictness, popularity, typed, cats, checked, sense_texts = zip(*keys)
-    sensing = index.senses_keywords and any(checked)
-    if not sensing:
-        # An index that does not check keywords sums them as they are.
-        adds = [a + tuple(c for c, _ in k) if k else a for a, k in zip(adds, checked)]
-        checked = [()] * n_rows
-    row_ptr, flat = _flat(adds, blocks)
-    sense_ptr, pairs = _flat(checked, per_item=2)
-    pairs = pairs.reshape(-1, 2)
+    # The keys (interests.content_key) joined: one array of int64 records, read a field or a
+    # list of every row at a time.
+    buf = np.frombuffer(b"".join(keys), dtype=np.int64)
+    starts = _offsets(np.fromiter(map(len, keys), dtype=np.int64, count=n_rows) // 8)[:-1]
+    strictness, popularity, n_summed, n_sensed, n_typed, n_cats, n_stexts = (buf[starts + i] for i in range(KEY_HEADER))
+    ends = np.cumsum([starts + KEY_HEADER, n_summed, 2 * n_sensed, n_typed, n_cats], axis=0)
+    # An index that does not check keywords sums them as they are: their texts are left
+    # out, so the loop finds no other known text and applies no gate.
+    sensing = index.senses_keywords
+    row_ptr, flat = _segments(buf, ends[0], n_summed)
+    _, pairs = _segments(buf, ends[1], 2 * n_sensed)
+    sense_ptr, pairs = _offsets(n_sensed), pairs.reshape(-1, 2)
+    otext_ptr, otext_flat = _segments(buf, ends[2], n_typed if index.orders_by_closeness else 0 * n_typed)
+    ocat_ptr, ocat_flat = _segments(buf, ends[3], n_cats if index.orders_by_category else 0 * n_cats)
+    stext_ptr, stext_flat = _segments(buf, ends[4], n_stexts if sensing else 0 * n_stexts)
     used, local = _renumber(np.concatenate([flat, pairs[:, 0]]), n_ids)
     row_comps, sense_term = local[:len(flat)], local[len(flat):]
-    order_texts = typed if index.orders_by_closeness else [()] * n_rows
-    sense_texts = sense_texts if sensing else [()] * n_rows
-    otext_ptr, otext_flat = _flat(order_texts)
-    stext_ptr, stext_flat = _flat(sense_texts)
-    cats = cats if index.orders_by_category else [()] * n_rows
-    ocat_ptr, ocat_flat = _flat(cats)
     otexts, otext_ids = _renumber(otext_flat, n_ids)
     stexts, stext_ids = _renumber(stext_flat, n_ids)
     ocats, ocat_ids = _renumber(ocat_flat, n_ids)
-    sense_own = np.searchsorted(stexts, pairs[:, 1])
+    sense_own = np.searchsorted(stexts, pairs[:, 1]) if sensing else np.zeros(len(pairs), dtype=np.int64)
     used_ids = used.tolist()
     # The semantic components (liked papers, about texts and the topics they gate, learned
     # models, and the typed texts) are a few large matrix products, mostly in C with the
@@ -329,12 +299,11 @@ def _row_arrays(keys: list[tuple], index: PaperIndex, workers: int) -> tuple:
     # the order: the typed texts' values (their floored mean is added) and the followed
     # categories' (added as they are).
     milli = _dense_rows(stexts.tolist(), index.text_milli)
-    known = np.fromiter(map(index.knows_text, stexts.tolist()), dtype=np.int64, count=len(stexts))
+    known = np.fromiter(map(index.knows_text, stexts.tolist()), dtype=np.int64, count=len(stexts)) if sensing \
+        else np.zeros(1, dtype=np.int64)
     text_values = _dense_rows(otexts.tolist(), index.text_values)
     cat_values = _dense_rows(ocats.tolist(), index.category_order)
-    floor_of = {s: max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS}
-    floors = np.fromiter(map(floor_of.__getitem__, strictness), dtype=np.int64, count=n_rows)
-    popularity = np.rint(np.fromiter(popularity, dtype=np.float64, count=n_rows) * 100).astype(np.int64)
+    floors = np.array([max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS], dtype=np.int64)[strictness]
     w = index.weights
     return (row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
             sense_ptr, sense_term, sense_own, stext_ptr, stext_ids, milli, known,
