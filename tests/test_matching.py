@@ -315,3 +315,26 @@ def test_without_a_writable_cache_folder_the_loop_compiles_in_memory(caplog):
         add_one = compiled(nogil=True)(namespace["add_one"])
     assert add_one(41) == 42
     assert "no locator available" in caplog.text and "NUMBA_CACHE_DIR" in caplog.text
+
+
+def test_the_loop_sorts_rows_of_every_length_and_spread():
+    """kernel._sort: insertion for short rows, buckets then insertion for long ones; exact
+    for any spread of keys (packed scores span up to 2**45), clustered or not."""
+    import numpy as np
+
+    from digest.matching.kernel import _sort
+
+    rng = np.random.default_rng(3)
+    counts, spare = np.empty(2_049, dtype=np.int64), np.empty(2_048, dtype=np.int64)
+    for m in (0, 1, 2, 31, 32, 33, 64, 65, 200, 2_048):
+        for spread in (m + 1, 2**20, 2**45):
+            keys = rng.choice(spread, size=m, replace=False) if spread < 2**31 else \
+                np.unique(rng.integers(0, spread, size=m))
+            keys = keys.astype(np.int64)
+            if m > 3:
+                keys[: m // 3] = np.sort(keys[: m // 3])[::-1]  # a run in reverse, as scores often come
+            tail = rng.integers(0, 9, size=5)
+            buffer = np.concatenate([keys, tail])  # past m: left alone
+            _sort(buffer, len(keys), counts, spare)
+            assert buffer[:len(keys)].tolist() == sorted(keys.tolist())
+            assert buffer[len(keys):].tolist() == tail.tolist()
