@@ -372,3 +372,32 @@ def test_the_batch_equals_rank_without_the_sense_check_or_the_order(feed_docs, s
     for interests in many:
         assert result[interests].pairs() == rank(interests, index).pairs() == reference_match(interests, index)
         assert result[interests].total > 0
+
+
+def test_the_batch_postings_are_kept_beside_the_index_and_extended(feed_docs, stats):
+    """A second batch on the same index reuses the postings the first gathered and appends
+    only the components it brings (an exclusion among them: its values block); the rows
+    of the first batch's components do not move, and every ranking equals rank()."""
+    from digest.matching.ranking import Postings
+
+    index = PaperIndex(feed_docs, stats=stats)
+    first = [Interests.build(keywords="quantum, error correction, codes"), Interests.build(categories="cs.LG")]
+    result = match_many(first, index)
+    postings = Postings.of(index)
+    ptr, pos, val, row = postings.arrays()
+    known = [c for i in first for c in i.adds]
+    assert (row[known] >= 0).all()
+    second = [Interests.build(keywords="quantum, error correction, -surface codes, galaxies"),
+              Interests.build(categories="cs.LG", authors=[index.papers[0].authors[0]])]
+    again = match_many(second, index)
+    ptr2, pos2, val2, row2 = postings.arrays()
+    assert row2[known].tolist() == row[known].tolist() and len(ptr2) > len(ptr)
+    assert (pos2[:len(pos)] == pos).all() and (val2[:len(val)] == val).all()
+    blocked = [c for c in second[0].blocks]
+    assert blocked and all(ptr2[row2[c] + 1] > ptr2[row2[c]] for c in blocked)  # papers that say it
+    assert all((val2[ptr2[row2[c]]:ptr2[row2[c] + 1]] < 0).all() for c in blocked)
+    for interests in first:
+        assert result[interests].pairs() == rank(interests, index).pairs()
+    for interests in second:
+        assert again[interests].pairs() == rank(interests, index).pairs() == reference_match(interests, index)
+    assert Postings.of(PaperIndex(feed_docs[:100], stats=stats)) is not postings
