@@ -76,6 +76,13 @@ def _sort(keys, m, counts, spare):
             b = min(int((keys[i] - low) * scale), n_buckets - 1)
             spare[counts[b]] = keys[i]
             counts[b] += 1
+        # A crowded bucket (keys clustered beside a far outlier) is sorted on its own, so
+        # the insertion pass never meets a long run: at worst m log m, not m squared.
+        start = 0
+        for b in range(n_buckets):
+            if counts[b] - start > 32:
+                spare[start:counts[b]].sort()
+            start = counts[b]
         keys[:m] = spare[:m]
     for i in range(1, m):
         x = keys[i]
