@@ -316,12 +316,10 @@ def content_key(strictness: str, popularity: float, summed, blocks, sensed, text
     packer = _PACKERS.get(length)
     if packer is None:
         packer = _PACKERS[length] = struct.Struct(f"{length}q")
-    if not sensed:
-        return packer.pack(_STRICTNESS_CODE[strictness], round(popularity * 100), len(summed) + len(blocks), 0,
-                           len(texts), len(order_categories), 0, *summed, *blocks, *texts, *order_categories)
+    pairs = chain.from_iterable(sensed) if sensed else ()
     return packer.pack(_STRICTNESS_CODE[strictness], round(popularity * 100), len(summed) + len(blocks),
                        len(sensed), len(texts), len(order_categories), len(sense_texts),
-                       *summed, *blocks, *chain.from_iterable(sensed), *texts, *order_categories, *sense_texts)
+                       *summed, *blocks, *pairs, *texts, *order_categories, *sense_texts)
 
 
 _STRICTNESS_CODE = {s: i for i, s in enumerate(STRICTNESS)}

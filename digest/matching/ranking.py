@@ -49,8 +49,9 @@ class Ranking:
         return list(zip(self.positions.tolist(), self.scores.tolist()))
 
 
-def floor_units(interests: Interests, index: PaperIndex) -> int:
-    return max(1, round(index.weights.floor(interests.strictness) * UNIT))
+def floor_units(strictness: str, index: PaperIndex) -> int:
+    """The floor of a strictness, in UNITs (a paper is selected at or above it)."""
+    return max(1, round(index.weights.floor(strictness) * UNIT))
 
 
 def with_signal(relevance: np.ndarray, positions: np.ndarray, popularity_pct, index: PaperIndex) -> np.ndarray:
@@ -91,7 +92,7 @@ def rank(interests: Interests, index: PaperIndex) -> Ranking:
         relevance[positions] += values
     for component in interests.blocks:
         relevance[index.vector(component)[0]] = _BLOCKED
-    positions = np.flatnonzero(relevance >= floor_units(interests, index)).astype(np.int32)
+    positions = np.flatnonzero(relevance >= floor_units(interests.strictness, index)).astype(np.int32)
     scores = relevance[positions] + order_part(interests, positions, index)
     scores = with_signal(scores, positions, round(interests.popularity * 100), index)
     order = np.lexsort((positions, -scores))
@@ -372,7 +373,7 @@ def _row_arrays(keys: list[bytes], index: PaperIndex, workers: int) -> tuple:
         else np.zeros(1, dtype=np.int64)
     text_values = _dense_rows(otexts.tolist(), index.text_values)
     cat_values = _dense_rows(ocats.tolist(), index.category_order)
-    floors = np.array([max(1, round(index.weights.floor(s) * UNIT)) for s in STRICTNESS], dtype=np.int64)[strictness]
+    floors = np.array([floor_units(s, index) for s in STRICTNESS], dtype=np.int64)[strictness]
     w = index.weights
     return (row_ptr, row_comps, comp_ptr, comp_pos, comp_val,
             sense_ptr, sense_term, sense_own, stext_ptr, stext_ids, milli, known,

@@ -37,7 +37,7 @@ def reference_match(interests: Interests, index: PaperIndex) -> list[tuple[int, 
                  for t in interests.keywords if not t.exclude and t.text.strip()}
     # The order among selected papers: each typed text's closeness on its own.
     texts = [order_units(index.about_closeness(COMPONENTS[c][1]), w.order_closeness) for c in interests.texts]
-    floor = floor_units(interests, index)
+    floor = floor_units(interests.strictness, index)
     popularity = round(interests.popularity * 100)
     results = []
     for i, paper in enumerate(index.papers):
